@@ -1,0 +1,66 @@
+"""The parity checks every framework's tests run, written once: a framework against the reference.
+
+Like micrograd's test: compute the same thing twice (reference, framework), compare forward, then
+the loss, then every gradient, then a training trajectory. Each check records its worst relative
+difference, so a run can report the measured numbers (see conftest.py).
+"""
+
+import numpy as np
+
+import reference_numpy as ref
+from rosetta import tolerances
+from rosetta.tolerances import rel_diff, rel_diff_params
+
+MEASURED = {}  # (framework, dtype, check) -> worst relative difference seen this session
+
+
+def record(framework, dtype, check, value):
+    key = (framework, dtype, check)
+    MEASURED[key] = max(MEASURED.get(key, 0.0), value)
+    return value
+
+
+def forward_diffs(fw, task, params, dtype):
+    """Relative differences of forward output, loss and gradients, one evaluation."""
+    x, y = task.data()
+    ref_loss, ref_grads = ref.loss_and_grads(task, params, x, y)
+    loss, grads = fw.loss_and_grads(task, params, x, y)
+    out = fw.forward(task, params, x)
+    assert out.dtype == np.dtype(dtype), f"forward returned {out.dtype}, weights are {dtype}"
+    return {
+        "forward": rel_diff(out, ref.forward(task, params, x), dtype),
+        "loss": rel_diff(loss, ref_loss, dtype),
+        "grads": rel_diff_params(grads, ref_grads, dtype),
+    }
+
+
+def assert_forward_parity(fw, task, dtype, params=None, name=None):
+    """Forward, loss and every gradient within the policy's FORWARD tolerance."""
+    params = task.init_params(dtype) if params is None else params
+    diffs = forward_diffs(fw, task, params, dtype)
+    for check, value in diffs.items():
+        record(name or fw.__name__, dtype, check, value)
+    assert max(diffs.values()) <= tolerances.FORWARD[dtype], diffs
+
+
+def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None):
+    """Per-step loss history and final weights after min(steps, 200) steps from the same weights.
+
+    `reference_task` is the task the reference runs: the same task, or the framework's own variant
+    of a formula (e.g. Keras's Adam ε̂) where no setting makes the framework follow ours."""
+    steps = min(task.steps, tolerances.TRAJECTORY_STEPS) if steps is None else steps
+    params = task.init_params(dtype)
+    ref_params, ref_history = ref.train(reference_task or task, params, steps)
+    got_params, history = fw.train(task, params, steps)
+    assert len(history["loss"]) == steps, f"history has {len(history['loss'])} losses for {steps} steps"
+    return {
+        "loss_history": rel_diff(history["loss"], ref_history["loss"], dtype),
+        "params": rel_diff_params(got_params, ref_params, dtype),
+    }
+
+
+def assert_trajectory_parity(fw, task, dtype, reference_task=None, name=None):
+    diffs = trajectory_diffs(fw, task, dtype, reference_task)
+    for check, value in diffs.items():
+        record(name or fw.__name__, dtype, "trajectory " + check, value)
+    assert max(diffs.values()) <= tolerances.TRAJECTORY[dtype], diffs

@@ -1,0 +1,170 @@
+"""The NumPy reference against calculus (finite differences) and against the tutorials' printouts."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import reference_numpy as ref
+from parity_tests.strategies import mlp_tasks, off_kink_params
+from rosetta import tasks, tolerances
+from rosetta.tolerances import rel_diff, rel_diff_params
+
+
+def numerical_grads(task, params, x, y, h=1e-6):
+    """Central differences (L(w + h) − L(w − h)) / 2h, one weight at a time, float64."""
+    grads = []
+    for layer in params:
+        grad = {}
+        for key, value in layer.items():
+            g = np.zeros_like(value)
+            for i in np.ndindex(value.shape):
+                old = value[i]
+                value[i] = old + h
+                plus, _ = ref.loss_and_grads(task, params, x, y)
+                value[i] = old - h
+                minus, _ = ref.loss_and_grads(task, params, x, y)
+                value[i] = old
+                g[i] = (plus - minus) / (2 * h)
+            grad[key] = g
+        grads.append(grad)
+    return grads
+
+
+def gradcheck_error(task):
+    params = off_kink_params(task)
+    x, y = task.data()
+    _, grads = ref.loss_and_grads(task, params, x, y)
+    return rel_diff_params(numerical_grads(task, params, x, y), grads)
+
+
+@pytest.mark.parametrize(
+    "activation, loss, bias, l2",
+    list(itertools.product(tasks.ACTIVATIONS, tasks.LOSSES, [True, False], [0.0, 0.05])),
+)
+def test_gradcheck_every_activation_and_loss(activation, loss, bias, l2):
+    task = tasks.make((3, 4, 2), (activation, activation), loss, bias=bias, l2=l2, n=6, seed=7)
+    assert gradcheck_error(task) <= tolerances.GRADCHECK
+
+
+@given(mlp_tasks())
+def test_gradcheck_random_mlps(task):
+    assert gradcheck_error(task) <= tolerances.GRADCHECK
+
+
+def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
+    """The check can fail: a tanh derivative missing its square is caught."""
+    task = tasks.make((2, 3, 1), ("tanh", "linear"), "mse", seed=1)
+    real = ref.mlp.activate_grad
+
+    def wrong(name, z, a, alpha):
+        return 1 - a if name == "tanh" else real(name, z, a, alpha)  # tanh' is 1 − a², not 1 − a
+
+    monkeypatch.setattr(ref.mlp, "activate_grad", wrong)
+    assert gradcheck_error(task) > 1e-3
+
+
+@pytest.mark.parametrize("name", ["xor", "xor-gauss", "softmax", "hard-deep"])
+def test_gradcheck_catalog_tasks(name):
+    task = tasks.get(name)
+    if task.n_samples > 40:  # keep the one-weight-at-a-time loop short: a slice of the data
+        task = tasks.Task(**{**task.__dict__, "make_data": lambda t=task: tuple(a[::10] for a in t.data())})
+    assert gradcheck_error(task) <= tolerances.GRADCHECK
+
+
+# ---- the tutorials' published numbers ----
+
+
+def test_perceptron_output_after_training():
+    task = tasks.get("perceptron")
+    params, _ = ref.train(task, task.init_params(), steps=task.steps - 1)  # printed before update 10000
+    out = ref.forward(task, params, task.data()[0]).ravel()
+    np.testing.assert_array_equal(np.round(out, 8), [0.00966449, 0.00786506, 0.99358898, 0.99211957])
+
+
+XOR_PRINTED = ["0.496410031903", "0.00858452565325", "0.00578945986251",
+               "0.00462917677677", "0.00395876528027", "0.00351012256786"]  # fmt: skip
+
+
+def xor_errors(framework):
+    """mean|y − out| after 0, 10000, ..., 50000 updates, as the tutorial printed it (12 digits)."""
+    task = tasks.get("xor")
+    x, y = task.data()
+    params, printed = task.init_params("float64"), []
+    for _ in range(6):
+        printed.append(f"{np.mean(np.abs(y - framework.forward(task, params, x))):.12g}")
+        params, _ = framework.train(task, params, 10000)
+    return printed
+
+
+def test_xor_reproduces_the_tutorial():
+    assert xor_errors(ref) == XOR_PRINTED
+
+
+def test_xor_gauss_worked_example():
+    task = tasks.get("xor-gauss")
+    x, _ = task.data()
+    out = ref.forward(task, task.init_params(), x[:1])
+    np.testing.assert_array_equal(np.round(out[0], 8), [0.37166596, 0.45414264])
+
+
+# ---- training outcomes ----
+
+
+def trained(name):
+    task = tasks.get(name)
+    params, history = ref.train(task, task.init_params())
+    return task, params, history
+
+
+def test_line_learns_its_coefficients():
+    _, params, _ = trained("line")
+    assert abs(params[0]["W"].item() - 2) < 0.01 and abs(params[0]["b"].item() - 5) < 0.01
+
+
+def test_sine_linear_approaches_the_least_squares_line():
+    task, params, _ = trained("sine-linear")
+    x, y = task.data()
+    (w, b), *_ = np.linalg.lstsq(np.c_[x, np.ones_like(x)], y.ravel(), rcond=None)
+    assert abs(params[0]["W"].item() - w) < 0.05 and abs(params[0]["b"].item() - b) < 0.02
+
+
+def test_hard_deep_fits_the_function():
+    task, params, _ = trained("hard-deep")
+    x, y = task.data()
+    assert task.evaluate(ref.forward(task, params, x), y) < 0.03
+
+
+def test_softmax_classifies_the_spiral():
+    task, params, history = trained("softmax")
+    x, labels = task.data()
+    assert task.evaluate(ref.forward(task, params, x), labels) >= 0.95
+    assert history["loss"][-1] < history["loss"][0] / 2
+
+
+# ---- both float dtypes, and the two Adam forms ----
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_float32_follows_float64(name):
+    task = tasks.get(name)
+    x, y = task.data()
+    p64, p32 = task.init_params("float64"), task.init_params("float32")
+    out32 = ref.forward(task, p32, x)
+    assert out32.dtype == np.float32
+    assert rel_diff(out32, ref.forward(task, p64, x)) < 1e-5
+    _, grads = ref.loss_and_grads(task, p32, x, y)
+    assert all(g.dtype == np.float32 for layer in grads for g in layer.values())
+
+
+def test_adam_forms_differ_by_the_epsilon_placement():
+    """Keras's ε̂ form equals the torch form with ε·√(1−β2ᵗ) in step t, so with ε → 0 they agree."""
+    task = tasks.get("softmax")
+    p = task.init_params()
+    no_eps = {form: ref.train(tasks.with_optimizer(task, form=form, eps=0.0), p, 20)[0]
+              for form in tasks.FORMS}  # fmt: skip
+    assert rel_diff_params(no_eps["keras"], no_eps["torch"]) < 1e-10
+    torch_form = ref.train(task, p, 50)[0]
+    keras_form = ref.train(tasks.with_optimizer(task, form="keras", eps=1e-7), p, 50)[0]
+    assert rel_diff_params(keras_form, torch_form) > 1e-6

@@ -1,0 +1,151 @@
+"""The reference MLP in plain NumPy: forward, loss and a hand-written backward pass.
+
+Weights are canonical: a list of {"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b.
+Every array follows the dtype of the weights (float64 or float32).
+"""
+
+import numpy as np
+
+from rosetta.errors import unknown
+
+# ---- activations: a = f(z) and its derivative da/dz ----
+
+
+def activate(name, z, alpha):
+    if name == "linear":
+        return z
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, alpha * z)
+    if name == "elu":
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))  # the tutorials' formula; exp(−z) = inf for z ≪ 0 gives σ = 0
+    if name == "tanh":
+        return np.tanh(z)
+    raise unknown("activation", name, ["linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh"])
+
+
+def activate_grad(name, z, a, alpha):
+    if name == "linear":
+        return np.ones_like(z)
+    if name == "relu":
+        return (z > 0).astype(z.dtype)  # 0 at z = 0, as torch, TF and JAX
+    if name == "leaky_relu":
+        return np.where(z > 0, 1, alpha).astype(z.dtype)  # α at z = 0 (torch, TF; JAX says 1)
+    if name == "elu":
+        return np.where(z > 0, 1, a + alpha).astype(z.dtype)  # α·eᶻ = a + α for z ≤ 0
+    if name == "sigmoid":
+        return a * (1 - a)  # σ' = σ(1 − σ)
+    return 1 - a * a  # tanh' = 1 − tanh²
+
+
+# ---- the network ----
+
+
+def build(task, params):
+    """The native model of NumPy is the canonical weights themselves (a fresh copy)."""
+    return [{key: np.array(value) for key, value in layer.items()} for layer in params]
+
+
+def get_params(model):
+    return build(None, model)
+
+
+def predict(task, params, x):
+    """Forward pass keeping every layer's input and pre-activation for the backward pass."""
+    cache = []
+    a = x  # (N, n_in)
+    for spec, layer in zip(task.layers, params):
+        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
+        if "b" in layer:
+            z = z + layer["b"]
+        a_in, a = a, activate(spec.activation, z, spec.alpha)
+        cache.append((a_in, z, a))
+    return a, cache
+
+
+def forward(task, params, x):
+    """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    params = build(task, params)
+    return predict(task, params, as_dtype(x, params))[0]
+
+
+def as_dtype(x, params):
+    """Inputs and float targets in the dtype of the weights; integer class labels as they are."""
+    x = np.asarray(x)
+    return x if x.dtype.kind in "iu" else x.astype(params[0]["W"].dtype, copy=False)
+
+
+# ---- losses: the value and dL/dout; N rows, K outputs ----
+
+
+def loss_value_and_grad(name, out, y):
+    n = out.shape[0]
+    if name == "half_sse":
+        return 0.5 * np.sum((out - y) ** 2), out - y  # L = ½Σ(out − y)²
+    if name == "sse_2n":
+        return np.sum((out - y) ** 2) / (2 * n), (out - y) / n  # L = Σ(out − y)²/(2N)
+    if name == "mse":
+        return np.mean((out - y) ** 2), 2 * (out - y) / out.size  # L = mean (out − y)²
+    if name == "bce_logits":
+        return bce_logits(out, y)
+    if name == "softmax_ce":
+        return softmax_ce(out, y)
+    raise unknown("loss", name, ["half_sse", "sse_2n", "mse", "bce_logits", "softmax_ce"])
+
+
+def bce_logits(z, y):
+    """mean[max(z, 0) − z·y + log(1 + e^−|z|)] (stable); dL/dz = (σ(z) − y)/(N·K)."""
+    loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    return loss, (activate("sigmoid", z, 0) - y) / z.size
+
+
+def softmax_ce(z, labels):
+    """mean over rows of logsumexp(z) − z[label] (stable); dL/dz = (softmax(z) − onehot)/N."""
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)  # (N, K), max 0 per row
+    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    rows = np.arange(n)
+    dz = np.exp(log_p)
+    dz[rows, labels] -= 1
+    return -np.mean(log_p[rows, labels]), dz / n
+
+
+def l2_penalty(task, params):
+    """λ·ΣW² over the kernels only."""
+    return task.l2 * sum(np.sum(layer["W"] ** 2) for layer in params)
+
+
+# ---- the backward pass ----
+
+
+def backward(task, params, cache, dout):
+    """Chain rule from dL/dout back to every W and b, last layer first."""
+    grads, delta = [], dout  # delta = dL/da, (N, fan_out) of the current layer
+    for spec, layer, (a_in, z, a) in reversed(list(zip(task.layers, params, cache))):
+        dz = delta * activate_grad(spec.activation, z, a, spec.alpha)  # dL/dz = dL/da ⊙ f'(z)
+        grad = {"W": a_in.T @ dz}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
+        if "b" in layer:
+            grad["b"] = dz.sum(axis=0)  # dL/db = Σ over rows of dL/dz
+        if task.l2:
+            grad["W"] = grad["W"] + 2 * task.l2 * layer["W"]  # d(λ·ΣW²)/dW = 2λW
+        delta = dz @ layer["W"].T  # dL/da_in = dL/dz·Wᵀ, (N, fan_in)
+        grads.append(grad)
+    return grads[::-1]
+
+
+def loss_and_grads_native(task, params, x, y):
+    """(loss incl. L2, grads) on arrays already in the weights' dtype."""
+    out, cache = predict(task, params, x)
+    loss, dout = loss_value_and_grad(task.loss, out, y)
+    if task.l2:
+        loss = loss + l2_penalty(task, params)
+    return float(loss), backward(task, params, cache, dout)
+
+
+def loss_and_grads(task, params, x, y):
+    """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    params = build(task, params)
+    return loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))

@@ -1,0 +1,22 @@
+"""The reference training loop: the task's batches in the task's order, one optimizer step each."""
+
+import numpy as np
+
+from reference_numpy import mlp, optim
+from rosetta.errors import check_history
+
+
+def train(task, params, steps=None):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
+    params = mlp.build(task, params)
+    x, y = task.data()
+    x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+    state = optim.init_state(task.optimizer, params)
+    losses = []
+    for t, rows in enumerate(task.batches(steps), start=1):
+        loss, grads = mlp.loss_and_grads_native(task, params, x[rows], y[rows])
+        losses.append(loss)
+        if not np.isfinite(loss):
+            check_history(task.name, losses)
+        optim.update(task.optimizer, params, grads, state, t)
+    return mlp.get_params(params), {"loss": np.array(losses)}

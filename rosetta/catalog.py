@@ -1,0 +1,85 @@
+"""The catalog: each tutorial's network, faithful to the seeds in ../shared/seeds/."""
+
+from rosetta import data
+from rosetta.tasks import Layer, Optimizer, Task
+
+SGD_LR1 = Optimizer("sgd", lr=1.0)  # the hand-written `syn += l.T.dot(delta)` updates
+SGD = Optimizer("sgd", lr=0.01)  # Keras's "sgd" default, which the tutorial compiled with
+NESTEROV = Optimizer("sgd", lr=0.01, momentum=0.9, nesterov=True)
+ADAM = Optimizer("adam", lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, form="torch")
+
+# Lego tutorial: loss Σ(y−h2)²/(2N) + λ·(ΣW1² + ΣW2²)/(2N), full batch of N = 300, so the L2 term is
+# the constant λ/(2N) times ΣW². λ = 1e-3, lr = 10 and 5000 steps are our choice (the tutorial's code
+# is not in the seed). Without biases the output logit g obeys g(−x) = Σv − g(x) while the labels are
+# symmetric under x → −x, so these nets cannot fit XOR well: training accuracy ~0.64 (3 neurons) and
+# ~0.80 (50 neurons), the "weak" 3-neuron net of the tutorial. lr 10 is where the loss stops improving.
+LEGO_LAMBDA, LEGO_N = 1e-3, 300
+
+
+def _perceptron():
+    return Task(
+        "perceptron", "11-lines tutorial part 1: one sigmoid neuron learns y = x0",
+        3, (Layer(1, "sigmoid", bias=False),), "half_sse", SGD_LR1, data.perceptron,
+        epochs=10000, init="legacy_uniform", seed=1, metric="mae", family="eleven_lines",
+    )  # fmt: skip
+
+
+def _xor():
+    return Task(
+        "xor", "11-lines tutorial part 2: a 3-4-1 sigmoid net learns XOR",
+        3, (Layer(4, "sigmoid", bias=False), Layer(1, "sigmoid", bias=False)), "half_sse",
+        SGD_LR1, data.xor, epochs=60000, init="legacy_uniform", seed=1, metric="mae",
+        family="eleven_lines",
+    )  # fmt: skip
+
+
+def _xor_gauss(hidden, lr, steps):
+    return Task(
+        "xor-gauss" if hidden == 3 else f"xor-gauss-{hidden}",
+        f"Lego tutorial: a 2-{hidden}-2 sigmoid net with L2 on Gaussian XOR, one-hot SSE",
+        2, (Layer(hidden, "sigmoid", bias=False), Layer(2, "sigmoid", bias=False)), "sse_2n",
+        Optimizer("sgd", lr=lr), data.xor_gauss, epochs=steps, l2=LEGO_LAMBDA / (2 * LEGO_N),
+        init="legacy_uniform_scaled", seed=2017, metric="accuracy", family="lego",
+    )  # fmt: skip
+
+
+def _regression(name, description, fn, hidden, optimizer, epochs, init="glorot_uniform"):
+    """Function-approximation tutorial: MSE, minibatches of 32 (Keras's default), seeded order."""
+    layers = tuple(Layer(units, act) for units, act in hidden) + (Layer(1, "linear"),)
+    return Task(
+        name, description, 1, layers, "mse", optimizer, data.regression(fn), epochs=epochs,
+        batch_size=32, init=init, metric="mse", family="function_approximation",
+    )  # fmt: skip
+
+
+def _softmax():
+    return Task(
+        "softmax", "Handbook multiclass head: 2-100-3 ReLU net, softmax CE + L2, Adam, on a spiral",
+        2, (Layer(100, "relu"), Layer(3, "linear")), "softmax_ce", ADAM, data.spiral,
+        epochs=1000, l2=1e-3, metric="accuracy", family="softmax",
+    )  # fmt: skip
+
+
+def _build():
+    tasks = [
+        _perceptron(),
+        _xor(),
+        _xor_gauss(3, lr=10.0, steps=5000),
+        _xor_gauss(50, lr=10.0, steps=5000),
+        _regression("line", "A single linear neuron fits y = 2x + 5", data.line_fn, (), SGD, 100),
+        _regression("sine-linear", "A single linear neuron fits 2·sin(x) + 5: the LSQ line",
+                    data.sine_fn, (), SGD, 100),
+        _regression("sine-relu", "1-5-1 ReLU net fits 2·sin(x) + 5", data.sine_fn, [(5, "relu")],
+                    SGD, 100),
+        _regression("sine-nesterov", "1-100-1 ReLU net, Nesterov SGD, fits 2·sin(x) + 5",
+                    data.sine_fn, [(100, "relu")], NESTEROV, 100),
+        _regression("hard-tanh", "1-20-1 tanh net, Nesterov SGD, fits a wiggly function",
+                    data.hard_fn, [(20, "tanh")], NESTEROV, 400, init="he_normal"),
+        _regression("hard-deep", "1-50-50-1 tanh net, Nesterov SGD, fits a wiggly function",
+                    data.hard_fn, [(50, "tanh"), (50, "tanh")], NESTEROV, 400, init="he_normal"),
+        _softmax(),
+    ]  # fmt: skip
+    return {task.name: task for task in tasks}
+
+
+CATALOG = _build()

@@ -1,0 +1,38 @@
+"""The errors every part of nn-rosetta raises, each naming what was wrong and what was expected."""
+
+import numpy as np
+
+
+class RosettaError(Exception):
+    """Base class: anything the user can fix (a name, a file, a setting)."""
+
+
+class UnknownNameError(RosettaError, KeyError):
+    """An unknown task, framework, loss, activation or optimizer name."""
+
+    def __str__(self):  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+class ParamsError(RosettaError, ValueError):
+    """Canonical weights with the wrong layer count, keys, shape, dtype or values."""
+
+
+class DivergedError(RosettaError, FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+def unknown(kind, name, valid):
+    """An UnknownNameError that lists the valid names."""
+    return UnknownNameError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")
+
+
+def check_history(task_name, losses):
+    """Raise DivergedError naming the first step whose loss is NaN or infinite."""
+    bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
+    if bad.size:
+        step = int(bad[0])
+        raise DivergedError(
+            f"task {task_name!r} diverged: loss is {losses[step]} at step {step}; "
+            "lower the learning rate or check the data"
+        )

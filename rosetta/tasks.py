@@ -1,0 +1,194 @@
+"""The task catalog: the single source of truth every framework reads.
+
+A task is a model (layer sizes, activations, biases), its initial weights, a loss with an optional
+L2 penalty, an optimizer, a batch schedule and the data. `get(name)` returns a catalog task; `make`
+builds an ad-hoc one for any MLP.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from rosetta import data as datasets
+from rosetta.errors import unknown
+from rosetta.initializers import KERNEL_INITIALIZERS, init_params
+
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh")
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's and jax.nn's defaults
+LOSSES = ("half_sse", "sse_2n", "mse", "bce_logits", "softmax_ce")
+METRICS = ("mae", "mse", "accuracy")
+OPTIMIZERS = ("sgd", "adam")
+FORMS = ("torch", "keras")  # whose formula a stateful optimizer follows (DESIGN.md §5)
+
+
+@dataclass(frozen=True)
+class Layer:
+    units: int
+    activation: str = "linear"
+    bias: bool = True
+    alpha: float = 0.0  # leaky_relu: the negative slope; elu: the scale α; unused otherwise
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise unknown("activation", self.activation, ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    form: str = "torch"  # "torch": torch/optax formulas; "keras": Keras's (Adam's ε̂)
+
+    def __post_init__(self):
+        if self.name not in OPTIMIZERS:
+            raise unknown("optimizer", self.name, OPTIMIZERS)
+        if self.form not in FORMS:
+            raise unknown("optimizer form", self.form, FORMS)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    description: str
+    n_in: int
+    layers: tuple
+    loss: str
+    optimizer: Optimizer
+    make_data: Callable = field(repr=False)
+    epochs: int = 1
+    batch_size: int | None = None  # None: full batch, one step per epoch
+    l2: float = 0.0  # penalty λ·ΣW² over the kernels (never the biases)
+    init: str = "glorot_uniform"
+    seed: int = 0  # initial weights
+    shuffle_seed: int = 0  # minibatch order
+    metric: str = "mse"
+    family: str = "adhoc"
+
+    def __post_init__(self):
+        for kind, name, valid in [
+            ("loss", self.loss, LOSSES),
+            ("metric", self.metric, METRICS),
+            ("initializer", self.init, KERNEL_INITIALIZERS),
+        ]:
+            if name not in valid:
+                raise unknown(kind, name, valid)
+
+    @property
+    def sizes(self):
+        return (self.n_in, *(layer.units for layer in self.layers))
+
+    def data(self):
+        """(x, y): x float64 (N, n_in); y float64 targets, or int64 class labels for softmax_ce."""
+        return self.make_data()
+
+    def init_params(self, dtype="float64"):
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        biases = [layer.bias for layer in self.layers]
+        return init_params(self.sizes, biases, self.init, self.seed, dtype)
+
+    @property
+    def n_samples(self):
+        return len(self.data()[0])
+
+    @property
+    def steps_per_epoch(self):
+        return 1 if self.batch_size is None else math.ceil(self.n_samples / self.batch_size)
+
+    @property
+    def steps(self):
+        return self.epochs * self.steps_per_epoch
+
+    def batches(self, steps=None):
+        """Row selectors of each step, in order: slice(None) for full batch, else the minibatches
+        of `batch_size` (the last one shorter) of a seeded permutation drawn anew each epoch."""
+        steps = self.steps if steps is None else steps
+        n, size = self.n_samples, self.batch_size
+        for step in range(steps):
+            if size is None:
+                yield slice(None)
+                continue
+            epoch, k = divmod(step, self.steps_per_epoch)
+            if k == 0:
+                order = np.random.default_rng([self.shuffle_seed, epoch]).permutation(n)
+            yield order[k * size : (k + 1) * size]
+
+    def evaluate(self, out, y):
+        """The task's metric of the network output `out` on targets/labels `y`."""
+        if self.metric == "mae":
+            return float(np.mean(np.abs(y - out)))
+        if self.metric == "mse":
+            return float(np.mean((y - out) ** 2))
+        labels = y if y.ndim == 1 else np.argmax(y, axis=1)
+        return float(np.mean(np.argmax(out, axis=1) == labels))
+
+
+def make(
+    sizes,
+    activations,
+    loss="mse",
+    optimizer=Optimizer(),
+    bias=True,
+    l2=0.0,
+    alpha=None,
+    n=16,
+    batch_size=None,
+    epochs=3,
+    seed=0,
+    name="adhoc",
+):
+    """An ad-hoc task: any MLP `sizes` = (n_in, h1, ..., n_out) on seeded random data."""
+    if len(activations) != len(sizes) - 1:
+        raise ValueError(f"need {len(sizes) - 1} activations for sizes {sizes}, got {len(activations)}")
+    layers = tuple(
+        Layer(units, act, bias, DEFAULT_ALPHA.get(act, 0.0) if alpha is None else alpha)
+        for units, act in zip(sizes[1:], activations)
+    )
+    labels = {"softmax_ce": "classes", "bce_logits": "binary"}.get(loss, "real")
+
+    def make_data():
+        return datasets.blobs(n, sizes[0], sizes[-1], labels, seed)
+
+    metric = "accuracy" if labels == "classes" else "mse"
+    return Task(
+        name,
+        f"ad-hoc MLP {sizes}",
+        sizes[0],
+        layers,
+        loss,
+        optimizer,
+        make_data,
+        epochs,
+        batch_size,
+        l2,
+        seed=seed,
+        shuffle_seed=seed,
+        metric=metric,
+    )
+
+
+def with_optimizer(task, **changes):
+    """The same task with some optimizer settings changed (e.g. form="keras", eps=1e-7)."""
+    return replace(task, optimizer=replace(task.optimizer, **changes))
+
+
+def names():
+    from rosetta.catalog import CATALOG
+
+    return list(CATALOG)
+
+
+def get(name):
+    """The catalog task `name`; an unknown name raises an error listing the valid ones."""
+    from rosetta.catalog import CATALOG
+
+    if name not in CATALOG:
+        raise unknown("task", name, CATALOG)
+    return CATALOG[name]
