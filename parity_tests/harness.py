@@ -44,11 +44,11 @@ def assert_forward_parity(fw, task, dtype, params=None, name=None):
 
 
 def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None):
-    """Per-step loss history and final weights after min(steps, 200) steps from the same weights.
+    """Per-step loss history and final weights after the policy's trajectory steps (≤ 200).
 
     `reference_task` is the task the reference runs: the same task, or the framework's own variant
     of a formula (e.g. Keras's Adam ε̂) where no setting makes the framework follow ours."""
-    steps = min(task.steps, tolerances.TRAJECTORY_STEPS) if steps is None else steps
+    steps = tolerances.trajectory_steps(task, dtype) if steps is None else steps
     params = task.init_params(dtype)
     ref_params, ref_history = ref.train(reference_task or task, params, steps)
     got_params, history = fw.train(task, params, steps)

@@ -168,3 +168,18 @@ def test_adam_forms_differ_by_the_epsilon_placement():
     torch_form = ref.train(task, p, 50)[0]
     keras_form = ref.train(tasks.with_optimizer(task, form="keras", eps=1e-7), p, 50)[0]
     assert rel_diff_params(keras_form, torch_form) > 1e-6
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_forms_agree_until_the_learning_rate_changes(nesterov):
+    """Keras's v = μv − lr·g is −lr·buf of torch's buf = μ·buf + g while lr is constant; after a
+    learning-rate drop Keras's velocity still carries steps taken at the old rate."""
+    task = tasks.with_optimizer(tasks.get("sine-nesterov"), nesterov=nesterov)
+    p = task.init_params()
+
+    def gap(**changes):
+        forms = {f: ref.train(tasks.with_optimizer(task, form=f, **changes), p, 60)[0] for f in tasks.FORMS}
+        return rel_diff_params(forms["keras"], forms["torch"])
+
+    assert gap() < 1e-12
+    assert gap(lr_drops=((30, 0.001),)) > 1e-4

@@ -1,7 +1,7 @@
 """The reference optimizers, one function per update rule, on canonical weights in place.
 
-`opt` is the task's rosetta Optimizer; `t` counts steps from 1. Momentum buffers and Adam moments
-live in `state`, one dict per layer, shaped like the weights.
+`opt` is the task's rosetta Optimizer; `t` counts steps from 1 and `lr` is the learning rate of
+step t. Momentum buffers and Adam moments live in `state`, one dict per layer, shaped like the weights.
 """
 
 import numpy as np
@@ -14,35 +14,59 @@ def init_state(opt, params):
     return {"buf": zeros}
 
 
-def sgd(opt, w, g, buf, t):
+def sgd(opt, w, g, buf, lr):
     """torch.optim.SGD / optax.sgd: buf = μ·buf + g; w −= lr·buf, or lr·(g + μ·buf) for Nesterov."""
     if not opt.momentum:
-        w -= opt.lr * g
+        w -= lr * g
+        return
+    if opt.form == "keras":
+        sgd_keras(opt, w, g, buf, lr)
         return
     buf *= opt.momentum
     buf += g
-    w -= opt.lr * (g + opt.momentum * buf if opt.nesterov else buf)
+    w -= lr * (g + opt.momentum * buf if opt.nesterov else buf)
 
 
-def adam(opt, w, g, m, v, t):
+def sgd_keras(opt, w, g, v, lr):
+    """keras.optimizers.SGD: v = μ·v − lr·g; w += v, or w += μ·v − lr·g for Nesterov.
+
+    v holds lr·buf of the torch form, so the two agree while lr is constant and part once it
+    changes: Keras's velocity keeps the old lr's steps, torch's buffer takes the new lr at once."""
+    v *= opt.momentum
+    v -= lr * g
+    w += opt.momentum * v - lr * g if opt.nesterov else v
+
+
+def adam(opt, w, g, m, v, t, lr):
     """torch.optim.Adam / optax.adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)."""
+    if opt.form == "keras":
+        adam_keras(opt, w, g, m, v, t, lr)
+        return
     b1, b2 = opt.beta1, opt.beta2
     m[...] = b1 * m + (1 - b1) * g  # m = β1·m + (1−β1)·g
     v[...] = b2 * v + (1 - b2) * g * g  # v = β2·v + (1−β2)·g²
-    if opt.form == "keras":
-        # Keras's "epsilon hat": w −= α·m/(√v + ε̂), α = lr·√(1−β2ᵗ)/(1−β1ᵗ)
-        alpha = opt.lr * np.sqrt(1 - b2**t) / (1 - b1**t)
-        w -= alpha * m / (np.sqrt(v) + opt.eps)
-        return
     m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
-    w -= opt.lr * m_hat / (np.sqrt(v_hat) + opt.eps)
+    w -= lr * m_hat / (np.sqrt(v_hat) + opt.eps)
+
+
+def adam_keras(opt, w, g, m, v, t, lr):
+    """keras.optimizers.Adam, "epsilon hat": w −= α·m/(√v + ε̂), α = lr·√(1−β2ᵗ)/(1−β1ᵗ).
+
+    As keras/src/optimizers/adam.py: lr, β1ᵗ and β2ᵗ in the weights' dtype (in float32, 1 − 0.999ᵗ
+    is then off by ~1e-5 at t = 1), and the moments updated as m += (g − m)·(1−β1)."""
+    dtype = w.dtype.type
+    m += (g - m) * (1 - opt.beta1)
+    v += (g * g - v) * (1 - opt.beta2)
+    alpha = dtype(lr) * np.sqrt(1 - dtype(opt.beta2) ** t) / (1 - dtype(opt.beta1) ** t)
+    w -= alpha * m / (np.sqrt(v) + opt.eps)
 
 
 def update(opt, params, grads, state, t):
-    """One optimizer step on every weight of every layer."""
+    """Step t (from 1) on every weight of every layer."""
+    lr = opt.lr_at(t - 1)
     for i, (layer, grad) in enumerate(zip(params, grads)):
         for key in layer:
             if opt.name == "adam":
-                adam(opt, layer[key], grad[key], state["m"][i][key], state["v"][i][key], t)
+                adam(opt, layer[key], grad[key], state["m"][i][key], state["v"][i][key], t, lr)
             else:
-                sgd(opt, layer[key], grad[key], state["buf"][i][key], t)
+                sgd(opt, layer[key], grad[key], state["buf"][i][key], lr)

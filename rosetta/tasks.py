@@ -44,13 +44,21 @@ class Optimizer:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    form: str = "torch"  # "torch": torch/optax formulas; "keras": Keras's (Adam's ε̂)
+    form: str = "torch"  # "torch": torch/optax formulas; "keras": Keras's (Adam's ε̂, momentum's v)
+    lr_drops: tuple = ()  # ((step, lr), ...): from 0-based step `step` on, the learning rate is `lr`
 
     def __post_init__(self):
         if self.name not in OPTIMIZERS:
             raise unknown("optimizer", self.name, OPTIMIZERS)
         if self.form not in FORMS:
             raise unknown("optimizer form", self.form, FORMS)
+
+    def lr_at(self, step):
+        """The learning rate of 0-based step `step` (piecewise constant)."""
+        lr = self.lr
+        for start, value in self.lr_drops:
+            lr = value if step >= start else lr
+        return lr
 
 
 @dataclass(frozen=True)
@@ -187,8 +195,9 @@ def names():
 
 def get(name):
     """The catalog task `name`; an unknown name raises an error listing the valid ones."""
-    from rosetta.catalog import CATALOG
+    from rosetta.catalog import BENCHMARKS, CATALOG
 
-    if name not in CATALOG:
-        raise unknown("task", name, CATALOG)
-    return CATALOG[name]
+    known = {**CATALOG, **BENCHMARKS}
+    if name not in known:
+        raise unknown("task", name, known)
+    return known[name]
