@@ -1,0 +1,9 @@
+"""PyTorch: nn.Sequential of nn.Linear, autograd, torch.optim; canonical NumPy weights in and out."""
+
+from impl_torch.mlp import build, forward, get_params, loss_and_grads
+from impl_torch.train import train
+from rosetta import precision
+
+precision.strict_float32("torch")  # no TF32 matmuls or convolutions on a GPU
+
+__all__ = ["build", "forward", "get_params", "loss_and_grads", "train"]

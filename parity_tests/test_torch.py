@@ -1,0 +1,116 @@
+"""impl_torch against the NumPy reference: forward, loss and grads, trajectories, the tutorial's xor."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from torch import nn
+
+import impl_torch
+from parity_tests.harness import assert_forward_parity, assert_trajectory_parity, forward_diffs
+from parity_tests.strategies import mlp_tasks, off_kink_params
+from parity_tests.test_reference import XOR_PRINTED, xor_errors
+from rosetta import tasks, tolerances
+from rosetta.errors import DivergedError, RosettaError
+
+DTYPES = ["float64", "float32"]
+CASES = [pytest.param(name, dtype, id=f"torch-{name}-{dtype}") for name in tasks.names() for dtype in DTYPES]
+
+
+@pytest.mark.parametrize("name, dtype", CASES)
+def test_forward_loss_grads(name, dtype):
+    assert_forward_parity(impl_torch, tasks.get(name), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda dtype: f"torch-random-mlp-{dtype}")
+@given(task=mlp_tasks())
+def test_forward_loss_grads_random_mlps(task, dtype):
+    assert_forward_parity(impl_torch, task, dtype, off_kink_params(task, dtype))
+
+
+@pytest.mark.parametrize("name, dtype", CASES)
+def test_trajectory(name, dtype):
+    assert_trajectory_parity(impl_torch, tasks.get(name), dtype)
+
+
+LR_DROP_CASES = [(name, dtype) for name in ("sine-nesterov", "softmax") for dtype in DTYPES]
+
+
+@pytest.mark.parametrize(
+    "name, dtype", [pytest.param(n, d, id=f"torch-{n}-lr-drop-{d}") for n, d in LR_DROP_CASES]
+)
+def test_trajectory_with_a_learning_rate_drop(name, dtype):
+    """torch applies the new lr to the existing momentum buffer / Adam moments, as the torch form."""
+    task = tasks.with_optimizer(tasks.get(name), lr_drops=((20, 0.001),))
+    assert_trajectory_parity(impl_torch, task, dtype)
+
+
+def test_xor_reproduces_the_tutorial():
+    assert xor_errors(impl_torch) == XOR_PRINTED
+
+
+# ---- the checks can fail ----
+
+
+def test_parity_catches_a_reshape_where_the_transpose_belongs(monkeypatch):
+    """A (3, 5) kernel loaded with reshape into Linear's (5, 3): right shape, wrong layout."""
+    task = tasks.make((3, 5, 2), ("tanh", "linear"), seed=3)
+    real_build = impl_torch.mlp.build
+
+    def reshaping_build(task, params):
+        model = real_build(task, params)
+        with torch.no_grad():
+            model[0].weight.copy_(torch.as_tensor(params[0]["W"]).reshape(5, 3))  # should be .T
+        return model
+
+    monkeypatch.setattr(impl_torch.mlp, "build", reshaping_build)
+    diffs = forward_diffs(impl_torch, task, task.init_params(), "float64")
+    assert min(diffs.values()) > 1e3 * tolerances.FORWARD["float64"], diffs
+
+
+def test_parity_catches_torchs_default_leaky_relu_slope(monkeypatch):
+    """The task's slope is 0.2; nn.LeakyReLU() alone would use torch's 0.01."""
+    task = tasks.make((3, 5, 2), ("leaky_relu", "linear"), alpha=0.2, seed=3)
+    monkeypatch.setattr(impl_torch.mlp, "activation", lambda spec: nn.LeakyReLU())
+    diffs = forward_diffs(impl_torch, task, off_kink_params(task), "float64")
+    assert min(diffs.values()) > 1e3 * tolerances.FORWARD["float64"], diffs
+
+
+# ---- torch defaults that would give wrong numbers ----
+
+
+def test_mse_refuses_shapes_that_mse_loss_would_broadcast():
+    out, y = torch.arange(4.0).reshape(4, 1), torch.arange(4.0)  # equal values: the true MSE is 0
+    with pytest.warns(UserWarning, match="different to the input size"):
+        assert F.mse_loss(out, y).item() == 2.5  # (4, 1) vs (4,) -> (4, 4): mean of (i − j)²
+    with pytest.raises(AssertionError, match=r"output \(4, 1\) vs targets \(4,\)"):
+        impl_torch.mlp.loss_value("mse", out, y)
+
+
+# ---- the contract around train ----
+
+
+def test_train_leaves_its_input_alone_and_returns_numpy_in_the_weights_dtype():
+    task = tasks.get("hard-deep")
+    params = task.init_params("float32")
+    before = [{key: value.copy() for key, value in layer.items()} for layer in params]
+    trained, history = impl_torch.train(task, params, steps=3)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(params, before) for k in a)
+    assert all(
+        isinstance(v, np.ndarray) and v.dtype == np.float32 for layer in trained for v in layer.values()
+    )
+    assert history["loss"].shape == (3,)
+
+
+def test_diverging_run_names_the_step():
+    task = tasks.with_optimizer(tasks.get("line"), lr=10.0)
+    with pytest.raises(DivergedError, match=r"task 'line' diverged: loss is (inf|nan) at step \d+"):
+        impl_torch.train(task, task.init_params())
+
+
+@pytest.mark.parametrize("name", ["softmax", "sine-nesterov"], ids=lambda n: f"torch-{n}")
+def test_keras_forms_of_adam_and_momentum_are_refused(name):
+    task = tasks.with_optimizer(tasks.get(name), form="keras")
+    with pytest.raises(RosettaError, match="no 'keras' form"):
+        impl_torch.train(task, task.init_params(), steps=1)
