@@ -1,0 +1,128 @@
+"""The MLP in JAX: the reference's forward and loss in jnp, the backward pass by jax.grad.
+
+Weights are a pytree in the canonical layout: a list of {"W": (fan_in, fan_out), "b": (fan_out,)},
+y = x @ W + b. Every array follows the dtype of the weights (float64 or float32).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rosetta.errors import unknown
+from rosetta.tasks import ACTIVATIONS, LOSSES
+
+# JAX computes in float32 only, silently truncating float64 inputs, unless x64 is on. With it on,
+# float32 weights still compute in float32: jnp follows the dtype of the arrays.
+jax.config.update("jax_enable_x64", True)
+
+# ---- activations: a = f(z); da/dz comes from jax.grad ----
+
+
+def activate(name, z, alpha):
+    if name == "linear":
+        return z
+    if name == "relu":
+        return jax.nn.relu(z)  # grad 0 at z = 0 as the reference; jnp.maximum(z, 0) would give ½
+    if name == "leaky_relu":
+        return jnp.where(z > 0, z, alpha * z)  # grad α at z = 0; jax.nn.leaky_relu's is 1 (x >= 0)
+    if name == "elu":
+        return jax.nn.elu(z, alpha)  # grad α at z = 0, as the reference
+    if name == "sigmoid":
+        return jax.nn.sigmoid(z)  # = 1/(1 + e^−z) bit for bit; its grad σ(1 − σ) stays 0 for z ≪ 0
+    if name == "tanh":
+        return jnp.tanh(z)
+    raise unknown("activation", name, ACTIVATIONS)
+
+
+# ---- the network ----
+
+
+def build(task, params):
+    """The native model of JAX is the canonical weights as a pytree of jax arrays."""
+    return jax.device_put([dict(layer) for layer in params])  # a copy; jnp.asarray may alias NumPy's
+
+
+def get_params(model):
+    return [{key: np.array(value) for key, value in layer.items()} for layer in model]
+
+
+def predict(task, params, x):
+    a = x  # (N, n_in)
+    for spec, layer in zip(task.layers, params):
+        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
+        if "b" in layer:
+            z = z + layer["b"]
+        a = activate(spec.activation, z, spec.alpha)
+    return a
+
+
+predict_jit = jax.jit(predict, static_argnums=0)  # the task is static: one compile per task and shape
+
+
+def forward(task, params, x):
+    """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    params = build(task, params)
+    return np.asarray(predict_jit(task, params, as_dtype(x, params)))
+
+
+def as_dtype(x, params):
+    """Inputs and float targets in the dtype of the weights; integer class labels as they are.
+    At the NumPy boundary: a jnp cast would compile a small program for every new shape."""
+    x = np.asarray(x)
+    return x if x.dtype.kind in "iu" else x.astype(params[0]["W"].dtype, copy=False)
+
+
+# ---- losses: N rows, K outputs ----
+
+
+def loss_value(name, out, y):
+    n = out.shape[0]
+    if name == "half_sse":
+        return 0.5 * jnp.sum((out - y) ** 2)  # L = ½Σ(out − y)²
+    if name == "sse_2n":
+        return jnp.sum((out - y) ** 2) / (2 * n)  # L = Σ(out − y)²/(2N)
+    if name == "mse":
+        return jnp.mean((out - y) ** 2)  # L = mean (out − y)²
+    if name == "bce_logits":
+        return bce_logits(out, y)
+    if name == "softmax_ce":
+        return softmax_ce(out, y)
+    raise unknown("loss", name, LOSSES)
+
+
+def bce_logits(z, y):
+    """mean[max(z, 0) − z·y + log(1 + e^−|z|)] (stable)."""
+    return jnp.mean(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))))
+
+
+def softmax_ce(z, labels):
+    """mean over rows of logsumexp(z) − z[label] (stable)."""
+    log_p = jax.nn.log_softmax(z, axis=1)  # (N, K)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
+
+
+def l2_penalty(task, params):
+    """λ·ΣW² over the kernels only."""
+    return task.l2 * sum(jnp.sum(layer["W"] ** 2) for layer in params)
+
+
+# ---- the backward pass: jax.grad of the loss ----
+
+
+def loss(task, params, x, y):
+    """The loss incl. L2, a pure function of the weights: what jax.grad differentiates."""
+    value = loss_value(task.loss, predict(task, params, x), y)
+    if task.l2:
+        value = value + l2_penalty(task, params)
+    return value
+
+
+# (loss, grads) on arrays already in the weights' dtype; grads is a pytree shaped like params.
+loss_and_grads_native = jax.jit(jax.value_and_grad(loss, argnums=1), static_argnums=0)
+
+
+def loss_and_grads(task, params, x, y):
+    """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    params = build(task, params)
+    value, grads = loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))
+    return float(value), get_params(grads)

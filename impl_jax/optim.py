@@ -1,0 +1,52 @@
+"""The task's optimizer in optax, on the weight pytree.
+
+`opt` is the task's rosetta Optimizer. optax keeps the momentum buffers, the Adam moments and the
+step count in its state, a pytree shaped like the weights; nothing is updated in place.
+"""
+
+import jax.numpy as jnp
+import optax
+
+from rosetta.errors import RosettaError
+
+
+def init_state(opt, params):
+    return transform(opt).init(params)
+
+
+def learning_rate(opt):
+    """The constant lr, or a schedule of optax's step count (0-based) following opt.lr_at."""
+    if not opt.lr_drops:
+        return opt.lr
+
+    def schedule(count):
+        lr = opt.lr
+        for start, value in opt.lr_drops:
+            lr = jnp.where(count >= start, value, lr)
+        return lr
+
+    return schedule
+
+
+def sgd(opt):
+    """optax.sgd = torch.optim.SGD: buf = μ·buf + g; w −= lr·buf, or lr·(g + μ·buf) for Nesterov."""
+    if opt.momentum and opt.form != "torch":  # optax has no Keras velocity v = μv − lr·g
+        raise RosettaError(f"impl_jax follows optax's momentum (form 'torch'), not form {opt.form!r}")
+    return optax.sgd(learning_rate(opt), momentum=opt.momentum or None, nesterov=opt.nesterov)
+
+
+def adam(opt):
+    """optax.adam = torch.optim.Adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)."""
+    if opt.form != "torch":  # optax has no Keras "epsilon hat" form (DESIGN.md §5)
+        raise RosettaError(f"impl_jax follows optax's Adam (form 'torch'), not form {opt.form!r}")
+    return optax.adam(learning_rate(opt), b1=opt.beta1, b2=opt.beta2, eps=opt.eps)
+
+
+def transform(opt):
+    return adam(opt) if opt.name == "adam" else sgd(opt)
+
+
+def update(opt, params, grads, state):
+    """One optimizer step on every weight of every layer: (new params, new state)."""
+    updates, state = transform(opt).update(grads, state, params)
+    return optax.apply_updates(params, updates), state

@@ -1,0 +1,76 @@
+"""The training loop as compiled code: the task's batches in the task's order, one optax step each,
+the whole schedule one jax.lax.scan inside one jit (compiled once per task, shapes and step count)."""
+
+from functools import partial
+
+import jax
+import numpy as np
+
+from impl_jax import mlp, optim
+from rosetta.errors import check_history
+
+
+def train(task, params, steps=None):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
+    steps = task.steps if steps is None else steps
+    params = mlp.build(task, params)  # jax arrays are immutable: the caller's weights stay as they are
+    x, y = task.data()
+    x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+    if task.batch_size is None:
+        params, losses = run_full_batch(task, params, x, y, steps)
+    else:
+        params, losses = run_minibatches(task, params, x, y, *schedule(task, steps))
+    losses = np.asarray(losses)
+    check_history(task.name, losses)  # after the compiled run: the scan cannot stop early
+    return mlp.get_params(params), {"loss": losses}
+
+
+def step(task, carry, x, y):
+    """One training step on one batch; carry = (params, optimizer state)."""
+    params, state = carry
+    loss, grads = jax.value_and_grad(mlp.loss, argnums=1)(task, params, x, y)
+    params, state = optim.update(task.optimizer, params, grads, state)
+    return (params, state), loss
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def run_full_batch(task, params, x, y, steps):
+    """`steps` steps on all rows, one scan: (params, losses (steps,))."""
+    carry = (params, optim.init_state(task.optimizer, params))
+    (params, _), losses = jax.lax.scan(lambda carry, _: step(task, carry, x, y), carry, length=steps)
+    return params, losses
+
+
+def schedule(task, steps):
+    """The task's batches (row indices in its seeded order) as scan inputs, one row per step: is
+    the step the epoch's short last batch, the rows of a full batch (size,), the rows of a short
+    one (R,) with R = N mod size (N if N < size); the unused one of the two is a dummy."""
+    batches = list(task.batches(steps))
+    size, n_short = task.batch_size, task.n_samples % task.batch_size
+    is_short = np.array([len(rows) != size for rows in batches], dtype=bool)
+    full = [np.zeros(size, np.int64) if s else rows for s, rows in zip(is_short, batches)]
+    rest = [rows if s else np.zeros(n_short, np.int64) for s, rows in zip(is_short, batches)]
+    return is_short, as_rows(full, size), as_rows(rest, n_short)
+
+
+def as_rows(batches, width):
+    return np.array(batches, dtype=np.int64).reshape(len(batches), width)  # (steps, width)
+
+
+@partial(jax.jit, static_argnums=0)
+def run_minibatches(task, params, x, y, is_short, full, rest):
+    """One scan over the steps; lax.cond runs the batch of the step's shape. Exact mean losses on
+    every batch, short ones included: no padding, no masks."""
+
+    def batch(carry, rows):
+        return step(task, carry, x[rows], y[rows])
+
+    def body(carry, inputs):
+        is_short, full, rest = inputs
+        if rest.shape[0] == 0:  # static: N is a multiple of the batch size
+            return batch(carry, full)
+        return jax.lax.cond(is_short, lambda: batch(carry, rest), lambda: batch(carry, full))
+
+    carry = (params, optim.init_state(task.optimizer, params))
+    (params, _), losses = jax.lax.scan(body, carry, (is_short, full, rest))
+    return params, losses

@@ -1,0 +1,172 @@
+"""impl_jax against the NumPy reference: forward, loss and gradients, then training trajectories,
+then the tutorial's printed xor errors. Every check compares canonical NumPy arrays."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import impl_jax
+import reference_numpy as ref
+from impl_jax import mlp
+from impl_jax.train import run_full_batch
+from parity_tests.harness import assert_forward_parity, assert_trajectory_parity, forward_diffs
+from parity_tests.strategies import mlp_tasks, off_kink_params
+from parity_tests.test_reference import XOR_PRINTED, xor_errors
+from rosetta import tasks, tolerances
+from rosetta.errors import DivergedError, RosettaError
+
+DTYPES = ["float64", "float32"]
+CATALOG = [pytest.param(name, dtype, id=f"jax-{name}-{dtype}") for name in tasks.names() for dtype in DTYPES]
+BY_DTYPE = [pytest.param(dtype, id=f"jax-{dtype}") for dtype in DTYPES]
+
+
+# ---- one evaluation: forward, loss, every gradient ----
+
+
+@pytest.mark.parametrize("name, dtype", CATALOG)
+def test_forward_loss_grads(name, dtype):
+    assert_forward_parity(impl_jax, tasks.get(name), dtype)
+
+
+@pytest.mark.parametrize("dtype", BY_DTYPE)
+@settings(max_examples=8)  # each example compiles forward and loss_and_grads anew (~0.5 s)
+@given(task=mlp_tasks(), seed=st.integers(0, 2**16))
+def test_forward_loss_grads_random_mlps(dtype, task, seed):
+    assert_forward_parity(impl_jax, task, dtype, off_kink_params(task, dtype, seed))
+
+
+def kinked_task():
+    """Zero biases and a 1-unit ReLU first: rows where it is off carry exact zeros through every
+    later layer (f(0) = 0 for each), so the relu, elu and leaky_relu after it sit on their kink.
+    Their derivatives at 0 reach the bias gradients; a relu later in the chain would block them."""
+    return tasks.make((3, 1, 2, 2, 2, 1), ("relu", "relu", "elu", "leaky_relu", "linear"), n=8, seed=3)
+
+
+def test_gradients_on_the_kink_follow_the_reference():
+    task = kinked_task()
+    _, cache = ref.mlp.predict(task, task.init_params(), task.data()[0])
+    assert all((z == 0).any() for _, z, _ in cache[1:4])  # the check below really visits z = 0
+    assert_forward_parity(impl_jax, task, "float64")
+
+
+@pytest.mark.parametrize(
+    "activation, wrong",
+    [
+        ("leaky_relu", lambda z, alpha: jax.nn.leaky_relu(z, alpha)),  # grad 1 at 0, not α
+        ("relu", lambda z, alpha: jnp.maximum(z, 0)),  # grad ½ at 0, not 0
+        ("elu", lambda z, alpha: jnp.where(z > 0, z, alpha * jnp.expm1(jnp.minimum(z, 0)))),  # α/2, not α
+    ],
+    ids=["jax.nn.leaky_relu", "jnp.maximum-relu", "jnp.minimum-elu"],
+)
+def test_the_check_catches_a_wrong_gradient_at_the_kink(monkeypatch, activation, wrong):
+    task = kinked_task()  # a new task (its own data function): nothing compiled for it yet
+    real = mlp.activate
+    monkeypatch.setattr(mlp, "activate", lambda n, z, a: wrong(z, a) if n == activation else real(n, z, a))
+    diffs = forward_diffs(impl_jax, task, task.init_params(), "float64")
+    assert diffs["forward"] <= tolerances.FORWARD["float64"]  # same values,
+    assert diffs["grads"] > 1e-3  # different derivative at 0
+
+
+def test_float32_weights_compute_in_float32():
+    task = tasks.get("softmax")
+    x, y = task.data()
+    params = task.init_params("float32")
+    _, grads = impl_jax.loss_and_grads(task, params, x, y)
+    trained, history = impl_jax.train(task, params, tolerances.trajectory_steps(task, "float32"))
+    arrays = [v for layer in grads + trained for v in layer.values()] + [history["loss"]]
+    assert all(a.dtype == np.float32 for a in arrays)
+
+
+# ---- training: per-step losses and final weights ----
+
+
+@pytest.mark.parametrize("name, dtype", CATALOG)
+def test_trajectory(name, dtype):
+    assert_trajectory_parity(impl_jax, tasks.get(name), dtype)
+
+
+OPTIMIZERS = {
+    "momentum": dict(name="sgd", lr=0.05, momentum=0.9),
+    "nesterov": dict(name="sgd", lr=0.05, momentum=0.9, nesterov=True),
+    "adam": dict(name="adam", lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6),
+}
+
+
+@pytest.mark.parametrize("dtype", BY_DTYPE)
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@settings(max_examples=2)  # each example compiles a training scan anew (~0.7 s)
+@given(task=mlp_tasks(losses=("mse", "bce_logits", "softmax_ce")))
+def test_trajectory_random_mlps(optimizer, dtype, task):
+    """optax's momentum, Nesterov and Adam against the reference's torch-form formulas, 30 steps."""
+    task = dataclasses.replace(tasks.with_optimizer(task, **OPTIMIZERS[optimizer]), epochs=30)
+    assert_trajectory_parity(impl_jax, task, dtype)
+
+
+@pytest.mark.parametrize("nesterov", [False, True], ids=["jax-momentum", "jax-nesterov"])
+def test_trajectory_through_a_learning_rate_drop(nesterov):
+    """optax's buffer b = μb + g takes the new lr at once, as torch's and the reference's."""
+    drop = tasks.Optimizer("sgd", lr=0.05, momentum=0.9, nesterov=nesterov, lr_drops=((30, 0.005),))
+    task = tasks.make((2, 4, 1), ("tanh", "linear"), optimizer=drop, epochs=60, seed=2)
+    assert_trajectory_parity(impl_jax, task, "float64")
+
+
+@pytest.mark.parametrize(
+    "changes", [dict(form="keras"), dict(name="adam", form="keras")], ids=["momentum", "adam"]
+)
+def test_keras_forms_are_refused_by_name(changes):
+    """optax has only the torch forms; a Keras-form task fails loudly instead of training another formula."""
+    task = tasks.with_optimizer(tasks.get("sine-nesterov"), **changes)
+    with pytest.raises(RosettaError, match="impl_jax follows optax's .* not form 'keras'"):
+        impl_jax.train(task, task.init_params(), 5)
+
+
+@pytest.mark.parametrize(
+    "n, batch_size",
+    [(70, 32), (64, 16), (10, 32)],
+    ids=["jax-short-last-batch", "jax-no-short-batch", "jax-one-batch-per-epoch"],
+)
+def test_minibatch_schedules(n, batch_size):
+    """Each shape of batch in the scan over the shared order, 200 steps: epochs with or without a
+    short last batch, all short (N < size), and (70 rows: 32, 32, 6) a partial last epoch."""
+    task = tasks.make((2, 4, 1), ("tanh", "linear"), n=n, batch_size=batch_size, epochs=100, seed=5)
+    assert_trajectory_parity(impl_jax, task, "float64")
+
+
+def test_xor_reproduces_the_tutorial():
+    assert xor_errors(impl_jax) == XOR_PRINTED
+
+
+# ---- the contract around training ----
+
+
+def test_train_keeps_the_input_weights_and_returns_writable_numpy():
+    task = tasks.get("sine-nesterov")
+    params = task.init_params()
+    before = [{k: v.copy() for k, v in layer.items()} for layer in params]
+    trained, _ = impl_jax.train(task, params, 200)  # the trajectory test's steps: compiled once
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(params, before) for k in a)
+    assert all(type(v) is np.ndarray and v.flags.writeable for layer in trained for v in layer.values())
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the reference's NumPy overflowing
+def test_divergence_names_the_first_bad_step_as_the_reference():
+    """The compiled scan runs to the end; check_history then names the first non-finite loss."""
+    task = tasks.with_optimizer(tasks.get("line"), lr=50.0)
+    with pytest.raises(DivergedError) as expected:
+        ref.train(task, task.init_params(), 100)
+    with pytest.raises(DivergedError, match=r"task 'line' diverged: loss is (nan|inf) at step \d+") as got:
+        impl_jax.train(task, task.init_params(), 100)
+    assert str(got.value).split(" at step ")[1] == str(expected.value).split(" at step ")[1]
+
+
+def test_compilation_is_cached_across_calls_with_the_same_shapes():
+    task = tasks.get("xor")
+    impl_jax.train(task, task.init_params(), 7)
+    compiled = run_full_batch._cache_size()
+    impl_jax.train(task, task.init_params(), 7)
+    assert run_full_batch._cache_size() == compiled
