@@ -1,0 +1,12 @@
+"""Keras 3: keras.Sequential of Dense layers, compile and fit, on the backend KERAS_BACKEND selects
+(tensorflow, jax or torch); canonical NumPy weights in and out."""
+
+import keras
+
+from impl_keras.mlp import build, forward, get_params, loss_and_grads
+from impl_keras.train import train
+from rosetta import precision
+
+precision.strict_float32(keras.backend.backend())  # no TF32 matmuls on a GPU, on any backend
+
+__all__ = ["build", "forward", "get_params", "loss_and_grads", "train"]

@@ -1,0 +1,6 @@
+import sys
+
+import impl_keras
+from rosetta import tutorial
+
+sys.exit(tutorial.main(impl_keras))

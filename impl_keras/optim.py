@@ -1,0 +1,45 @@
+"""The task's optimizer as keras.optimizers: SGD (momentum, Nesterov) or Adam, with the task's settings.
+
+Keras's formulas are the reference's "keras" form (reference_numpy/optim.py), whatever form the task
+names: SGD keeps the velocity v = μ·v − lr·g (equal to torch's buffer while lr is constant), Adam
+steps lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) with its "epsilon hat" ε̂.
+"""
+
+import keras
+import numpy as np
+
+# Keras's own default ε̂, used when the task asks for torch's m̂/(√v̂ + ε), which Keras cannot compute.
+KERAS_EPSILON = 1e-7
+
+
+def exact(value):
+    """A hyperparameter as Keras should cast it: Keras applies ops.cast(value, variable.dtype), which
+    on TensorFlow turns a Python float into float32 first (momentum 0.9 becomes 0.89999998 in
+    float64); a NumPy float64 casts exactly. float32 runs keep Keras's Python floats."""
+    return np.float64(value) if keras.config.floatx() == "float64" else value
+
+
+def learning_rate(opt):
+    """The task's lr, or its drops as a schedule on the 0-based step count (optimizer.iterations)."""
+    if not opt.lr_drops:
+        return opt.lr  # a variable in floatx, created exactly from the Python float
+    # PiecewiseConstantDecay takes values[i + 1] once step > boundaries[i]: a drop at step s is s − 1.
+    boundaries = [start - 1 for start, _ in opt.lr_drops]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        boundaries, [exact(opt.lr), *(exact(value) for _, value in opt.lr_drops)]
+    )
+
+
+def make(opt):
+    """keras.optimizers.SGD or Adam; no weight_decay (Keras's is decoupled): L2 is a regularizer."""
+    if opt.name == "sgd":  # Keras 1/2: SGD(lr=...)
+        return keras.optimizers.SGD(
+            learning_rate=learning_rate(opt), momentum=exact(opt.momentum), nesterov=opt.nesterov
+        )
+    epsilon = opt.eps if opt.form == "keras" else KERAS_EPSILON
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate(opt),
+        beta_1=exact(opt.beta1),
+        beta_2=exact(opt.beta2),
+        epsilon=exact(epsilon),
+    )

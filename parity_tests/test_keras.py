@@ -1,0 +1,145 @@
+"""impl_keras against the reference, on the backend KERAS_BACKEND selects (run once per backend).
+
+Forward, loss and every gradient, then trajectories through model.fit, then the tutorial's printout.
+Test ids name the backend: [keras-tensorflow-xor-float64].
+"""
+
+import importlib
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import impl_keras
+from parity_tests.harness import (
+    assert_forward_parity,
+    assert_trajectory_parity,
+    forward_diffs,
+    record,
+    trajectory_diffs,
+)
+from parity_tests.strategies import mlp_tasks, off_kink_params
+from parity_tests.test_reference import XOR_PRINTED, xor_errors
+from rosetta import frameworks, tasks, tolerances
+
+BACKEND = keras.backend.backend()
+NAME = f"keras-{BACKEND}"
+DTYPES = ["float64", "float32"]
+CASES = [(name, dtype) for name in tasks.names() for dtype in DTYPES]
+LR_DROP_CASES = [(name, dtype) for name in ("sine-nesterov", "softmax") for dtype in DTYPES]
+LR_DROP = ((30, 0.001),)  # from step 30 on, lr 0.001: Keras's velocity keeps the old lr's steps
+
+
+def ids(cases):
+    return ["-".join([NAME, *case]) for case in cases]
+
+
+def keras_form(task):
+    """The reference variant Keras computes (rosetta.frameworks.formula): Adam's ε̂ (Keras's default
+    1e-7 for a torch-form task), momentum's velocity once the lr changes; else the task as it is."""
+    return tasks.with_optimizer(task, **frameworks.formula("keras", task))
+
+
+# ---- forward, loss and gradients ----
+
+
+@pytest.mark.parametrize("name, dtype", CASES, ids=ids(CASES))
+def test_forward_loss_and_grads(name, dtype):
+    assert_forward_parity(impl_keras, tasks.get(name), dtype, name=NAME)
+
+
+@settings(max_examples=10)  # each new shape costs the jax backend ~1.5 s of op compilation
+@given(mlp_tasks(), st.sampled_from(DTYPES))
+def test_random_mlps(task, dtype):
+    """Every activation (Keras's LeakyReLU/ELU with the task's α), loss, bias on/off, L2 on/off."""
+    assert_forward_parity(impl_keras, task, dtype, off_kink_params(task, dtype), name=NAME)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: f"{NAME}-{d}")
+def test_floatx_follows_the_weights_and_is_restored(dtype):
+    task = tasks.get("xor")
+    params, before = task.init_params(dtype), keras.config.floatx()
+    trained, history = impl_keras.train(task, params, steps=3)
+    assert impl_keras.forward(task, params, task.data()[0]).dtype == np.dtype(dtype)
+    assert {a.dtype for layer in trained for a in layer.values()} == {np.dtype(dtype)}
+    assert history["loss"].dtype == np.dtype(dtype)
+    assert keras.config.floatx() == before
+
+
+def test_train_does_not_mutate_its_input():
+    task = tasks.get("sine-relu")
+    params = task.init_params()
+    copy = [{k: v.copy() for k, v in layer.items()} for layer in params]
+    impl_keras.train(task, params, steps=5)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(params, copy) for k in a)
+
+
+# ---- trajectories through model.fit ----
+
+
+@pytest.mark.parametrize("name, dtype", CASES, ids=ids(CASES))
+def test_trajectory_through_fit(name, dtype):
+    """fit's per-step loss history and the weights after, against the reference (Keras's forms)."""
+    task = tasks.get(name)
+    assert_trajectory_parity(impl_keras, task, dtype, reference_task=keras_form(task), name=NAME)
+
+
+@pytest.mark.parametrize("name, dtype", LR_DROP_CASES, ids=ids(LR_DROP_CASES))
+def test_trajectory_with_a_learning_rate_drop(name, dtype):
+    """A PiecewiseConstantDecay schedule: Keras's momentum/Adam against the reference's keras form."""
+    task = tasks.with_optimizer(tasks.get(name), lr_drops=LR_DROP)
+    assert_trajectory_parity(impl_keras, task, dtype, reference_task=keras_form(task), name=NAME)
+
+
+def test_xor_reproduces_the_tutorial():
+    """60000 fit steps in float64 print the tutorial's six errors to 12 digits."""
+    assert xor_errors(impl_keras) == XOR_PRINTED
+
+
+def test_adam_epsilon_hat_gap_on_softmax():
+    """Keras's Adam (ε̂ = 1e-7 beside √v) against the torch/optax form (ε = 1e-8 beside √v̂): a real
+    difference of formula, far outside the tolerance, while the keras form matches (test above)."""
+    task = tasks.get("softmax")
+    gap = trajectory_diffs(impl_keras, task, "float64")["params"]
+    record(NAME, "float64", "adam ε̂ vs torch-form gap", gap)
+    assert gap > 1e3 * tolerances.TRAJECTORY["float64"]
+
+
+def test_history_is_per_step_not_an_epoch_mean():
+    """history["loss"] has one loss per step, each the loss before that step's update."""
+    task = tasks.get("line")
+    params = task.init_params()
+    _, history = impl_keras.train(task, params, steps=40)  # 31 batches of 32, one of 8, then 8 more
+    x, y = task.data()
+    rows = list(task.batches(1))[0]
+    first, _ = impl_keras.loss_and_grads(task, params, x[rows], y[rows])
+    assert len(history["loss"]) == 40 and history["loss"][0] == pytest.approx(first, rel=1e-14)
+    assert len(set(history["loss"].tolist())) == 40
+
+
+# ---- the check can fail ----
+
+
+def test_the_check_catches_keras_defaults(monkeypatch):
+    """Keras's default LeakyReLU slope (0.3) instead of the task's α is caught."""
+    task = tasks.make((3, 4, 2), ("leaky_relu", "linear"), "mse", seed=3)
+    monkeypatch.setattr(impl_keras.mlp, "activation_layers", lambda spec: [keras.layers.LeakyReLU()])
+    diffs = forward_diffs(impl_keras, task, off_kink_params(task), "float64")
+    assert diffs["forward"] > 1e-3
+
+
+def test_the_check_catches_shuffled_batches(monkeypatch):
+    """fit's default order (shuffled batches) instead of the task's is caught."""
+    task = tasks.get("sine-relu")
+    batches = importlib.import_module("impl_keras.train").OrderedBatches
+    real_rows = batches.__init__
+
+    def swapped(self, task, steps, x, y):  # steps 2k and 2k + 1 change places
+        real_rows(self, task, steps, x, y)
+        self.rows = [self.rows[k ^ 1] for k in range(len(self.rows))]
+
+    monkeypatch.setattr(batches, "__init__", swapped)
+    diffs = trajectory_diffs(impl_keras, task, "float64", steps=20)
+    assert diffs["loss_history"] > 1e-3
