@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint
+.PHONY: setup test test-tensorflow test-jax-torch demo lint
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,9 +13,18 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# Keras fixes its backend at import: the whole suite runs on tensorflow (Keras's default), and the Keras
+# tests run again on jax and on torch, each in its own process; the two streams share the two cores.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
+
+test-tensorflow: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest
+
+test-jax-torch: $(STAMP)
+	KERAS_BACKEND=jax $(PY) -m pytest -k keras parity_tests/test_keras.py parity_tests/test_divergences.py
+	KERAS_BACKEND=torch $(PY) -m pytest -k keras parity_tests/test_keras.py parity_tests/test_divergences.py
 
 demo: $(STAMP)
 	$(VENV)/bin/rosetta compare all

@@ -18,6 +18,14 @@ class ParamsError(RosettaError, ValueError):
     """Canonical weights with the wrong layer count, keys, shape, dtype or values."""
 
 
+class UsageError(RosettaError):
+    """A bad command line or output location (the CLI exits with 2)."""
+
+
+class MissingFrameworkError(RosettaError, ImportError):
+    """A framework whose packages are not installed; the message names the pip extra."""
+
+
 class DivergedError(RosettaError, FloatingPointError):
     """The loss became NaN or infinite during training."""
 

@@ -2,7 +2,7 @@
 
 import importlib
 
-from rosetta.errors import RosettaError, unknown
+from rosetta.errors import MissingFrameworkError, unknown
 
 # name -> (package, the pip extra that installs it)
 FRAMEWORKS = {
@@ -13,15 +13,45 @@ FRAMEWORKS = {
 }
 
 
-def load(name):
-    """The framework's package (forward, loss_and_grads, train); a clear error if not installed."""
+def check(name):
     if name not in FRAMEWORKS:
         raise unknown("framework", name, FRAMEWORKS)
+
+
+def load(name):
+    """The framework's package (forward, loss_and_grads, train); a clear error if not installed."""
+    check(name)
     package, extra = FRAMEWORKS[name]
     try:
         return importlib.import_module(package)
     except ImportError as exc:
-        raise RosettaError(
+        raise MissingFrameworkError(
             f"framework {name!r} needs {exc.name!r}, which is not installed: "
             f"pip install 'nn-rosetta[{extra}]'"
         ) from exc
+
+
+def backend(name):
+    """Keras's backend when `name` is keras (fixed at import by KERAS_BACKEND), else None."""
+    if name != "keras":
+        return None
+    import keras
+
+    return keras.backend.backend()
+
+
+def formula(framework, task):
+    """The optimizer settings the reference needs to follow `framework` on `task` ({} = as is).
+
+    Where no setting makes a framework follow torch/optax's formula (DESIGN.md §5), it is judged
+    against the reference running its own: Keras's Adam puts ε̂ outside the bias correction
+    (impl_keras uses Keras's default ε̂ = 1e-7 when a task asks for the torch form), and Keras's
+    velocity v = μv − lr·g parts from torch's buffer once the learning rate changes."""
+    opt = task.optimizer
+    if framework != "keras" or opt.form == "keras":
+        return {}
+    if opt.name == "adam":
+        return {"form": "keras", "eps": 1e-7}
+    if opt.momentum and opt.lr_drops:
+        return {"form": "keras"}
+    return {}

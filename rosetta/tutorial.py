@@ -5,6 +5,7 @@ import sys
 import numpy as np
 
 from rosetta import tasks
+from rosetta.errors import UnknownNameError
 
 
 def eleven_lines(fw, task, params, x, y):
@@ -51,7 +52,14 @@ def main(fw, argv=None):
     if not argv:
         print(f"usage: python -m {fw.__name__} TASK [float64|float32]; tasks: {', '.join(tasks.names())}")
         return 2
-    task = tasks.get(argv[0])
+    try:
+        task = tasks.get(argv[0])
+    except UnknownNameError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if task.family not in FAMILIES:
+        print(f"{task.name} is not from a tutorial; tutorial tasks: {', '.join(tasks.names())}")
+        return 2
     dtype = argv[1] if len(argv) > 1 else "float64"
     x, y = task.data()
     FAMILIES[task.family](fw, task, task.init_params(dtype), x, y)

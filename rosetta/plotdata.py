@@ -1,0 +1,35 @@
+"""The inputs each framework is evaluated on for the plots (NumPy grids, no plotting library)."""
+
+import numpy as np
+
+EXTRAPOLATE = (-6.0, 6.0)  # the tutorial's picture: the fit on [-3, 3] and beyond it
+MESH = 120  # points per side of a decision-boundary grid
+
+
+def kind(task):
+    if task.family == "function_approximation":
+        return "regression"
+    if task.metric in ("accuracy", "mae") and task.n_in in (2, 3):
+        return "classification"
+    return None
+
+
+def mesh_axes(task):
+    """The two plotted input axes: the data range plus a margin."""
+    x, _ = task.data()
+    lo, hi = x[:, :2].min(axis=0), x[:, :2].max(axis=0)
+    margin = 0.15 * (hi - lo)
+    return [np.linspace(lo[i] - margin[i], hi[i] + margin[i], MESH) for i in range(2)]
+
+
+def inputs(task):
+    """(M, n_in) float64 inputs to evaluate for the task's plot, or None when it has none."""
+    if kind(task) == "regression":
+        return np.linspace(*EXTRAPOLATE, 600).reshape(-1, 1)
+    if kind(task) == "classification":
+        a, b = np.meshgrid(*mesh_axes(task))
+        grid = np.c_[a.ravel(), b.ravel()]  # (MESH², 2)
+        if task.n_in == 3:  # the 11-lines inputs carry a constant third column (the bias)
+            grid = np.c_[grid, np.ones(len(grid))]
+        return grid
+    return None

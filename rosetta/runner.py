@@ -1,0 +1,130 @@
+"""Run tasks in one framework and collect canonical NumPy results.
+
+NumPy runs in this process; every other framework runs in a worker process of its own
+(`python -m rosetta.runner`), one per framework and Keras backend: Keras fixes its backend at import,
+JAX's x64 flag is process-wide, and a crash in one framework must not take the others with it.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rosetta import frameworks, plotdata, tasks
+from rosetta.errors import RosettaError
+
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One column of a comparison: a framework, and for Keras its backend."""
+
+    framework: str
+    backend: str | None = None
+
+    @property
+    def label(self):
+        return f"{self.framework}-{self.backend}" if self.backend else self.framework
+
+
+def expand(names):
+    """Framework names -> runs, Keras once per backend; the reference always first."""
+    runs = [Run("numpy")]
+    for name in names:
+        frameworks.check(name)
+        if name == "keras":
+            runs += [Run("keras", backend) for backend in KERAS_BACKENDS]
+        elif name != "numpy":
+            runs.append(Run(name))
+    return runs
+
+
+def run_task(fw, task, dtype, steps, params0=None):
+    """Everything the tables and plots need from one framework on one task."""
+    params0 = task.init_params(dtype) if params0 is None else params0
+    x, y = task.data()
+    loss0, grads0 = fw.loss_and_grads(task, params0, x, y)
+    out0 = fw.forward(task, params0, x)
+    start = time.perf_counter()
+    params, history = fw.train(task, params0, steps)
+    seconds = time.perf_counter() - start
+    final_loss, _ = fw.loss_and_grads(task, params, x, y)
+    grid = plotdata.inputs(task)
+    return {
+        "forward0": out0, "loss0": loss0, "grads0": grads0, "params": params,
+        "history": np.asarray(history["loss"]), "seconds": seconds, "final_loss": final_loss,
+        "metric_value": task.evaluate(fw.forward(task, params, x), y),
+        "plot": None if grid is None else fw.forward(task, params, grid),
+    }  # fmt: skip
+
+
+def bench_task(fw, task, dtype, steps, params0=None):
+    """Train twice: the first run pays compilation and warm-up, the second is timed."""
+    params0 = task.init_params(dtype) if params0 is None else params0
+    start = time.perf_counter()
+    fw.train(task, params0, steps)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    _, history = fw.train(task, params0, steps)
+    timed = time.perf_counter() - start
+    return {"steps": len(history["loss"]), "first": first, "seconds": timed}
+
+
+MODES = {"compare": run_task, "bench": bench_task}
+
+
+def worker(framework, mode, dtype, out_dir, jobs):
+    """The worker process: one pickle per job in out_dir, and the job on stdout when done."""
+    fw = frameworks.load(framework)
+    for job in jobs:
+        name, steps = job.split(":")
+        result = MODES[mode](fw, tasks.get(name), dtype, int(steps) if steps else None)
+        with open(os.path.join(out_dir, f"{name}.pkl"), "wb") as fh:
+            pickle.dump(result, fh)
+        print(name, flush=True)
+
+
+def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None):
+    """{task name: result} for one run over jobs [(task name, steps or None)]; every framework but
+    NumPy in a worker process."""
+    if run.framework != "numpy":
+        return _run_worker(run, jobs, dtype, mode, on_done)
+    fw, results = frameworks.load("numpy"), {}
+    for name, steps in jobs:
+        results[name] = MODES[mode](fw, tasks.get(name), dtype, steps)
+        on_done(name)
+    return results
+
+
+def _run_worker(run, jobs, dtype, mode, on_done):
+    env = dict(os.environ, KERAS_BACKEND=run.backend or os.environ.get("KERAS_BACKEND", "tensorflow"))
+    args = [f"{name}:{'' if steps is None else steps}" for name, steps in jobs]
+    with tempfile.TemporaryDirectory() as out_dir:
+        cmd = [sys.executable, "-m", "rosetta.runner", run.framework, mode, dtype, out_dir, *args]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in proc.stdout:
+            on_done(line.strip())
+        stderr = proc.stderr.read()
+        if proc.wait() != 0:
+            last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
+            raise RosettaError(f"{run.label} failed: {last}")
+        return {name: _load(os.path.join(out_dir, f"{name}.pkl")) for name, _ in jobs}
+
+
+def _load(path):
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+if __name__ == "__main__":
+    framework, mode, dtype, out_dir, *jobs = sys.argv[1:]
+    try:
+        worker(framework, mode, dtype, out_dir, jobs)
+    except RosettaError as exc:
+        sys.exit(str(exc))  # the parent reports the last line of stderr
