@@ -1,0 +1,142 @@
+"""Where JAX's and optax's defaults differ from the other frameworks, measured with their own code.
+
+Each function returns rosetta.divergences.Gap(default, setting, limit); docs/divergences.md tells
+the story of each, parity_tests/test_divergences.py checks them.
+"""
+
+import math
+from dataclasses import replace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import reference_numpy as ref
+from impl_jax import mlp
+from impl_jax.train import train
+from rosetta import initializers, tasks
+from rosetta.divergences import Gap, variant_gap
+from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
+
+F64 = "float64"
+
+
+def leaky_relu_grad_at_zero():
+    """Zero biases and a 1-unit ReLU first: rows where it is off put exactly 0 into the leaky_relu.
+    Gradients with jax.nn.leaky_relu(z) (slope 0.01, derivative 1 at 0) against the reference."""
+    task = tasks.make((3, 1, 2, 1), ("relu", "leaky_relu", "linear"), n=8, seed=3)
+    params, (x, y) = task.init_params(), task.data()
+
+    def naive_loss(params):
+        a = x
+        for spec, layer in zip(task.layers, params):
+            z = a @ layer["W"] + layer["b"]
+            leaky = spec.activation == "leaky_relu"
+            a = jax.nn.leaky_relu(z) if leaky else mlp.activate(spec.activation, z, spec.alpha)
+        return mlp.loss_value(task.loss, a, y)
+
+    naive = mlp.get_params(jax.grad(naive_loss)(mlp.build(task, params)))
+    reference = ref.loss_and_grads(task, params, x, y)[1]
+    return Gap(
+        rel_diff_params(naive, reference),
+        rel_diff_params(mlp.loss_and_grads(task, params, x, y)[1], reference),
+        FORWARD[F64],
+    )
+
+
+def float32_default():
+    """softmax forward from float64 weights with x64 off (JAX's default: jax_enable_x64=False), and
+    with the x64 impl_jax turns on at import. jax.enable_x64(False) scopes the default to this call."""
+    task = tasks.get("softmax")
+    params, (x, _) = task.init_params(F64), task.data()
+    with jax.enable_x64(False):
+        naive = mlp.forward(task, params, x)  # device_put turns the float64 weights into float32
+    reference = ref.forward(task, params, x)
+    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+
+
+def init_truncation(fan_in=400, fan_out=300):
+    """Share of He-normal weights beyond Keras/JAX's truncation bound 2σ' (σ' = √(2/fan_in)/0.8796):
+    default, a plain normal (variance_scaling(2, "fan_in", "normal"), torch's kaiming_normal_);
+    setting, the worse of jax.nn.initializers.he_normal() and the canonical NumPy draw (both 0)."""
+    key, shape = jax.random.key(0), (fan_in, fan_out)  # kernel (in, out): in_axis=-2 is fan_in
+    plain = jax.nn.initializers.variance_scaling(2.0, "fan_in", "normal")(key, shape, jnp.float64)
+    truncated = jax.nn.initializers.he_normal()(key, shape, jnp.float64)
+    canonical = initializers.he_normal(np.random.default_rng(0), fan_in, fan_out)
+    bound = 2 * np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+
+    def share(w):
+        return float(np.mean(np.abs(np.asarray(w)) > bound))
+
+    return Gap(share(plain), max(share(truncated), share(canonical)), 0.0)
+
+
+def momentum_lr_change():
+    """sine-nesterov with lr 0.01 → 0.001 at step 30: optax.sgd's (torch) form against Keras's, 60 steps."""
+    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),))
+    return variant_gap(train, task, 60, own={"form": "torch"}, other={"form": "keras"})
+
+
+def adam_epsilon():
+    """softmax, 50 steps: optax.adam's m̂/(√v̂ + 1e-8) against Keras's defaults (ε̂ form, ε̂ = 1e-7)."""
+    return variant_gap(train, tasks.get("softmax"), 50, own={}, other={"form": "keras", "eps": 1e-7})
+
+
+def optax_train(tx, task, params, steps):
+    """`steps` steps of the optax transformation `tx` on the task's loss, batches in the task's order."""
+    params, (x, y) = mlp.build(task, params), task.data()
+    x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+
+    @jax.jit  # retraces once for an epoch's short last batch
+    def step(params, state, x, y):
+        grads = jax.grad(mlp.loss, argnums=1)(task, params, x, y)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    state = tx.init(params)
+    for rows in task.batches(steps):
+        params, state = step(params, state, x[rows], y[rows])
+    return mlp.get_params(params)
+
+
+def weight_decay():
+    """softmax, 50 steps, λ·ΣW² as a loss term against weight_decay = 2λ: optax.adamw's decoupled decay
+    on every leaf (default) and add_decayed_weights on the kernels before optax.adam (setting)."""
+    task, steps = tasks.get("softmax"), 50
+    params, decay, opt = task.init_params(), 2 * task.l2, task.optimizer
+    kw = {"b1": opt.beta1, "b2": opt.beta2, "eps": opt.eps}
+    l2 = ref.train(task, params, steps)[0]
+    decoupled = optax.adamw(opt.lr, weight_decay=decay, **kw)  # w −= lr·(adam step + 2λ·w)
+    kernels = [{key: key == "W" for key in layer} for layer in params]
+    coupled = optax.chain(optax.add_decayed_weights(decay, mask=kernels), optax.adam(opt.lr, **kw))
+    no_penalty = replace(task, l2=0.0)
+    gaps = [rel_diff_params(optax_train(tx, no_penalty, params, steps), l2) for tx in (decoupled, coupled)]
+    return Gap(*gaps, TRAJECTORY[F64])
+
+
+def schedule_boundary():
+    """sine-nesterov, 60 steps, lr 0.01 → 0.001 at boundary 30: Keras's PiecewiseConstantDecay
+    switches after it (step 31) and optax's piecewise_constant_schedule at it (step 30, the
+    reference's lr_at). default: the reference's two conventions; setting: optax against lr_at."""
+    task, steps = tasks.get("sine-nesterov"), 60
+    params, opt = task.init_params(), task.optimizer
+    at = ref.train(tasks.with_optimizer(task, lr_drops=((30, 0.001),)), params, steps)[0]
+    after = ref.train(tasks.with_optimizer(task, lr_drops=((31, 0.001),)), params, steps)[0]
+    lr = optax.piecewise_constant_schedule(opt.lr, {30: 0.1})  # 0.01·0.1: 1 ulp off 0.001
+    tx = optax.sgd(lr, momentum=opt.momentum, nesterov=opt.nesterov)
+    return Gap(
+        rel_diff_params(after, at), rel_diff_params(optax_train(tx, task, params, steps), at), TRAJECTORY[F64]
+    )
+
+
+def gelu_approximate():
+    """GELU on sine-relu's first-layer pre-activations (|z| ≤ 2.9): jax.nn.gelu(z) is the tanh form,
+    torch's F.gelu and Keras's gelu the exact ½z·erfc(−z/√2) (math.erfc here); approximate=False."""
+    task = tasks.get("sine-relu")
+    params, (x, _) = task.init_params(), task.data()
+    z = x @ params[0]["W"] + params[0]["b"]  # (N, hidden)
+    exact = 0.5 * z * np.vectorize(math.erfc)(-z / math.sqrt(2))
+    return Gap(
+        rel_diff(jax.nn.gelu(z), exact), rel_diff(jax.nn.gelu(z, approximate=False), exact), FORWARD[F64]
+    )

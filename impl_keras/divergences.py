@@ -1,0 +1,225 @@
+"""Where Keras 3's defaults differ from the other frameworks, measured with Keras's own code on the
+backend KERAS_BACKEND selects.
+
+Each function returns rosetta.divergences.Gap(default, setting, limit); docs/divergences.md tells
+the story of each, parity_tests/test_divergences.py checks them.
+"""
+
+import warnings
+from dataclasses import replace
+
+import keras
+import numpy as np
+
+import reference_numpy as ref
+from impl_keras import mlp, optim
+from impl_keras.train import train
+from rosetta import initializers, tasks
+from rosetta.divergences import Gap, variant_gap
+from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
+
+F64 = "float64"
+
+
+def adam_epsilon():
+    """softmax, 50 steps: Keras's Adam (ε̂ form, ε̂ = 1e-7) against torch's m̂/(√v̂ + 1e-8)."""
+    return variant_gap(
+        train,
+        tasks.get("softmax"),
+        50,
+        own={"form": "keras", "eps": 1e-7},
+        other={"form": "torch", "eps": 1e-8},
+    )
+
+
+def momentum_lr_change():
+    """sine-nesterov with lr 0.01 → 0.001 at step 30: Keras's velocity v = μv − lr·g against torch's
+    buffer, after 60 steps."""
+    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),))
+    return variant_gap(train, task, 60, own={"form": "keras"}, other={"form": "torch"})
+
+
+def fit_full_batch(task, params, steps, optimizer):
+    """`steps` full-batch steps of model.fit (one batch an epoch) with `optimizer()`."""
+    x, y = task.data()
+    with mlp.floatx_of(params):
+        model = mlp.build(task, params)
+        model.compile(optimizer=optimizer(), loss=mlp.loss_function(task.loss))
+        x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+        model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)
+        return mlp.get_params(model)
+
+
+def weight_decay():
+    """softmax in Keras's Adam form (ε̂ = 1e-7), 50 steps, against the reference with λ·ΣW² in the
+    loss: Adam(weight_decay=2λ) without the regularizer (default; decoupled, biases too) and
+    impl_keras's kernel_regularizer=L2(λ) (setting)."""
+    task, steps = tasks.with_optimizer(tasks.get("softmax"), form="keras", eps=1e-7), 50
+    params, opt = task.init_params(), task.optimizer
+    l2 = ref.train(task, params, steps)[0]
+
+    def decoupled():  # w −= lr·2λ·w before each Adam step (base_optimizer._apply_weight_decay)
+        return keras.optimizers.Adam(
+            opt.lr, beta_1=opt.beta1, beta_2=opt.beta2, epsilon=opt.eps, weight_decay=2 * task.l2
+        )
+
+    naive = fit_full_batch(replace(task, l2=0.0), params, steps, decoupled)
+    return Gap(
+        rel_diff_params(naive, l2), rel_diff_params(train(task, params, steps)[0], l2), TRAJECTORY[F64]
+    )
+
+
+# ---- cross-entropy on probabilities: a confident miss, logit 20 on the wrong class ----
+
+LOGIT = 20.0  # σ(20) = 1 − 2.1e-9; the loss is log(1 + e^20) ≈ 20
+
+
+def confident_miss():
+    """[(Keras's loss of a sigmoid/softmax Dense output, from_logits=False; the exact loss; the loss
+    with the probability clipped to [1e-7, 1 − 1e-7]; impl_keras's from_logits loss)] for BCE, CCE."""
+    x, eps = np.ones((1, 1)), 1e-7  # backend.epsilon()
+    cases = [  # units, activation, Keras loss, its target, impl_keras's loss and target
+        (1, "sigmoid", keras.losses.BinaryCrossentropy, np.zeros((1, 1)), "bce_logits", np.zeros((1, 1))),
+        (3, "softmax", keras.losses.CategoricalCrossentropy, np.eye(3)[[1]], "softmax_ce", np.array([1])),
+    ]
+    measured = []
+    for units, activation, keras_loss, target, name, labels in cases:
+        kernel = np.zeros((1, units))
+        kernel[0, 0] = LOGIT  # logits (20,) or (20, 0, 0); the label is 0 or class 1
+        logits = x @ kernel
+        with mlp.floatx_of([{"W": kernel}]):
+            model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(units, activation=activation)])
+            model.set_weights([kernel, np.zeros(units)])
+            naive = float(keras.ops.convert_to_numpy(keras_loss()(target, model(x))))
+            fixed = float(mlp.loss_function(name)(labels, logits))
+        if units == 1:  # −log(1 − σ(z))
+            exact, p = np.logaddexp(0, LOGIT), 1 - 1 / (1 + np.exp(LOGIT))
+        else:  # −log softmax(z)[1]
+            exact, p = np.logaddexp.reduce(logits[0]), 1 / np.exp(logits[0]).sum()
+        measured.append((naive, exact, -np.log(np.clip(p, eps, 1 - eps)), fixed))
+    return measured
+
+
+def prob_clipping():
+    """jax/torch: Keras's BCE/CCE on probabilities (clipped at 1e-7) against the exact loss; setting:
+    impl_keras's from_logits losses on the logits. The smaller default and the larger setting."""
+    measured = confident_miss()
+    return Gap(
+        min(rel_diff(naive, exact) for naive, exact, _, _ in measured),
+        max(rel_diff(fixed, exact) for _, exact, _, fixed in measured),
+        FORWARD[F64],
+    )
+
+
+def logits_path():
+    """tensorflow: Keras's BCE/CCE on the sigmoid/softmax output read the logits the activation
+    stored on it (_keras_logits), so they differ from the clipped loss jax/torch compute; setting:
+    impl_keras's from_logits losses, the exact loss on every backend."""
+    measured = confident_miss()
+    return Gap(
+        min(rel_diff(naive, clipped) for naive, _, clipped, _ in measured),
+        max(rel_diff(fixed, exact) for _, exact, _, fixed in measured),
+        FORWARD[F64],
+    )
+
+
+def leaky_relu_slope():
+    """A torch model's slope 0.01 ported to layers.LeakyReLU() (0.3), against the slope passed."""
+    task = tasks.make((3, 5, 2), ("leaky_relu", "linear"), seed=3)  # α = 0.01, torch's default
+    params, (x, _) = task.init_params(), task.data()
+    with mlp.floatx_of(params):
+        model = mlp.build(task, params)
+        default = [
+            keras.layers.LeakyReLU() if isinstance(layer, mlp.LeakyReLU) else layer for layer in model.layers
+        ]
+        naive = keras.ops.convert_to_numpy(keras.Sequential([keras.Input((3,)), *default])(x))
+    reference = ref.forward(task, params, x)
+    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+
+
+def init_truncation(fan_in=400, fan_out=300):
+    """Share of He-normal weights beyond the truncation bound 2σ' (σ' = √(2/fan_in)/0.8796): default,
+    a plain normal (VarianceScaling(2, "fan_in", "untruncated_normal"), torch's kaiming_normal_);
+    setting, the worse of keras.initializers.HeNormal() and the canonical NumPy draw (both 0).
+    Not HeNormal on the torch backend: its truncated_normal keeps the first of 4 normal draws
+    inside ±2, and the first draw when all 4 fall outside (p = 0.0455⁴ = 4.3e-6 a weight)."""
+    shape = (fan_in, fan_out)  # Dense kernel (in, out): compute_fans reads fan_in = shape[0]
+    plain = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=0)(shape, F64)
+    truncated = keras.initializers.HeNormal(seed=0)(shape, F64)
+    canonical = initializers.he_normal(np.random.default_rng(0), fan_in, fan_out)
+    bound = 2 * np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+
+    def share(w):
+        return float(np.mean(np.abs(keras.ops.convert_to_numpy(w)) > bound))
+
+    strict = [share(truncated)] if keras.backend.backend() != "torch" else []
+    return Gap(share(plain), max([share(canonical), *strict]), 0.0)
+
+
+def fit_defaults():
+    """line in batches of 100 (10 steps an epoch), 1 epoch: fit(x, y) with its defaults
+    (batch_size=32, shuffle=True: 32 steps in a random order) against the task's seeded batches,
+    and impl_keras.train (the task's batches in its order through fit)."""
+    task = replace(tasks.get("line"), batch_size=100)
+    params, (x, y), steps = task.init_params(), task.data(), task.steps_per_epoch
+    reference = ref.train(task, params, steps)[0]
+    with mlp.floatx_of(params):
+        model = mlp.build(task, params)
+        model.compile(optimizer=optim.make(task.optimizer), loss=mlp.loss_function(task.loss))
+        model.fit(mlp.as_dtype(x, params), mlp.as_dtype(y, params), epochs=1, verbose=0)
+        naive = mlp.get_params(model)
+    return Gap(
+        rel_diff_params(naive, reference),
+        rel_diff_params(train(task, params, steps)[0], reference),
+        TRAJECTORY[F64],
+    )
+
+
+def complains(call):
+    """1.0 if `call()` raises or gives a UserWarning (Keras's; torch's fit also gives NumPy
+    DeprecationWarnings), else 0.0."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except (TypeError, ValueError):
+            return 1.0
+    return float(any(issubclass(w.category, UserWarning) for w in caught))
+
+
+def legacy_names():
+    """How many of four Keras 1/2 spellings raise or warn in Keras 3 (all do), and how many of
+    their Keras 3 spellings do (none)."""
+    x, y = np.zeros((2, 3)), np.zeros((2, 1))
+
+    def model():
+        net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        net.compile(optimizer="sgd", loss="mse")
+        return net
+
+    legacy = [
+        lambda: keras.layers.Dense(1, input_dim=3),  # warns, then works as Input(shape=(3,))
+        lambda: keras.layers.Dense(1, init="zeros"),
+        lambda: keras.optimizers.SGD(lr=0.1),
+        lambda: model().fit(x, y, nb_epoch=1, verbose=0),
+    ]
+    current = [
+        lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]),
+        lambda: keras.layers.Dense(1, kernel_initializer="zeros"),
+        lambda: keras.optimizers.SGD(learning_rate=0.1),
+        lambda: model().fit(x, y, epochs=1, verbose=0),
+    ]
+    return Gap(sum(map(complains, legacy)), sum(map(complains, current)), 0.0)
+
+
+def floatx():
+    """sine-relu forward from float64 weights: a model built in the default floatx (float32), whose
+    set_weights casts them, against impl_keras (floatx and dtype policy set from the weights).
+    1-5-1: sums of ≤ 5 terms round alike on every backend (softmax's 2-100-3: 2.2e-7 on
+    tensorflow and jax, 3.6e-7 on torch)."""
+    task = tasks.get("sine-relu")
+    params, (x, _) = task.init_params(F64), task.data()
+    model = mlp.build(task, params)  # float32 variables: set_weights casts silently
+    naive = keras.ops.convert_to_numpy(model(x))  # the float64 input is cast to float32 too
+    reference = ref.forward(task, params, x)
+    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])

@@ -1,0 +1,133 @@
+"""The catalog of framework differences, measured: what `rosetta diff` prints and
+parity_tests/test_divergences.py checks. docs/divergences.md is the prose for each entry.
+
+Every row names a function in a framework package that measures, with that framework's own code:
+  default — the gap with the framework's default (or between two formula variants), and
+  setting — the gap left with the documented setting (or the framework against its own variant),
+which must be within `limit`, a number of rosetta.tolerances.
+"""
+
+import importlib
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Gap:
+    default: float
+    setting: float
+    limit: float
+
+
+@dataclass(frozen=True)
+class Divergence:
+    key: str  # "<entry>/<framework>": the anchor in docs/divergences.md and the test id
+    title: str
+    measure: str  # "package.module:function" -> Gap
+    documented: float  # the default gap docs/divergences.md quotes, measured on this project's tasks
+    fix: str  # the setting that removes it, or why none can
+    backends: tuple = ()  # Keras rows that hold only on these backends ( () = every backend)
+
+    def run(self):
+        module, function = self.measure.split(":")
+        return getattr(importlib.import_module(module), function)()
+
+
+D = Divergence
+CATALOG = [
+    D("dense-layout/torch", "Dense kernel layout: torch Linear.weight is (out, in)",
+      "impl_torch.divergences:dense_layout", 1.21, "transpose once in build/get_params"),
+    D("momentum-lr-change/torch", "SGD momentum: torch buf = μ·buf + g, then lr·buf",
+      "impl_torch.divergences:momentum_lr_change", 0.0966, "none: compare with the matching formula"),
+    D("adam-epsilon/torch", "Adam ε: torch m̂/(√v̂ + ε), ε = 1e-8",
+      "impl_torch.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
+    D("weight-decay/torch", "torch Adam(weight_decay) is coupled, AdamW decoupled; L2 = 2λ on kernels",
+      "impl_torch.divergences:weight_decay", 0.414, "Adam(weight_decay=2λ) on a kernels-only group"),
+    D("mse-broadcast/torch", "torch mse_loss broadcasts (N, 1) against (N,) to (N, N)",
+      "impl_torch.divergences:mse_broadcast", 0.178, "targets shaped like the output"),
+    D("leaky-relu/torch", "LeakyReLU slope: torch nn.LeakyReLU() is 0.01",
+      "impl_torch.divergences:leaky_relu_slope", 0.252, "negative_slope= explicitly"),
+    D("init-truncation/torch", "He normal: torch kaiming_normal_ is not truncated",
+      "impl_torch.divergences:init_truncation", 0.023, "draw in NumPy, load into every framework"),
+    D("leaky-relu/jax", "LeakyReLU at 0: jax.nn.leaky_relu's gradient is 1 (x >= 0), not the slope",
+      "impl_jax.divergences:leaky_relu_grad_at_zero", 0.244, "jnp.where(z > 0, z, α·z)"),
+    D("float32-default/jax", "JAX computes float64 weights in float32 unless jax_enable_x64",
+      "impl_jax.divergences:float32_default", 2.22e-7, "jax.config.update('jax_enable_x64', True)"),
+    D("init-truncation/jax", "He normal: jax.nn.initializers.he_normal is truncated at 2σ like Keras's",
+      "impl_jax.divergences:init_truncation", 0.0229, "he_normal(), or draw in NumPy"),
+    D("momentum-lr-change/jax", "SGD momentum: optax.sgd is the torch form, buf = μ·buf + g, then lr·buf",
+      "impl_jax.divergences:momentum_lr_change", 0.0966, "none: compare with the matching formula"),
+    D("adam-epsilon/jax", "Adam ε: optax.adam m̂/(√v̂ + ε), ε = 1e-8, eps_root = 0",
+      "impl_jax.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
+    D("weight-decay/jax", "optax.adamw decays every leaf, decoupled; L2 = add_decayed_weights(2λ) on kernels",
+      "impl_jax.divergences:weight_decay", 0.414, "add_decayed_weights(2λ, mask=kernels) before adam"),
+    D("schedule-boundary/jax", "optax piecewise_constant_schedule switches at step b, Keras's after it",
+      "impl_jax.divergences:schedule_boundary", 0.0116, "Keras boundary = optax boundary − 1"),
+    D("gelu-approximate/jax", "GELU: jax.nn.gelu defaults to the tanh form, torch and Keras to erf",
+      "impl_jax.divergences:gelu_approximate", 1.63e-4, "jax.nn.gelu(z, approximate=False)"),
+    D("adam-epsilon/keras", "Adam ε̂: Keras lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂), ε̂ = 1e-7",
+      "impl_keras.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
+    D("momentum-lr-change/keras", "SGD momentum: Keras velocity v = μ·v − lr·g keeps past lrs",
+      "impl_keras.divergences:momentum_lr_change", 0.0915, "none: compare with the matching formula"),
+    D("weight-decay/keras", "Keras weight_decay= is decoupled on every variable; L2 is a regularizer",
+      "impl_keras.divergences:weight_decay", 0.414, "kernel_regularizer=regularizers.L2(λ)"),
+    D("prob-clipping/keras", "BCE/CCE on probabilities clip at 1e-7 on the jax and torch backends",
+      "impl_keras.divergences:prob_clipping", 0.194, "logits out, from_logits=True",
+      backends=("jax", "torch")),
+    D("logits-path/keras", "TensorFlow backend: BCE/CCE on a sigmoid/softmax output use its hidden logits",
+      "impl_keras.divergences:logits_path", 0.241, "logits out, from_logits=True",
+      backends=("tensorflow",)),
+    D("leaky-relu/keras", "LeakyReLU slope: Keras layers.LeakyReLU() is 0.3, \"leaky_relu\" 0.2",
+      "impl_keras.divergences:leaky_relu_slope", 0.273, "LeakyReLU(negative_slope=α)"),
+    D("init-truncation/keras", "He normal: Keras HeNormal is truncated at 2σ, torch's is not",
+      "impl_keras.divergences:init_truncation", 0.0231, "HeNormal(), or draw in NumPy"),
+    D("fit-defaults/keras", "Keras fit defaults to batch_size=32, shuffle=True",
+      "impl_keras.divergences:fit_defaults", 1.24, "the task's batches, in order, as a PyDataset"),
+    D("legacy-names/keras", "Keras 1/2 names (input_dim, init, lr, nb_epoch) raise or warn",
+      "impl_keras.divergences:legacy_names", 4.0, "Input(shape), kernel_initializer, learning_rate, epochs"),
+    D("floatx/keras", "Keras builds layers in floatx (float32): set_weights casts float64 silently",
+      "impl_keras.divergences:floatx", 1.08e-7, "set_floatx and set_dtype_policy from the weights"),
+]  # fmt: skip
+
+
+def keras_backend():
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def rows():
+    """The rows that hold in this process: Keras's backend is fixed per process."""
+    return [d for d in CATALOG if not d.backends or keras_backend() in d.backends]
+
+
+def measure(selected, on_done=lambda key: None):
+    """[(divergence, Gap)]; imports each framework as its row needs it."""
+    measured = []
+    for d in selected:
+        measured.append((d, d.run()))
+        on_done(d.key)
+    return measured
+
+
+def format(measured):
+    lines = [f"{'entry':<28} {'default gap':>11} {'with fix':>9} {'limit':>8}  fix"]
+    for d, gap in measured:
+        lines.append(f"{d.key:<28} {gap.default:>11.2e} {gap.setting:>9.1e} {gap.limit:>8.0e}  {d.fix}")
+    lines.append("gaps are relative differences (max|a − b|/max|b|) measured now, on this machine.")
+    return "\n".join(lines)
+
+
+def variant_gap(train, task, steps, own, other):
+    """Two optimizer formulas no setting reconciles: `default` is the reference's `other` variant
+    against its `own` one after `steps`, `setting` the framework's train against its own variant."""
+    import reference_numpy as ref
+    from rosetta import tasks, tolerances
+
+    params = task.init_params("float64")
+    mine = ref.train(tasks.with_optimizer(task, **own), params, steps)[0]
+    theirs = ref.train(tasks.with_optimizer(task, **other), params, steps)[0]
+    got = train(tasks.with_optimizer(task, **own), params, steps)[0]
+    return Gap(
+        tolerances.rel_diff_params(theirs, mine),
+        tolerances.rel_diff_params(got, mine),
+        tolerances.TRAJECTORY["float64"],
+    )
