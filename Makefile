@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-tensorflow test-jax-torch demo lint
+.PHONY: setup test test-tensorflow test-jax-torch test-one-thread demo lint
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ test-tensorflow: $(STAMP)
 test-jax-torch: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -k keras parity_tests/test_keras.py parity_tests/test_divergences.py
 	KERAS_BACKEND=torch $(PY) -m pytest -k keras parity_tests/test_keras.py parity_tests/test_divergences.py
+
+# The same suite with other arithmetic and the same code: one core, one thread in every library, and
+# TensorFlow's oneDNN kernels off. Rounding-level numbers move; nothing the tests assert may. Not in CI
+# (one core takes about twice as long); run it when a change touches tolerances or divergence rows.
+ONE_THREAD := ROSETTA_ONE_THREAD=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0 \
+	XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+test-one-thread: $(STAMP)
+	$(ONE_THREAD) taskset -c 0 $(MAKE) --no-print-directory test-tensorflow test-jax-torch
 
 demo: $(STAMP)
 	$(VENV)/bin/rosetta compare all

@@ -13,10 +13,10 @@ import numpy as np
 import optax
 
 import reference_numpy as ref
-from impl_jax import mlp
+from impl_jax import mlp, optim
 from impl_jax.train import train
 from rosetta import initializers, tasks
-from rosetta.divergences import Gap, variant_gap
+from rosetta.divergences import KERAS_EPSILON, Gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -72,17 +72,6 @@ def init_truncation(fan_in=400, fan_out=300):
     return Gap(share(plain), max(share(truncated), share(canonical)), 0.0)
 
 
-def momentum_lr_change():
-    """sine-nesterov with lr 0.01 → 0.001 at step 30: optax.sgd's (torch) form against Keras's, 60 steps."""
-    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),))
-    return variant_gap(train, task, 60, own={"form": "torch"}, other={"form": "keras"})
-
-
-def adam_epsilon():
-    """softmax, 50 steps: optax.adam's m̂/(√v̂ + 1e-8) against Keras's defaults (ε̂ form, ε̂ = 1e-7)."""
-    return variant_gap(train, tasks.get("softmax"), 50, own={}, other={"form": "keras", "eps": 1e-7})
-
-
 def optax_train(tx, task, params, steps):
     """`steps` steps of the optax transformation `tx` on the task's loss, batches in the task's order."""
     params, (x, y) = mlp.build(task, params), task.data()
@@ -98,6 +87,44 @@ def optax_train(tx, task, params, steps):
     for rows in task.batches(steps):
         params, state = step(params, state, x[rows], y[rows])
     return mlp.get_params(params)
+
+
+def momentum_lr_change():
+    """sine-nesterov, lr 0.01 → 0.001 from step 30, 60 steps. default: optax.sgd = chain(trace,
+    scale_by_learning_rate), torch's buffer, against the same two transforms in the other order,
+    Keras's velocity v = μ·v − lr·g; setting: impl_jax against the reference's torch form."""
+    task, steps = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),)), 60
+    params, opt = task.init_params(), task.optimizer
+    lr, trace = optim.learning_rate(opt), optax.trace(decay=opt.momentum, nesterov=opt.nesterov)
+    torch_form = optax_train(optax.sgd(lr, momentum=opt.momentum, nesterov=opt.nesterov), task, params, steps)
+    keras_form = optax_train(optax.chain(optax.scale_by_learning_rate(lr), trace), task, params, steps)
+    own = ref.train(task, params, steps)[0]
+    return Gap(
+        rel_diff_params(keras_form, torch_form),
+        rel_diff_params(train(task, params, steps)[0], own),
+        TRAJECTORY[F64],
+    )
+
+
+def adam_epsilon():
+    """softmax, 50 steps. default: optax.adam with its ε = 1e-8 against optax.adam made to step Keras's
+    defaults: Keras's lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) is optax's form with ε = ε̂/√(1−β2ᵗ), a schedule
+    of the step count through inject_hyperparams (ε̂ = 1e-7); setting: impl_jax against the reference."""
+    task, steps = tasks.get("softmax"), 50
+    params, opt = task.init_params(), task.optimizer
+    kw = {"learning_rate": opt.lr, "b1": opt.beta1, "b2": opt.beta2}
+
+    def epsilon_hat(count):  # count = t − 1 before step t's update
+        return KERAS_EPSILON / jnp.sqrt(1 - opt.beta2 ** (count + 1))
+
+    keras_form = optax_train(optax.inject_hyperparams(optax.adam)(eps=epsilon_hat, **kw), task, params, steps)
+    torch_form = optax_train(optax.adam(eps=opt.eps, **kw), task, params, steps)
+    own = ref.train(task, params, steps)[0]
+    return Gap(
+        rel_diff_params(keras_form, torch_form),
+        rel_diff_params(train(task, params, steps)[0], own),
+        TRAJECTORY[F64],
+    )
 
 
 def weight_decay():
@@ -116,18 +143,20 @@ def weight_decay():
 
 
 def schedule_boundary():
-    """sine-nesterov, 60 steps, lr 0.01 → 0.001 at boundary 30: Keras's PiecewiseConstantDecay
-    switches after it (step 31) and optax's piecewise_constant_schedule at it (step 30, the
-    reference's lr_at). default: the reference's two conventions; setting: optax against lr_at."""
+    """sine-nesterov, 60 steps, lr 0.01 → 0.001 at boundary 30. Keras's PiecewiseConstantDecay
+    switches once step > boundary (0-based step 31), optax's piecewise_constant_schedule at it (step
+    30, the reference's lr_at). default: optax with boundary 31 (Keras's convention) against boundary
+    30; setting: optax at 30 against the reference."""
     task, steps = tasks.get("sine-nesterov"), 60
     params, opt = task.init_params(), task.optimizer
     at = ref.train(tasks.with_optimizer(task, lr_drops=((30, 0.001),)), params, steps)[0]
-    after = ref.train(tasks.with_optimizer(task, lr_drops=((31, 0.001),)), params, steps)[0]
-    lr = optax.piecewise_constant_schedule(opt.lr, {30: 0.1})  # 0.01·0.1: 1 ulp off 0.001
-    tx = optax.sgd(lr, momentum=opt.momentum, nesterov=opt.nesterov)
-    return Gap(
-        rel_diff_params(after, at), rel_diff_params(optax_train(tx, task, params, steps), at), TRAJECTORY[F64]
-    )
+
+    def sgd(boundary):  # 0.01·0.1: 1 ulp off 0.001
+        lr = optax.piecewise_constant_schedule(opt.lr, {boundary: 0.1})
+        return optax_train(optax.sgd(lr, momentum=opt.momentum, nesterov=opt.nesterov), task, params, steps)
+
+    optax_at = sgd(30)
+    return Gap(rel_diff_params(sgd(31), optax_at), rel_diff_params(optax_at, at), TRAJECTORY[F64])
 
 
 def gelu_approximate():

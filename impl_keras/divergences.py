@@ -15,39 +15,87 @@ import reference_numpy as ref
 from impl_keras import mlp, optim
 from impl_keras.train import train
 from rosetta import initializers, tasks
-from rosetta.divergences import Gap, variant_gap
+from rosetta.divergences import KERAS_EPSILON, Gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
 
 
+class BeforeStep(keras.callbacks.Callback):
+    """Calls adjust(optimizer, step) before each step of a full-batch fit (one step an epoch). fit
+    has written its state back to the variables at the end of the previous epoch (on jax too), and
+    reads them again at the next step."""
+
+    def __init__(self, adjust):
+        super().__init__()
+        self.adjust = adjust
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.adjust(self.model.optimizer, epoch)
+
+
+def fit_full_batch(task, params, steps, optimizer, adjust=None):
+    """`steps` full-batch steps of model.fit (one batch an epoch) with `optimizer()`; with `adjust`,
+    eagerly (a changed Python attribute such as Adam's epsilon is read at every step)."""
+    x, y = task.data()
+    callbacks = [] if adjust is None else [BeforeStep(adjust)]
+    with mlp.floatx_of(params):
+        model = mlp.build(task, params)
+        eager = adjust is not None
+        model.compile(optimizer=optimizer(), loss=mlp.loss_function(task.loss), run_eagerly=eager)
+        x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+        model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
+        return mlp.get_params(model)
+
+
 def adam_epsilon():
-    """softmax, 50 steps: Keras's Adam (ε̂ form, ε̂ = 1e-7) against torch's m̂/(√v̂ + 1e-8)."""
-    return variant_gap(
-        train,
-        tasks.get("softmax"),
-        50,
-        own={"form": "keras", "eps": 1e-7},
-        other={"form": "torch", "eps": 1e-8},
+    """softmax, 50 steps. default: keras.optimizers.Adam's defaults (ε̂ = 1e-7 beside √v) against the
+    same Adam made to step torch's lr·m̂/(√v̂ + ε): that is Keras's form with ε̂ = ε·√(1−β2ᵗ), set
+    before each step (ε = 1e-8); setting: impl_keras against the reference's Keras form."""
+    task, steps = tasks.get("softmax"), 50
+    params, opt = task.init_params(), task.optimizer
+    keras_task = tasks.with_optimizer(task, form="keras", eps=KERAS_EPSILON)
+
+    def adam():
+        return keras.optimizers.Adam(opt.lr, beta_1=opt.beta1, beta_2=opt.beta2, epsilon=KERAS_EPSILON)
+
+    def torch_epsilon(optimizer, step):
+        optimizer.epsilon = np.float64(opt.eps * np.sqrt(1 - opt.beta2 ** (step + 1)))
+
+    keras_form = fit_full_batch(task, params, steps, adam)
+    torch_form = fit_full_batch(task, params, steps, adam, torch_epsilon)
+    own = ref.train(keras_task, params, steps)[0]
+    return Gap(
+        rel_diff_params(torch_form, keras_form),
+        rel_diff_params(train(keras_task, params, steps)[0], own),
+        TRAJECTORY[F64],
     )
 
 
 def momentum_lr_change():
-    """sine-nesterov with lr 0.01 → 0.001 at step 30: Keras's velocity v = μv − lr·g against torch's
-    buffer, after 60 steps."""
-    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),))
-    return variant_gap(train, task, 60, own={"form": "keras"}, other={"form": "torch"})
+    """sine-nesterov, lr 0.01 → 0.001 from step 30, 60 full-batch steps. default: keras.optimizers.SGD's
+    velocity v = μ·v − lr·g against the same SGD made to keep torch's buffer v = −lr·buf (the velocity
+    rescaled by lr_new/lr_old when lr changes); setting: impl_keras, the task's minibatches, against
+    the reference's Keras form."""
+    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),), form="keras")
+    params, opt, steps = task.init_params(), task.optimizer, 60
 
+    def sgd():
+        return optim.make(opt)  # SGD(momentum, nesterov) with the drop as PiecewiseConstantDecay
 
-def fit_full_batch(task, params, steps, optimizer):
-    """`steps` full-batch steps of model.fit (one batch an epoch) with `optimizer()`."""
-    x, y = task.data()
-    with mlp.floatx_of(params):
-        model = mlp.build(task, params)
-        model.compile(optimizer=optimizer(), loss=mlp.loss_function(task.loss))
-        x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
-        model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)
-        return mlp.get_params(model)
+    def torch_buffer(optimizer, step):  # v_t = μ·(lr_t/lr_{t−1})·v_{t−1} − lr_t·g_t
+        if step and opt.lr_at(step) != opt.lr_at(step - 1):
+            for v in optimizer.momentums:
+                v.assign(v * np.float64(opt.lr_at(step) / opt.lr_at(step - 1)))
+
+    full_batch = replace(task, batch_size=None)
+    keras_form = fit_full_batch(full_batch, params, steps, sgd)
+    torch_form = fit_full_batch(full_batch, params, steps, sgd, torch_buffer)
+    return Gap(
+        rel_diff_params(torch_form, keras_form),
+        rel_diff_params(train(task, params, steps)[0], ref.train(task, params, steps)[0]),
+        TRAJECTORY[F64],
+    )
 
 
 def weight_decay():

@@ -4,6 +4,7 @@ Each function returns rosetta.divergences.Gap(default, setting, limit); docs/div
 the story of each, parity_tests/test_divergences.py checks them.
 """
 
+import math
 import warnings
 from dataclasses import replace
 
@@ -13,10 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import reference_numpy as ref
-from impl_torch import mlp
+from impl_torch import mlp, optim
 from impl_torch.train import train
 from rosetta import initializers, tasks
-from rosetta.divergences import Gap, variant_gap
+from rosetta.divergences import KERAS_EPSILON, Gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -35,15 +36,73 @@ def dense_layout():
     return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
 
 
+def torch_train(task, params, steps, optimizer_of, before_step=lambda optimizer, step: None):
+    """`steps` steps of `optimizer_of(model)`, a torch.optim optimizer, on the task's loss and batches;
+    `before_step(optimizer, step)` may change its param_groups or state before each step."""
+    model = mlp.build(task, params)
+    x, y = task.data()
+    x, y = mlp.as_tensor(x, model), mlp.as_tensor(y, model)
+    optimizer = optimizer_of(model)
+    for step, rows in enumerate(task.batches(steps)):
+        rows = torch.as_tensor(rows) if not isinstance(rows, slice) else rows
+        optimizer.zero_grad()
+        mlp.loss_native(task, model, x[rows], y[rows]).backward()
+        before_step(optimizer, step)
+        optimizer.step()
+    return mlp.get_params(model)
+
+
 def momentum_lr_change():
-    """sine-nesterov with lr 0.01 → 0.001 at step 30: torch's form against Keras's, after 60 steps."""
-    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),))
-    return variant_gap(train, task, 60, own={"form": "torch"}, other={"form": "keras"})
+    """sine-nesterov, lr 0.01 → 0.001 from step 30, 60 steps. default: torch.optim.SGD as it is
+    against torch.optim.SGD keeping Keras's velocity v = −lr·buf (the buffer rescaled by
+    lr_old/lr_new when lr changes); setting: impl_torch against the reference's torch form."""
+    task, steps = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),)), 60
+    params, opt = task.init_params(), task.optimizer
+
+    def sgd(model):
+        return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+
+    def torch_lr(optimizer, step):
+        optim.set_lr(optimizer, opt, step)
+
+    def keras_velocity(optimizer, step):  # buf_t = μ·(lr_{t−1}/lr_t)·buf_{t−1} + g_t
+        ratio = optimizer.param_groups[0]["lr"] / opt.lr_at(step)
+        for state in optimizer.state.values():
+            state["momentum_buffer"].mul_(ratio)
+        torch_lr(optimizer, step)
+
+    torch_form = torch_train(task, params, steps, sgd, torch_lr)
+    keras_form = torch_train(task, params, steps, sgd, keras_velocity)
+    own = ref.train(task, params, steps)[0]
+    return Gap(
+        rel_diff_params(keras_form, torch_form),
+        rel_diff_params(train(task, params, steps)[0], own),
+        TRAJECTORY[F64],
+    )
 
 
 def adam_epsilon():
-    """softmax, 50 steps: torch's m̂/(√v̂ + 1e-8) against Keras's defaults (ε̂ form, ε̂ = 1e-7)."""
-    return variant_gap(train, tasks.get("softmax"), 50, own={}, other={"form": "keras", "eps": 1e-7})
+    """softmax, 50 steps. default: torch.optim.Adam with its ε = 1e-8 against torch.optim.Adam made to
+    step Keras's defaults: Keras's lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) is torch's form with
+    ε = ε̂/√(1−β2ᵗ), set before each step (ε̂ = 1e-7); setting: impl_torch against the reference."""
+    task, steps = tasks.get("softmax"), 50
+    params, opt = task.init_params(), task.optimizer
+
+    def adam(model):
+        return torch.optim.Adam(model.parameters(), lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
+
+    def epsilon_hat(optimizer, step):
+        for group in optimizer.param_groups:
+            group["eps"] = KERAS_EPSILON / math.sqrt(1 - opt.beta2 ** (step + 1))
+
+    keras_form = torch_train(task, params, steps, adam, epsilon_hat)
+    torch_form = torch_train(task, params, steps, adam)
+    own = ref.train(task, params, steps)[0]
+    return Gap(
+        rel_diff_params(keras_form, torch_form),
+        rel_diff_params(train(task, params, steps)[0], own),
+        TRAJECTORY[F64],
+    )
 
 
 def weight_decay():
@@ -64,7 +123,7 @@ def weight_decay():
     def decoupled(model):  # W −= lr·2λ·W outside Adam's normalisation, biases included
         return torch.optim.AdamW(model.parameters(), weight_decay=decay, **kw)
 
-    gaps = [rel_diff_params(train(no_penalty, params, steps, make)[0], l2) for make in (decoupled, coupled)]
+    gaps = [rel_diff_params(torch_train(no_penalty, params, steps, f), l2) for f in (decoupled, coupled)]
     return Gap(*gaps, TRAJECTORY[F64])
 
 
@@ -96,11 +155,17 @@ def leaky_relu_slope():
 
 
 def init_truncation(fan_in=400, fan_out=300):
-    """Share of He-normal weights outside Keras/JAX's truncation at 2σ' (σ' = √(2/fan_in)/0.8796):
-    torch's kaiming_normal_ draws a plain normal; the canonical NumPy draw is truncated."""
-    w = torch.empty(fan_out, fan_in, dtype=torch.float64)
+    """Share of He-normal weights beyond Keras/JAX's truncation at 2σ' (σ' = √(2/fan_in)/0.8796).
+    default: torch's kaiming_normal_, a plain normal; setting: the worse of torch's trunc_normal_
+    with σ' and ±2σ' (what Keras's HeNormal draws) and the canonical NumPy draw (both 0)."""
+    sigma = np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+    w, truncated = (torch.empty(fan_out, fan_in, dtype=torch.float64) for _ in range(2))
     torch.manual_seed(0)
     nn.init.kaiming_normal_(w, nonlinearity="relu")  # N(0, 2/fan_in), fan_in = weight.shape[1]
-    bound = 2 * np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+    nn.init.trunc_normal_(truncated, std=sigma, a=-2 * sigma, b=2 * sigma)
     canonical = initializers.he_normal(np.random.default_rng(0), fan_in, fan_out)
-    return Gap(float(np.mean(np.abs(w.numpy()) > bound)), float(np.mean(np.abs(canonical) > bound)), 0.0)
+
+    def share(a):
+        return float(np.mean(np.abs(np.asarray(a)) > 2 * sigma))
+
+    return Gap(share(w), max(share(truncated), share(canonical)), 0.0)

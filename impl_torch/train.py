@@ -9,18 +9,12 @@ from impl_torch import mlp, optim
 from rosetta.errors import check_history
 
 
-def train(task, params, steps=None, make_optimizer=None):
-    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update.
-
-    make_optimizer(model) -> torch.optim.Optimizer replaces the task's optimizer (docs/divergences.md
-    uses it to show torch's weight_decay variants)."""
+def train(task, params, steps=None):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
     model = mlp.build(task, params)
     x, y = task.data()
     x, y = mlp.as_tensor(x, model), mlp.as_tensor(y, model)
-    if make_optimizer is None:
-        optimizer = optim.make(task.optimizer, model.parameters())
-    else:
-        optimizer = make_optimizer(model)
+    optimizer = optim.make(task.optimizer, model.parameters())
     losses = []
     for step, rows in enumerate(task.batches(steps)):
         rows = torch.as_tensor(rows) if not isinstance(rows, slice) else rows  # index array or [:]

@@ -15,6 +15,16 @@ settings.register_profile(
 settings.load_profile("rosetta")
 
 
+def pytest_configure(config):
+    """`make test-one-thread` (ROSETTA_ONE_THREAD=1): torch's intra- and inter-op pools to one thread,
+    which no environment variable sets; TensorFlow, XLA and OpenMP read theirs from the Makefile."""
+    if os.environ.get("ROSETTA_ONE_THREAD") == "1":
+        import torch
+
+        torch.set_num_threads(1)
+        torch.set_num_interop_threads(1)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """With ROSETTA_NO_SKIPS=1 (CI), any skipped test fails the run: a parity suite must not go
     green by skipping a framework."""

@@ -31,6 +31,20 @@ def test_list_imports_no_framework():
     assert out.strip().splitlines()[-1] == "[]"
 
 
+def test_list_json_describes_every_task(capsys):
+    assert cli.main(["list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [row["task"] for row in doc] == tasks.names()
+    xor = doc[tasks.names().index("xor")]
+    assert xor["sizes"] == [3, 4, 1] and xor["activations"] == ["sigmoid"] * 2 and xor["steps"] == 60000
+
+
+def test_every_command_takes_json():
+    """The README says so."""
+    commands = cli.parser()._subparsers._group_actions[0].choices
+    assert all("--json" in command.format_help() for command in commands.values()), sorted(commands)
+
+
 def test_compare_json_every_framework_from_the_same_weights(tmp_path):
     code, out, err = rosetta("compare", "xor", "--steps", "20", "--json", "--out", str(tmp_path / "plots"))
     assert code == 0, err

@@ -1,6 +1,9 @@
 """Every entry of docs/divergences.md: (a) the default gap is real and the size the doc quotes,
 (b) the documented setting closes it to the tolerance policy — or, where no setting can, the
-framework matches the reference's variant of its own formula."""
+framework matches the reference's variant of its own formula.
+
+A formula gap is pinned to the doc's number (±10 %): it is the same on every machine. A rounding gap
+(float32 against float64) moves with the CPU, its kernels and thread count: only its order is asserted."""
 
 import os
 
@@ -16,8 +19,9 @@ def test_divergence(entry):
     gap = entry.run()
     assert gap.setting <= gap.limit, f"{entry.key}: {gap.setting:.2e} left with '{entry.fix}'"
     assert gap.default > max(100 * gap.limit, 1e-9), f"{entry.key}: default gap {gap.default:.2e} is not real"
-    assert gap.default == pytest.approx(entry.documented, rel=0.1), (
-        f"{entry.key}: the doc quotes another size"
+    low, high = entry.expected()
+    assert low <= gap.default <= high, (
+        f"{entry.key}: default gap {gap.default:.2e} outside [{low:.2e}, {high:.2e}] ({entry.kind} gap)"
     )
 
 
@@ -27,3 +31,16 @@ def test_catalog_keys_are_unique_and_documented():
     doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "divergences.md")).read()
     missing = [key for key in keys if f"`{key}`" not in doc]
     assert not missing, f"entries without a section in docs/divergences.md: {missing}"
+
+
+def test_every_row_has_a_kind():
+    assert {d.kind for d in divergences.CATALOG} <= set(divergences.KINDS)
+
+
+def test_a_rounding_gap_is_asserted_by_its_order_not_its_digits():
+    """The number that failed on an AVX-512 machine (1.38e-7, against 2.22e-7 here) passes; a
+    float32 gap 100× too large, or one at float64's level, does not."""
+    row = next(d for d in divergences.CATALOG if d.key == "float32-default/jax")
+    low, high = row.expected()
+    assert low <= 1.377642426781313e-07 <= high and low <= 2.22e-7 <= high
+    assert not low <= 2e-5 <= high and not low <= 1e-14 <= high

@@ -15,13 +15,21 @@ FRAMEWORK_NAMES = ["numpy", "torch", "jax", "keras"]
 
 
 def cmd_list(args):
-    for name in tasks.names():
-        task = tasks.get(name)
-        model = "-".join(map(str, task.sizes))
-        acts = ",".join(layer.activation for layer in task.layers)
-        opt = task.optimizer
-        optimizer = f"{opt.name} lr={opt.lr:g}"
-        print(f"{name:<14} {model:<10} {acts:<17} {task.loss:<11} {optimizer:<13} {task.description}")
+    rows = [task_summary(tasks.get(name)) for name in tasks.names()]
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        model, acts = "-".join(map(str, r["sizes"])), ",".join(r["activations"])
+        optimizer = f"{r['optimizer']} lr={r['lr']:g}"
+        print(f"{r['task']:<14} {model:<10} {acts:<17} {r['loss']:<11} {optimizer:<13} {r['description']}")
+
+
+def task_summary(task):
+    opt = task.optimizer
+    layers = [layer.activation for layer in task.layers]
+    return dict(task=task.name, sizes=list(task.sizes), activations=layers, loss=task.loss,
+                optimizer=opt.name, lr=opt.lr, steps=task.steps, description=task.description)  # fmt: skip
 
 
 def selected_tasks(name):
@@ -120,7 +128,9 @@ def cmd_diff(args):
         measured = divergences.measure(rows, on_done=advance)
     ok = all(gap.setting <= gap.limit for _, gap in measured)
     if args.json:
-        doc = [{"key": d.key, "title": d.title, "fix": d.fix, **vars(gap)} for d, gap in measured]
+        doc = [
+            {"key": d.key, "title": d.title, "kind": d.kind, "fix": d.fix, **vars(gap)} for d, gap in measured
+        ]
         print(json.dumps({"backend": divergences.keras_backend(), "entries": doc, "ok": ok}))
     else:
         print(divergences.format(measured))
@@ -137,7 +147,9 @@ def add_common(p, task_default=None, framework_multi=True):
 def parser():
     p = argparse.ArgumentParser(prog="rosetta", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every task with its model and optimizer").set_defaults(run=cmd_list)
+    listing = sub.add_parser("list", help="every task with its model and optimizer")
+    listing.add_argument("--json", action="store_true", help="print one JSON document")
+    listing.set_defaults(run=cmd_list)
 
     run = sub.add_parser("run", help="train one task in one framework")
     add_common(run, framework_multi=False)

@@ -2,14 +2,25 @@
 parity_tests/test_divergences.py checks. docs/divergences.md is the prose for each entry.
 
 Every row names a function in a framework package that measures, with that framework's own code:
-  default — the gap with the framework's default (or between two formula variants), and
+  default — the gap between the framework's default and the other frameworks' formula or default, both
+            computed by that framework (its optimizer made to follow the other formula, say), and
   setting — the gap left with the documented setting (or the framework against its own variant),
 which must be within `limit`, a number of rosetta.tolerances.
+
+A row's `kind` says how stable its default gap is. "formula": a formula or a default differs (Adam's
+ε̂, a slope, a layout); the size is the same on every CPU and is pinned. "rounding": float32 against
+float64; the size moves with the CPU's vector width, the kernels chosen for it and the thread count,
+so only its order is asserted: above 100× the float64 tolerance, below the float32 one.
 """
 
 import importlib
 import os
 from dataclasses import dataclass
+
+from rosetta import tolerances
+
+KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default ε̂ (keras/src/optimizers/adam.py)
+KINDS = ("formula", "rounding")
 
 
 @dataclass(frozen=True)
@@ -24,9 +35,16 @@ class Divergence:
     key: str  # "<entry>/<framework>": the anchor in docs/divergences.md and the test id
     title: str
     measure: str  # "package.module:function" -> Gap
-    documented: float  # the default gap docs/divergences.md quotes, measured on this project's tasks
+    documented: float  # the default gap docs/divergences.md quotes (for "rounding": its order only)
     fix: str  # the setting that removes it, or why none can
     backends: tuple = ()  # Keras rows that hold only on these backends ( () = every backend)
+    kind: str = "formula"  # one of KINDS: what the default gap is, and so how it is asserted
+
+    def expected(self):
+        """(low, high): where the default gap must lie on any machine."""
+        if self.kind == "rounding":
+            return 100 * tolerances.FORWARD["float64"], tolerances.FORWARD["float32"]
+        return 0.9 * self.documented, 1.1 * self.documented
 
     def run(self):
         module, function = self.measure.split(":")
@@ -52,7 +70,8 @@ CATALOG = [
     D("leaky-relu/jax", "LeakyReLU at 0: jax.nn.leaky_relu's gradient is 1 (x >= 0), not the slope",
       "impl_jax.divergences:leaky_relu_grad_at_zero", 0.244, "jnp.where(z > 0, z, α·z)"),
     D("float32-default/jax", "JAX computes float64 weights in float32 unless jax_enable_x64",
-      "impl_jax.divergences:float32_default", 2.22e-7, "jax.config.update('jax_enable_x64', True)"),
+      "impl_jax.divergences:float32_default", 2e-7, "jax.config.update('jax_enable_x64', True)",
+      kind="rounding"),
     D("init-truncation/jax", "He normal: jax.nn.initializers.he_normal is truncated at 2σ like Keras's",
       "impl_jax.divergences:init_truncation", 0.0229, "he_normal(), or draw in NumPy"),
     D("momentum-lr-change/jax", "SGD momentum: optax.sgd is the torch form, buf = μ·buf + g, then lr·buf",
@@ -68,7 +87,7 @@ CATALOG = [
     D("adam-epsilon/keras", "Adam ε̂: Keras lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂), ε̂ = 1e-7",
       "impl_keras.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
     D("momentum-lr-change/keras", "SGD momentum: Keras velocity v = μ·v − lr·g keeps past lrs",
-      "impl_keras.divergences:momentum_lr_change", 0.0915, "none: compare with the matching formula"),
+      "impl_keras.divergences:momentum_lr_change", 0.108, "none: compare with the matching formula"),
     D("weight-decay/keras", "Keras weight_decay= is decoupled on every variable; L2 is a regularizer",
       "impl_keras.divergences:weight_decay", 0.414, "kernel_regularizer=regularizers.L2(λ)"),
     D("prob-clipping/keras", "BCE/CCE on probabilities clip at 1e-7 on the jax and torch backends",
@@ -86,7 +105,8 @@ CATALOG = [
     D("legacy-names/keras", "Keras 1/2 names (input_dim, init, lr, nb_epoch) raise or warn",
       "impl_keras.divergences:legacy_names", 4.0, "Input(shape), kernel_initializer, learning_rate, epochs"),
     D("floatx/keras", "Keras builds layers in floatx (float32): set_weights casts float64 silently",
-      "impl_keras.divergences:floatx", 1.08e-7, "set_floatx and set_dtype_policy from the weights"),
+      "impl_keras.divergences:floatx", 1e-7, "set_floatx and set_dtype_policy from the weights",
+      kind="rounding"),
 ]  # fmt: skip
 
 
@@ -109,25 +129,11 @@ def measure(selected, on_done=lambda key: None):
 
 
 def format(measured):
-    lines = [f"{'entry':<28} {'default gap':>11} {'with fix':>9} {'limit':>8}  fix"]
+    lines = [f"{'entry':<28} {'default gap':>11} {'kind':<8} {'with fix':>9} {'limit':>8}  fix"]
     for d, gap in measured:
-        lines.append(f"{d.key:<28} {gap.default:>11.2e} {gap.setting:>9.1e} {gap.limit:>8.0e}  {d.fix}")
-    lines.append("gaps are relative differences (max|a − b|/max|b|) measured now, on this machine.")
+        lines.append(
+            f"{d.key:<28} {gap.default:>11.2e} {d.kind:<8} {gap.setting:>9.1e} {gap.limit:>8.0e}  {d.fix}"
+        )
+    lines.append("gaps are relative differences (max|a − b|/max|b|) measured now, on this machine;")
+    lines.append("a rounding gap (float32 against float64) varies with the CPU, its kernels and threads.")
     return "\n".join(lines)
-
-
-def variant_gap(train, task, steps, own, other):
-    """Two optimizer formulas no setting reconciles: `default` is the reference's `other` variant
-    against its `own` one after `steps`, `setting` the framework's train against its own variant."""
-    import reference_numpy as ref
-    from rosetta import tasks, tolerances
-
-    params = task.init_params("float64")
-    mine = ref.train(tasks.with_optimizer(task, **own), params, steps)[0]
-    theirs = ref.train(tasks.with_optimizer(task, **other), params, steps)[0]
-    got = train(tasks.with_optimizer(task, **own), params, steps)[0]
-    return Gap(
-        tolerances.rel_diff_params(theirs, mine),
-        tolerances.rel_diff_params(got, mine),
-        tolerances.TRAJECTORY["float64"],
-    )
