@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rosetta import validate
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
@@ -61,6 +62,7 @@ predict_jit = jax.jit(predict, static_argnums=0)  # the task is static: one comp
 
 def forward(task, params, x):
     """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    x = validate.forward_call(task, params, x)
     params = build(task, params)
     return np.asarray(predict_jit(task, params, as_dtype(x, params)))
 
@@ -123,6 +125,7 @@ loss_and_grads_native = jax.jit(jax.value_and_grad(loss, argnums=1), static_argn
 
 def loss_and_grads(task, params, x, y):
     """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    x, y = validate.loss_call(task, params, x, y)
     params = build(task, params)
     value, grads = loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))
     return float(value), get_params(grads)

@@ -7,11 +7,13 @@ import jax
 import numpy as np
 
 from impl_jax import mlp, optim
+from rosetta import validate
 from rosetta.errors import check_history
 
 
 def train(task, params, steps=None):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
+    steps = validate.train_call(task, params, steps)
     steps = task.steps if steps is None else steps
     params = mlp.build(task, params)  # jax arrays are immutable: the caller's weights stay as they are
     x, y = task.data()

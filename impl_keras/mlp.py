@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from rosetta import validate
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
@@ -138,6 +139,7 @@ def canonical(denses, arrays):
 
 def forward(task, params, x):
     """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    x = validate.forward_call(task, params, x)
     with floatx_of(params):
         model = build(task, params)
         return ops.convert_to_numpy(model(as_dtype(x, params)))
@@ -236,6 +238,7 @@ GRADIENT = {"tensorflow": tensorflow_gradient, "jax": jax_gradient, "torch": tor
 
 def loss_and_grads(task, params, x, y):
     """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    x, y = validate.loss_call(task, params, x, y)
     with floatx_of(params):
         model = build(task, params)
         gradient = GRADIENT[keras.backend.backend()]

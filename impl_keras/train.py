@@ -11,6 +11,7 @@ import numpy as np
 from keras import ops
 
 from impl_keras import mlp, optim
+from rosetta import validate
 from rosetta.errors import check_history
 
 
@@ -91,6 +92,7 @@ def compiled(task, params, steps):
 
 def train(task, params, steps=None):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
+    steps = validate.train_call(task, params, steps)
     steps = task.steps if steps is None else steps
     x, y = task.data()
     with mlp.floatx_of(params):

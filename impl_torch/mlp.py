@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rosetta import validate
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
@@ -64,6 +65,7 @@ def get_params(model, grads=False):
 
 def forward(task, params, x):
     """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    x = validate.forward_call(task, params, x)
     model = build(task, params)
     with torch.no_grad():
         return model(as_tensor(x, model)).numpy()
@@ -85,8 +87,8 @@ def loss_value(name, out, y):
     if name == "sse_2n":
         return torch.sum((out - y) ** 2) / (2 * n)  # L = Σ(out − y)²/(2N)
     if name == "mse":
-        # mse_loss broadcasts (N, 1) against (N,) to (N, N) with only a warning: keep shapes equal
-        assert out.shape == y.shape, f"output {tuple(out.shape)} vs targets {tuple(y.shape)}"
+        # mse_loss broadcasts (N, 1) against (N,) to (N, N) with only a warning: rosetta.validate
+        # refuses targets not shaped like the output before they get here
         return F.mse_loss(out, y)  # mean over all N·K elements
     if name == "bce_logits":
         return F.binary_cross_entropy_with_logits(out, y)  # mean; takes logits, not probabilities
@@ -113,6 +115,7 @@ def loss_native(task, model, x, y):
 
 def loss_and_grads(task, params, x, y):
     """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    x, y = validate.loss_call(task, params, x, y)
     model = build(task, params)
     loss = loss_native(task, model, as_tensor(x, model), as_tensor(y, model))
     loss.backward()  # fills each parameter's .grad, shaped like the parameter: Linear's (out, in)

@@ -6,11 +6,13 @@ import numpy as np
 import torch
 
 from impl_torch import mlp, optim
+from rosetta import validate
 from rosetta.errors import check_history
 
 
 def train(task, params, steps=None):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
+    steps = validate.train_call(task, params, steps)
     model = mlp.build(task, params)
     x, y = task.data()
     x, y = mlp.as_tensor(x, model), mlp.as_tensor(y, model)

@@ -6,6 +6,7 @@ Every array follows the dtype of the weights (float64 or float32).
 
 import numpy as np
 
+from rosetta import validate
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
@@ -69,6 +70,7 @@ def predict(task, params, x):
 
 def forward(task, params, x):
     """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    x = validate.forward_call(task, params, x)
     params = build(task, params)
     return predict(task, params, as_dtype(x, params))[0]
 
@@ -150,5 +152,6 @@ def loss_and_grads_native(task, params, x, y):
 
 def loss_and_grads(task, params, x, y):
     """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    x, y = validate.loss_call(task, params, x, y)
     params = build(task, params)
     return loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))

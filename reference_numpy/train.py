@@ -3,11 +3,13 @@
 import numpy as np
 
 from reference_numpy import mlp, optim
+from rosetta import validate
 from rosetta.errors import check_history
 
 
 def train(task, params, steps=None):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
+    steps = validate.train_call(task, params, steps)
     params = mlp.build(task, params)
     x, y = task.data()
     x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)

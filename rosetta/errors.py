@@ -18,6 +18,10 @@ class ParamsError(RosettaError, ValueError):
     """Canonical weights with the wrong layer count, keys, shape, dtype or values."""
 
 
+class ArgumentError(RosettaError, ValueError):
+    """A bad argument to the API: inputs, targets, steps, or a task's or optimizer's setting."""
+
+
 class UsageError(RosettaError):
     """A bad command line or output location (the CLI exits with 2)."""
 
@@ -30,9 +34,13 @@ class DivergedError(RosettaError, FloatingPointError):
     """The loss became NaN or infinite during training."""
 
 
+def plural(kind):
+    return kind + ("es" if kind.endswith("s") else "s")
+
+
 def unknown(kind, name, valid):
     """An UnknownNameError that lists the valid names."""
-    return UnknownNameError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")
+    return UnknownNameError(f"unknown {kind} {name!r}; valid {plural(kind)}: {', '.join(sorted(valid))}")
 
 
 def check_history(task_name, losses):

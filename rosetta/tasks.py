@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rosetta import data as datasets
-from rosetta.errors import unknown
+from rosetta.errors import ArgumentError, unknown
 from rosetta.initializers import KERNEL_INITIALIZERS, init_params
+from rosetta.validate import number, whole
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh")
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's and jax.nn's defaults
@@ -33,6 +34,8 @@ class Layer:
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
             raise unknown("activation", self.activation, ACTIVATIONS)
+        whole("layer units", self.units)
+        number("layer alpha", self.alpha, lambda a: True, "a finite number")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,18 @@ class Optimizer:
             raise unknown("optimizer", self.name, OPTIMIZERS)
         if self.form not in FORMS:
             raise unknown("optimizer form", self.form, FORMS)
+        number("optimizer lr", self.lr, lambda v: v > 0, "a finite number > 0")
+        number("optimizer momentum", self.momentum, lambda v: v >= 0, "a finite number ≥ 0")
+        if self.nesterov and not self.momentum:
+            raise ArgumentError("optimizer nesterov: needs a momentum > 0")
+        for beta in ("beta1", "beta2"):
+            number(f"optimizer {beta}", getattr(self, beta), lambda v: 0 <= v < 1, "a number in [0, 1)")
+        number("optimizer eps", self.eps, lambda v: v >= 0, "a finite number ≥ 0")
+        for drop in self.lr_drops:
+            if not isinstance(drop, tuple) or len(drop) != 2:
+                raise ArgumentError(f"optimizer lr_drops: expected (step, lr) pairs, got {drop!r}")
+            whole("optimizer lr_drops step", drop[0], low=0)
+            number("optimizer lr_drops lr", drop[1], lambda v: v > 0, "a finite number > 0")
 
     def lr_at(self, step):
         """The learning rate of 0-based step `step` (piecewise constant)."""
@@ -87,6 +102,24 @@ class Task:
         ]:
             if name not in valid:
                 raise unknown(kind, name, valid)
+        self.check_model()
+        whole("epochs", self.epochs)
+        if self.batch_size is not None:
+            whole("batch_size", self.batch_size)
+        number("l2", self.l2, lambda v: v >= 0, "a finite number ≥ 0")
+        if not isinstance(self.optimizer, Optimizer):
+            raise ArgumentError(f"optimizer: expected a rosetta.tasks.Optimizer, got {self.optimizer!r}")
+
+    def check_model(self):
+        whole("n_in", self.n_in)
+        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
+            raise ArgumentError(
+                f"layers: expected a non-empty tuple of rosetta.tasks.Layer, got {self.layers!r}"
+            )
+        if self.loss == "softmax_ce" and self.layers[-1].units < 2:
+            raise ArgumentError(
+                f"softmax_ce needs at least 2 outputs (classes), the last layer has {self.layers[-1].units}"
+            )
 
     @property
     def sizes(self):
@@ -153,8 +186,14 @@ def make(
     name="adhoc",
 ):
     """An ad-hoc task: any MLP `sizes` = (n_in, h1, ..., n_out) on seeded random data."""
+    sizes, activations = tuple(sizes), tuple(activations)
+    if len(sizes) < 2:
+        raise ArgumentError(f"sizes: expected (n_in, ..., n_out), at least 2 numbers, got {sizes!r}")
+    for size in sizes:
+        whole("sizes", size)
     if len(activations) != len(sizes) - 1:
-        raise ValueError(f"need {len(sizes) - 1} activations for sizes {sizes}, got {len(activations)}")
+        raise ArgumentError(f"need {len(sizes) - 1} activations for sizes {sizes}, got {len(activations)}")
+    whole("n", n)
     layers = tuple(
         Layer(units, act, bias, DEFAULT_ALPHA.get(act, 0.0) if alpha is None else alpha)
         for units, act in zip(sizes[1:], activations)

@@ -1,0 +1,104 @@
+"""Every argument of forward, loss_and_grads and train, checked once, in NumPy, before any framework
+computes: the four framework packages call these first, so a bad argument gets the same error, word
+for word, whichever framework it was given to. What is checked, and what is not: docs/errors.md.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from rosetta import params as canonical
+from rosetta.errors import ArgumentError
+
+# The most training steps one call may take. JAX builds its minibatch schedule (steps × batch_size
+# row indices) in memory before compiling the scan: at this bound, about 0.5 GB.
+MAX_STEPS = 1_000_000
+
+
+def whole(name, value, low=1, high=None):
+    """`value` as an int in [low, high]; bools and 2.5 are refused."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        bound = f"from {low:,} to {high:,}" if high is not None else f"≥ {low}"
+        raise ArgumentError(f"{name}: expected a whole number {bound}, got {value!r}")
+    return int(value)
+
+
+def number(name, value, condition, expected):
+    """A finite real `value` for which condition(value) holds; else an error saying `expected`."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not condition(value):
+        raise ArgumentError(f"{name}: expected {expected}, got {value!r}")
+    return value
+
+
+def steps(value):
+    """None (the task's schedule) or a whole number of steps up to MAX_STEPS."""
+    return None if value is None else whole("steps", value, 1, MAX_STEPS)
+
+
+def inputs(task, x, dtype):
+    """x as a finite (N, n_in) array in the weights' dtype, N ≥ 1."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise ArgumentError(f"x: expected real numbers, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != task.n_in:
+        raise ArgumentError(f"x: expected shape (N, {task.n_in}) for task {task.name!r}, got {x.shape}")
+    if x.shape[0] == 0:
+        raise ArgumentError("x: an empty batch (0 rows); need at least one row")
+    if not np.all(np.isfinite(x)):
+        raise ArgumentError("x: contains NaN or Inf")
+    return x.astype(dtype, copy=False)
+
+
+def targets(task, y, n, dtype):
+    """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce, else finite (N, K) in the weights'
+    dtype, in [0, 1] for bce_logits (soft labels allowed)."""
+    y, k = np.asarray(y), task.sizes[-1]
+    if task.loss == "softmax_ce":
+        return labels(y, n, k)
+    if y.dtype.kind not in "biuf" or y.shape != (n, k):
+        raise ArgumentError(f"y: expected {task.loss} targets of shape {(n, k)} like the output, "
+                            f"got {y.dtype} {y.shape}")  # fmt: skip
+    if not np.all(np.isfinite(y)):
+        raise ArgumentError("y: contains NaN or Inf")
+    if task.loss == "bce_logits" and (y.min() < 0 or y.max() > 1):
+        raise ArgumentError(f"y: bce_logits expects targets in [0, 1], got {y.min():g} to {y.max():g}")
+    return y.astype(dtype, copy=False)
+
+
+def labels(y, n, k):
+    if y.dtype.kind not in "iu" or y.shape != (n,):
+        expected = f"integer class labels of shape {(n,)}"
+        raise ArgumentError(f"y: softmax_ce expects {expected}, got {y.dtype} {y.shape}")
+    if y.min() < 0 or y.max() >= k:
+        raise ArgumentError(f"y: class labels must be in [0, {k}), got {y.min()} to {y.max()}")
+    return y.astype(np.int64, copy=False)
+
+
+def task_of(task):
+    from rosetta.tasks import Task
+
+    if not isinstance(task, Task):
+        got = type(task).__name__
+        raise ArgumentError(f"task: expected a rosetta.tasks.Task (tasks.get or tasks.make), got {got}")
+    return task
+
+
+def forward_call(task, params, x):
+    """forward(task, params, x): the inputs in the weights' dtype."""
+    dtype = canonical.validate(task_of(task), params)
+    return inputs(task, x, dtype)
+
+
+def loss_call(task, params, x, y):
+    """loss_and_grads(task, params, x, y): (x, y) ready for the framework."""
+    x = forward_call(task, params, x)
+    return x, targets(task, y, len(x), x.dtype)
+
+
+def train_call(task, params, n_steps):
+    """train(task, params, steps): the weights and the task's own data checked; the steps."""
+    loss_call(task, params, *task.data())
+    return steps(task.steps if n_steps is None else n_steps)
