@@ -5,12 +5,15 @@ when the layer has no bias; all arrays float64 or all float32, finite.
 """
 
 import os
+import stat
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from rosetta.errors import ParamsError
+from rosetta import outdir
+from rosetta.errors import ParamsError, RosettaError, UsageError
 
 SUFFIXES = (".safetensors", ".npz")
 
@@ -30,17 +33,20 @@ def expected_shapes(task):
 def validate(task, params, dtype=None):
     """Check layer count, keys, shapes, one float dtype and finiteness; return the dtype.
 
-    Every error names the layer and what was expected."""
+    Every error names the layer and what was expected. The one check of weights, for files and the
+    API alike (rosetta.validate)."""
     shapes = expected_shapes(task)
     if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
         got = len(params) if isinstance(params, (list, tuple)) else type(params).__name__
         raise ParamsError(f"task {task.name!r} has {len(shapes)} layers, weights have {got}")
-    dtype = np.dtype(dtype or np.asarray(params[0].get("W")).dtype)
+    for i, (layer, shape) in enumerate(zip(params, shapes)):
+        keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+        if keys != sorted(shape):
+            raise ParamsError(f"layer {i}: expected keys {sorted(shape)}, got {keys}")
+    dtype = np.dtype(dtype or np.asarray(params[0]["W"]).dtype)
     if dtype not in (np.float32, np.float64):
         raise ParamsError(f"layer 0 'W': expected dtype float64 or float32, got {dtype}")
     for i, (layer, shape) in enumerate(zip(params, shapes)):
-        if set(layer) != set(shape):
-            raise ParamsError(f"layer {i}: expected keys {sorted(shape)}, got {sorted(layer)}")
         for key, want in shape.items():
             _check_array(f"layer {i} {key!r}", np.asarray(layer[key]), want, dtype)
     return dtype
@@ -82,14 +88,34 @@ def _suffix(path):
     return suffix
 
 
+def check_destination(path):
+    """Raise UsageError now (before any training) if weights could not be saved at `path`."""
+    _suffix(path)
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise UsageError(f"--save {str(path)!r} is a folder")
+    problem = outdir.folder_problem(path.parent)
+    if problem:
+        raise UsageError(f"--save {str(path)!r}: {str(path.parent)!r} {problem}")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save(path, params, task=None):
-    """Write canonical weights atomically (a temporary file renamed into place)."""
+    """Write canonical weights atomically (a temporary file renamed into place), with the mode a
+    new file gets from the umask."""
     suffix = _suffix(path)
     if task is not None:
         validate(task, params)
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=Path(path).parent)
+    path = Path(os.path.realpath(path))  # the temporary file beside the target, not the symlink
+    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
         if suffix == ".npz":
             np.savez(tmp, **to_flat(params))
         else:
@@ -102,6 +128,30 @@ def save(path, params, task=None):
             os.unlink(tmp)
 
 
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def npz_headers(path):
+    """{key: zero-stride array of the member's shape and dtype}, from the .npy headers alone: the
+    shapes are checked before any data is decompressed, and no pickle is ever read."""
+    if not zipfile.is_zipfile(path):
+        raise ParamsError(f"weight file {str(path)!r} is not a .npz file (not a zip archive)")
+    headers = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            with archive.open(name) as member:
+                read_header = HEADER_READERS.get(np.lib.format.read_magic(member))
+                if read_header is None:
+                    raise ParamsError(f"weight file {str(path)!r}: {name!r} is not a .npy version 1 or 2")
+                shape, _, dtype = read_header(member)
+            if dtype.hasobject:
+                raise ParamsError(
+                    f"weight file {str(path)!r}: {name!r} holds pickled Python objects, never loaded"
+                )
+            headers[name.removesuffix(".npy")] = np.broadcast_to(np.zeros((), dtype), shape)
+    return headers
+
+
 def _read(path, suffix):
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as npz:
@@ -111,14 +161,35 @@ def _read(path, suffix):
     return load_file(path)
 
 
+def _kind(path):
+    """'does not exist', or what a path that is not a regular file is."""
+    if not path.exists():
+        return "does not exist"
+    mode = path.stat().st_mode
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a device",
+        stat.S_ISBLK: "a device",
+    }
+    kind = next((kind for test, kind in kinds.items() if test(mode)), "not a regular file")
+    return f"is {kind}, not a weight file"
+
+
 def load(path, task=None):
-    """Read canonical weights; with a task, validate them against its model."""
+    """Read canonical weights; with a task, validate them against its model (for .npz from the
+    headers first)."""
     suffix = _suffix(path)
     if not Path(path).is_file():
-        raise ParamsError(f"weight file {str(path)!r} does not exist")
+        raise ParamsError(f"weight file {str(path)!r} {_kind(Path(path))}")
     try:
+        headers = npz_headers(path) if suffix == ".npz" else None
+        if headers is not None and task is not None:
+            validate(task, from_flat(headers))
         flat = _read(path, suffix)
-    except Exception as exc:  # zipfile, pickle-refusal and safetensors' own errors alike
+    except RosettaError:
+        raise
+    except Exception as exc:  # zipfile, numpy's header and safetensors' own errors alike
         raise ParamsError(f"weight file {str(path)!r} is not a readable {suffix} file: {exc}") from exc
     params = from_flat(flat)
     if task is not None:

@@ -14,6 +14,12 @@ def kind(task):
     return None
 
 
+def file_names(task):
+    """The plot files `rosetta compare` writes for the task."""
+    extra = {"regression": "fit", "classification": "boundary"}.get(kind(task))
+    return [f"{task.name}-loss.png"] + ([f"{task.name}-{extra}.png"] if extra else [])
+
+
 def mesh_axes(task):
     """The two plotted input axes: the data range plus a margin."""
     x, _ = task.data()

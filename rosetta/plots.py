@@ -106,13 +106,11 @@ def _save(fig, path):
 
 def write(task, results, out_dir):
     """The task's plots into out_dir; returns the file names written."""
-    files = [f"{task.name}-loss.png"]
+    files = plotdata.file_names(task)
     loss_curves(task, results, out_dir / files[0])
     kind = plotdata.kind(task)
     if kind == "regression":
-        files.append(f"{task.name}-fit.png")
         regression_fit(task, results, out_dir / files[-1])
     elif kind == "classification":
-        files.append(f"{task.name}-boundary.png")
         decision_boundaries(task, results, out_dir / files[-1])
     return files
