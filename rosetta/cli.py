@@ -6,10 +6,20 @@ are imported only by the commands that need them, so `rosetta list` starts fast.
 
 import argparse
 import json
+import os
+import signal
 import sys
 
 from rosetta import tasks
-from rosetta.errors import MissingFrameworkError, ParamsError, RosettaError, UnknownNameError, UsageError
+from rosetta.errors import (
+    ArgumentError,
+    MissingFrameworkError,
+    ParamsError,
+    RosettaError,
+    UnknownNameError,
+    UsageError,
+)
+from rosetta.validate import MAX_STEPS
 
 FRAMEWORK_NAMES = ["numpy", "torch", "jax", "keras"]
 
@@ -40,15 +50,19 @@ def selected_tasks(name):
 def cmd_run(args):
     from rosetta import frameworks, params, runner
 
+    if args.task == "all":
+        raise UsageError("run trains one task; `rosetta compare all` runs every task")
     task = tasks.get(args.task)
-    fw = frameworks.load(args.framework)
+    if args.save:
+        params.check_destination(args.save)
     params0 = None
     if args.init:
         params0 = params.load(args.init, task)
         if args.dtype and params0[0]["W"].dtype != args.dtype:
             raise UsageError(f"--dtype {args.dtype} but {args.init} holds {params0[0]['W'].dtype} weights")
     dtype = str(params0[0]["W"].dtype) if params0 else args.dtype or "float64"
-    result = runner.run_task(fw, task, dtype, args.steps, params0)
+    fw = runner.run_here(args.framework, lambda: frameworks.load(args.framework))
+    result = runner.run_here(args.framework, lambda: runner.run_task(fw, task, dtype, args.steps, params0))
     if args.save:
         params.save(args.save, result["params"], task)
     summary = {k: result[k] for k in ("final_loss", "metric_value", "seconds")}
@@ -67,6 +81,7 @@ def cmd_compare(args):
 
     selected = selected_tasks(args.task)
     runs = runner.expand(args.framework or FRAMEWORK_NAMES)
+    check_out(args.out, selected)
     jobs = [(task.name, args.steps) for task in selected]
     with progress.bar(len(runs) * len(jobs), quiet=args.json) as advance:
         results = {run.label: runner.run_all(run, jobs, args.dtype, on_done=advance) for run in runs}
@@ -85,6 +100,15 @@ def cmd_compare(args):
     for r in failed:
         print(f"rosetta: FAILED: {compare.label(r)} on {r['task']} is beyond the tolerance", file=sys.stderr)
     return 1 if failed else 0
+
+
+def check_out(out, selected):
+    """Before any training: --out can receive every plot file."""
+    from rosetta import outdir, plotdata
+
+    if not out:
+        raise UsageError("--out '' names no folder; give one, e.g. --out .")
+    outdir.check(out, [name for task in selected for name in plotdata.file_names(task)])
 
 
 def write_plots(selected, results, out):
@@ -137,8 +161,8 @@ def cmd_diff(args):
     return 0 if ok else 1
 
 
-def add_common(p, task_default=None, framework_multi=True):
-    p.add_argument("task", nargs="?" if task_default else None, default=task_default, help="a task or 'all'")
+def add_common(p, task_default=None, framework_multi=True, task_help="a task or 'all'"):
+    p.add_argument("task", nargs="?" if task_default else None, default=task_default, help=task_help)
     p.add_argument("-f", "--framework", choices=FRAMEWORK_NAMES, action="append" if framework_multi else None,
                    help="repeat to select several (default: all)" if framework_multi else None)  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -152,29 +176,36 @@ def parser():
     listing.set_defaults(run=cmd_list)
 
     run = sub.add_parser("run", help="train one task in one framework")
-    add_common(run, framework_multi=False)
+    add_common(run, framework_multi=False, task_help="a task (rosetta list)")
     run.set_defaults(framework="numpy", run=cmd_run)
     run.add_argument("--dtype", choices=["float64", "float32"])
-    run.add_argument("--steps", type=positive)
+    run.add_argument("--steps", type=positive, help=STEPS_HELP)
     run.add_argument("--init", metavar="FILE", help="initial weights (.safetensors or .npz)")
     run.add_argument("--save", metavar="FILE", help="write the trained weights (.safetensors or .npz)")
 
     compare = sub.add_parser("compare", help="train in every framework, side by side, with plots")
     add_common(compare)
     compare.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    compare.add_argument("--steps", type=positive)
+    compare.add_argument("--steps", type=positive, help=STEPS_HELP)
     compare.add_argument("--out", default="out", metavar="DIR", help="where the plots go (default: out/)")
     compare.set_defaults(run=cmd_compare)
 
     parity = sub.add_parser("parity", help="framework × framework parity matrix against the tolerances")
     add_common(parity, task_default="all")
     parity.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parity.add_argument("--steps", type=positive, default=200, help="trajectory length cap (default 200)")
+    parity.add_argument(
+        "--steps",
+        type=positive,
+        default=200,
+        help=f"trajectory length cap (default 200, at most {MAX_STEPS:,})",
+    )
     parity.set_defaults(run=cmd_parity)
 
     bench = sub.add_parser("bench", help="µs per training step, and GFLOP/s on mlp-large")
     add_common(bench, task_default="all")
-    bench.add_argument("--steps", type=positive, help="cap every schedule at N steps")
+    bench.add_argument(
+        "--steps", type=positive, help=f"cap every schedule at N steps (at most {MAX_STEPS:,})"
+    )
     bench.set_defaults(run=cmd_bench)
 
     diff = sub.add_parser("diff", help="the catalog of framework differences, each gap measured now")
@@ -183,22 +214,50 @@ def parser():
     return p
 
 
+STEPS_HELP = f"train N steps instead of the task's schedule (1 to {MAX_STEPS:,})"
+
+
 def positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of steps, got {text!r}")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of steps from 1 to {MAX_STEPS:,}, got {text!r}"
+        )
     return int(text)
 
 
+USAGE = (UsageError, UnknownNameError, ParamsError, ArgumentError, MissingFrameworkError)
+
+
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up log lines; read at import
     args = parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, exit_on_signal)
     try:
-        return args.run(args) or 0
-    except (UsageError, UnknownNameError, ParamsError, MissingFrameworkError) as exc:
-        print(f"rosetta: error: {exc}", file=sys.stderr)
-        return 2
-    except RosettaError as exc:  # a diverged run, a failed worker
-        print(f"rosetta: error: {exc}", file=sys.stderr)
+        code = args.run(args) or 0
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except USAGE as exc:
+        return fail(exc, 2)
+    except (RosettaError, OSError) as exc:  # a diverged run, a failed worker, a full disk
+        return fail(exc, 1)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_on_signal(signum, frame):
+    """SIGTERM as SystemExit: `finally` blocks run, so workers are killed and temp folders removed."""
+    raise SystemExit(128 + signum)
+
+
+def fail(message, code):
+    """One line on stderr; a closed stdout (rosetta list | head -1) ends quietly with exit 1."""
+    if isinstance(message, BrokenPipeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 1
+    print(f"rosetta: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ NumPy runs in this process; every other framework runs in a worker process of it
 JAX's x64 flag is process-wide, and a crash in one framework must not take the others with it.
 """
 
+import ctypes
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,6 +22,7 @@ from rosetta import frameworks, plotdata, tasks
 from rosetta.errors import RosettaError
 
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+PARENT = "ROSETTA_PARENT_PID"  # tells a worker whose death it must not outlive
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Run:
 def expand(names):
     """Framework names -> runs, Keras once per backend; the reference always first."""
     runs = [Run("numpy")]
-    for name in names:
+    for name in dict.fromkeys(names):  # -f jax -f jax: once
         frameworks.check(name)
         if name == "keras":
             runs += [Run("keras", backend) for backend in KERAS_BACKENDS]
@@ -62,6 +66,18 @@ def run_task(fw, task, dtype, steps, params0=None):
         "metric_value": task.evaluate(fw.forward(task, params, x), y),
         "plot": None if grid is None else fw.forward(task, params, grid),
     }  # fmt: skip
+
+
+def run_here(label, compute):
+    """compute() in this process; a framework that fails to start or crashes (a bad KERAS_BACKEND or
+    JAX_PLATFORMS) is one line, as a worker's failure is."""
+    try:
+        return compute()
+    except RosettaError:
+        raise
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        raise RosettaError(f"{label} failed: {type(exc).__name__}: {lines[0] if lines else ''}") from exc
 
 
 def bench_task(fw, task, dtype, steps, params0=None):
@@ -104,15 +120,22 @@ def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None):
 
 def _run_worker(run, jobs, dtype, mode, on_done):
     env = dict(os.environ, KERAS_BACKEND=run.backend or os.environ.get("KERAS_BACKEND", "tensorflow"))
+    env[PARENT] = str(os.getpid())
     args = [f"{name}:{'' if steps is None else steps}" for name, steps in jobs]
-    with tempfile.TemporaryDirectory() as out_dir:
+    with tempfile.TemporaryDirectory() as out_dir, open(os.path.join(out_dir, "stderr"), "w+") as err:
         cmd = [sys.executable, "-m", "rosetta.runner", run.framework, mode, dtype, out_dir, *args]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for line in proc.stdout:
-            on_done(line.strip())
-        stderr = proc.stderr.read()
-        if proc.wait() != 0:
-            last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            for line in proc.stdout:
+                on_done(line.strip())
+            proc.wait()
+        finally:  # Ctrl-C, SIGTERM (rosetta.cli turns it into SystemExit), any error: no orphan
+            proc.kill()
+            proc.wait()
+        if proc.returncode != 0:
+            err.seek(0)
+            lines = err.read().strip().splitlines()
+            last = lines[-1] if lines else f"exit code {proc.returncode}"
             raise RosettaError(f"{run.label} failed: {last}")
         return {name: _load(os.path.join(out_dir, f"{name}.pkl")) for name, _ in jobs}
 
@@ -122,8 +145,27 @@ def _load(path):
         return pickle.load(fh)
 
 
+def die_with_parent(parent):
+    """End this worker when the process that started it ends, however it ends: on Linux the kernel
+    sends SIGTERM (prctl PR_SET_PDEATHSIG = 1); elsewhere a thread polls the parent id."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    else:
+        threading.Thread(target=_poll_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it ended before the prctl call
+        sys.exit("rosetta: the parent process has ended")
+
+
+def _poll_parent(parent):
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 if __name__ == "__main__":
     framework, mode, dtype, out_dir, *jobs = sys.argv[1:]
+    if PARENT in os.environ:
+        die_with_parent(int(os.environ[PARENT]))
     try:
         worker(framework, mode, dtype, out_dir, jobs)
     except RosettaError as exc:
