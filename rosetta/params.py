@@ -115,13 +115,13 @@ def save(path, params, task=None):
     fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
         if suffix == ".npz":
             np.savez(tmp, **to_flat(params))
         else:
             from safetensors.numpy import save_file
 
             save_file(to_flat(params), tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 (safetensors too)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

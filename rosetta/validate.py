@@ -12,7 +12,7 @@ from rosetta import params as canonical
 from rosetta.errors import ArgumentError
 
 # The most training steps one call may take. JAX builds its minibatch schedule (steps × batch_size
-# row indices) in memory before compiling the scan: at this bound, about 0.5 GB.
+# row indices) in memory before compiling the scan: at this bound, under about 1 GB.
 MAX_STEPS = 1_000_000
 
 
