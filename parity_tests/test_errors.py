@@ -446,10 +446,11 @@ def test_a_framework_named_twice_runs_once():
 
 
 def test_a_closed_stdout_ends_quietly():
-    proc = subprocess.run(
-        f"'{sys.executable}' -m rosetta list | head -1", shell=True, capture_output=True, text=True, cwd=ROOT
-    )
-    assert proc.stdout.startswith("perceptron") and proc.stderr == ""
+    """`rosetta list | head -1`, with the reader gone before the first line is written."""
+    argv = [sys.executable, "-m", "rosetta", "list"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc.stdout.close()
+    assert proc.stderr.read() == "" and proc.wait() == 1
 
 
 def test_tensorflow_start_up_lines_stay_quiet():
