@@ -99,7 +99,7 @@ def test_bench_all_json_has_ratios_and_gflops():
             ["run", "xor", "-f", "mxnet"],
             "invalid choice: 'mxnet' (choose from 'numpy', 'torch', 'jax', 'keras')",
         ),
-        (["run", "xor", "--steps", "-3"], "expected a positive whole number of steps, got '-3'"),
+        (["run", "xor", "--steps", "-3"], "expected a whole number of steps from 1 to 1,000,000, got '-3'"),
         (["bench", "--json", "softmaxx"], "unknown task 'softmaxx'"),
     ],
 )
