@@ -34,8 +34,8 @@ def number(name, value, condition, expected):
 
 
 def steps(value):
-    """None (the task's schedule) or a whole number of steps up to MAX_STEPS."""
-    return None if value is None else whole("steps", value, 1, MAX_STEPS)
+    """A whole number of steps up to MAX_STEPS."""
+    return whole("steps", value, 1, MAX_STEPS)
 
 
 def inputs(task, x, dtype):
