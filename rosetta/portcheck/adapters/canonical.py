@@ -1,0 +1,87 @@
+"""Our own canonical form: (task or spec, params), computed by reference_numpy's hand-written backprop.
+
+A spec is the JSON model description: {"sizes": [n_in, ..., n_out], "activations": [...], "bias": true,
+"alpha": null}; the optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy.optim.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from reference_numpy import mlp, optim
+from rosetta import params as canonical_params
+from rosetta import tasks
+from rosetta.portcheck.layers import Layer
+
+
+def as_task(task_or_spec):
+    if isinstance(task_or_spec, tasks.Task):
+        return task_or_spec
+    if isinstance(task_or_spec, str):
+        return tasks.get(task_or_spec)
+    spec = dict(task_or_spec)
+    return tasks.make(spec["sizes"], spec["activations"], bias=spec.get("bias", True), alpha=spec.get("alpha"))
+
+
+def describe(task):
+    layers = []
+    for n_in, spec in zip(task.sizes, task.layers):
+        layers.append(Layer("dense", f"W({n_in}→{spec.units})", n_in, spec.units, spec.bias))
+        if spec.activation != "linear":
+            alpha = spec.alpha if spec.activation in tasks.DEFAULT_ALPHA else None
+            name = spec.activation if alpha is None else f"{spec.activation}({alpha:g})"
+            layers.append(Layer("act", name, act=spec.activation, alpha=alpha))
+    return layers
+
+
+class CanonicalModel:
+    framework = "canonical"
+
+    def __init__(self, model):
+        self.task, params = as_task(model[0]), model[1]
+        self.dtype = str(canonical_params.validate(self.task, params))
+        self.params = mlp.build(self.task, params)  # a copy
+        self.layers, self.compute_dtype, self.notes = describe(self.task), self.dtype, []
+
+    def weights(self):
+        return mlp.build(self.task, self.params)
+
+    def tensor(self, a):
+        return mlp.as_dtype(a, self.params)
+
+    def outputs(self, x):
+        _, cache = mlp.predict(self.task, self.params, mlp.as_dtype(x, self.params))
+        captured = []
+        for spec, (_, z, a) in zip(self.task.layers, cache):
+            captured += [z] if spec.activation == "linear" else [z, a]
+        return captured
+
+    def outputs_as_left(self, x):
+        return None
+
+    def loss_and_grads(self, x, y, loss, params=None):
+        task = replace(self.task, loss=loss, l2=0.0)
+        return mlp.loss_and_grads(task, self.params if params is None else params, x, y)
+
+    def train(self, x, y, loss, opt, steps):
+        """`steps` reference updates with `opt` (a rosetta.tasks.Optimizer) on a copy of the weights."""
+        params, state, record = mlp.build(self.task, self.params), optim.init_state(opt, self.params), []
+        for t in range(1, steps + 1):
+            _, grads = self.loss_and_grads(x, y, loss, params)
+            optim.update(opt, params, grads, state, t)
+            record.append({"params": mlp.build(self.task, params), "grads": grads, "lr": opt.lr_at(t - 1)})
+        return record, form(opt)
+
+
+def form(opt):
+    keys = ("momentum", "nesterov") if opt.name == "sgd" else ("beta1", "beta2", "eps")
+    return {"name": opt.name, "form": opt.form, "weight_decay": 0.0, "decoupled": False} | {
+        key: getattr(opt, key) for key in keys
+    }
+
+
+def loss_function(loss):
+    """The canonical side takes a loss by name only (rosetta.tasks.LOSSES)."""
+    if not isinstance(loss, str):
+        raise TypeError(f"the canonical side takes a loss name from {tasks.LOSSES}, got {loss!r}")
+    return loss

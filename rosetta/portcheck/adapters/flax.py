@@ -1,0 +1,148 @@
+"""Flax NNX: an nnx.Sequential, or a module holding its layers in order in `.layers`; plain functions
+such as nnx.relu between them count as layers.
+
+Every computation runs on nnx.clone(model) put in eval mode; gradients by jax.value_and_grad over the
+nnx.Param state, steps by the user's optax transformation on that state. Kernels are (in, out) already.
+"""
+
+import functools
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+from rosetta.portcheck.layers import Layer, NotSupported
+
+# float64 weights need x64 (JAX silently computes float32 without it); float32 weights stay float32.
+jax.config.update("jax_enable_x64", True)
+
+FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax")
+ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
+
+
+def chain(model):
+    layers = model.layers if isinstance(model, nnx.Sequential) else getattr(model, "layers", None)
+    if layers is None:
+        raise NotSupported(f"not supported yet: {type(model).__name__} without .layers (use nnx.Sequential)")
+    return list(layers)
+
+
+def describe(layer):
+    if isinstance(layer, nnx.Linear):
+        n_in, n_out = layer.in_features, layer.out_features
+        return Layer("dense", f"Linear({n_in}→{n_out})", n_in, n_out, layer.bias is not None)
+    if isinstance(layer, nnx.BatchNorm):
+        n = layer.num_features
+        return Layer("batchnorm", f"BatchNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon)
+    if isinstance(layer, nnx.LayerNorm):
+        n = layer.num_features
+        return Layer("layernorm", f"LayerNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon)
+    if isinstance(layer, nnx.Dropout):
+        return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
+    return describe_function(layer)
+
+
+def describe_function(fn):
+    """nnx.relu, jax.nn.gelu, functools.partial(nnx.leaky_relu, negative_slope=0.2), ..."""
+    kwargs = fn.keywords if isinstance(fn, functools.partial) else {}
+    name = getattr(fn.func if isinstance(fn, functools.partial) else fn, "__name__", type(fn).__name__)
+    if name not in FUNCTIONS:
+        raise NotSupported(f"not supported yet: {name}")
+    if name == "gelu":  # jax.nn.gelu's default is the tanh approximation; torch's and Keras's is exact
+        return Layer("act", f"gelu{'' if kwargs.get('approximate', True) else '(exact)'}",
+                     act="gelu_tanh" if kwargs.get("approximate", True) else "gelu")  # fmt: skip
+    key, default = ALPHA.get(name, (None, None))
+    alpha = kwargs.get(key, default) if key else None
+    return Layer("act", name if alpha is None else f"{name}({alpha:g})", act=name, alpha=alpha)
+
+
+def numpy(variable):
+    return None if variable is None else np.array(variable[...])
+
+
+def canonical(layer, trainable=False):
+    """A parametrized layer's weights in canonical layout (or, on a model merged from a gradient
+    state, its gradients: trainable=True leaves out BatchNorm's statistics)."""
+    if isinstance(layer, nnx.Linear):
+        weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}
+    else:
+        weights = {"gamma": numpy(layer.scale), "beta": numpy(layer.bias)}
+        if isinstance(layer, nnx.BatchNorm) and not trainable:
+            weights |= {"moving_mean": numpy(layer.mean), "moving_variance": numpy(layer.var)}
+    return {key: value for key, value in weights.items() if value is not None}
+
+
+def parametrized(model):
+    return [layer for layer in chain(model) if isinstance(layer, (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm))]
+
+
+def dropout_active(model):
+    return any(isinstance(layer, nnx.Dropout) and layer.rate and not layer.deterministic for layer in chain(model))
+
+
+def inference_copy(model):
+    clone = nnx.clone(model)
+    clone.eval()  # Dropout off, BatchNorm on its running statistics
+    return clone
+
+
+class FlaxModel:
+    framework = "flax"
+
+    def __init__(self, model):
+        self.model = model
+        self.layers = [describe(layer) for layer in chain(model)]
+        self.dtype = str(parametrized(model)[0].kernel[...].dtype) if parametrized(model) else "float32"
+        self.compute_dtype = self.dtype
+        self.notes = ["Flax Dropout left active (deterministic=False)"] if dropout_active(model) else []
+
+    def weights(self):
+        return [canonical(layer) for layer in parametrized(self.model)]
+
+    def tensor(self, a):
+        a = np.asarray(a)
+        return a if a.dtype.kind in "iu" else a.astype(self.dtype)
+
+    def outputs(self, x, model=None):
+        a, captured = self.tensor(x), []
+        for layer in chain(model or inference_copy(self.model)):
+            a = layer(a)
+            captured.append(np.asarray(a))
+        return captured
+
+    def outputs_as_left(self, x):
+        return self.outputs(x, nnx.clone(self.model)) if dropout_active(self.model) else None
+
+    def loss_and_grads(self, x, y, loss_fn):
+        graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
+        return self.value_and_grad(graphdef, params, rest, x, y, loss_fn)[:2]
+
+    def value_and_grad(self, graphdef, params, rest, x, y, loss_fn):
+        def loss_of(params):
+            return loss_fn(nnx.merge(graphdef, params, rest)(self.tensor(x)), self.tensor(y))
+
+        loss, grads = jax.value_and_grad(loss_of)(params)
+        as_model = nnx.merge(graphdef, grads, rest)
+        return float(loss), [canonical(layer, trainable=True) for layer in parametrized(as_model)], grads
+
+    def train(self, x, y, loss_fn, tx, steps):
+        """`steps` optax updates of the nnx.Param state of an inference copy; no lr to read (optax)."""
+        graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
+        state, record = tx.init(params), []
+        for _ in range(steps):
+            _, canon, grads = self.value_and_grad(graphdef, params, rest, x, y, loss_fn)
+            updates, state = tx.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+            weights = [canonical(layer) for layer in parametrized(nnx.merge(graphdef, params, rest))]
+            record.append({"params": weights, "grads": canon, "lr": None})
+        return record, None
+
+
+def loss_function(loss):
+    """A name from rosetta.tasks.LOSSES as impl_jax computes it, or the user's own (out, y) callable."""
+    if isinstance(loss, str):
+        from impl_jax.mlp import loss_value
+
+        return lambda out, y: loss_value(loss, out, y)
+    return loss

@@ -1,0 +1,216 @@
+"""Keras 3: a Sequential or functional chain of layers, on whichever backend Keras runs.
+
+Layers are called one at a time on the input, so every layer's output is seen; a Dense with a fused
+activation yields two outputs, x @ kernel + bias and its activation. Gradients come from the backend's
+own mechanism, steps from a fresh copy of the user's optimizer on a clone of the model.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from rosetta.portcheck.layers import Layer, NotSupported
+
+BACKEND = keras.backend.backend()
+NAMED = {"linear": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax",
+         "gelu": "gelu", "elu": "elu", "leaky_relu": "leaky_relu"}  # fmt: skip
+FUNCTION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # keras.activations' own defaults
+
+
+def chain(model):
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def fused(layer):
+    """The activation function a Dense applies itself, by name ("linear" when none)."""
+    name = getattr(layer.activation, "__name__", "linear")
+    if name not in NAMED:
+        raise NotSupported(f"not supported yet: Dense(activation={name!r})")
+    return name
+
+
+def describe(layer):
+    """One Keras layer as a list of Layers: a Dense with an activation is two."""
+    if isinstance(layer, keras.layers.Dense):
+        n_in, act = layer.kernel.shape[0], fused(layer)
+        dense = Layer("dense", f"Dense({n_in}→{layer.units})", n_in, layer.units, layer.use_bias)
+        alpha = FUNCTION_ALPHA.get(act)
+        return [dense] + ([] if act == "linear" else [Layer("act", f"'{act}'", act=act, alpha=alpha)])
+    return [describe_other(layer)]
+
+
+def describe_other(layer):
+    L = keras.layers  # noqa: N806
+    if isinstance(layer, L.BatchNormalization):
+        n = layer.gamma.shape[0]
+        return Layer("batchnorm", f"BatchNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon)
+    if isinstance(layer, L.LayerNormalization):
+        n = layer.gamma.shape[0]
+        return Layer("layernorm", f"LayerNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon)
+    if isinstance(layer, L.LeakyReLU):
+        return Layer("act", f"LeakyReLU({layer.negative_slope:g})", act="leaky_relu", alpha=layer.negative_slope)
+    if isinstance(layer, L.ELU):
+        return Layer("act", f"ELU({layer.alpha:g})", act="elu", alpha=layer.alpha)
+    if isinstance(layer, L.Softmax):
+        return Layer("act", "Softmax", act="softmax")
+    if isinstance(layer, L.ReLU) and not (layer.negative_slope or layer.max_value is not None or layer.threshold):
+        return Layer("act", "ReLU", act="relu")
+    if isinstance(layer, L.Activation):
+        act = getattr(layer.activation, "__name__", "?")
+        if act not in NAMED:
+            raise NotSupported(f"not supported yet: Activation({act!r})")
+        return Layer("act", f"Activation('{act}')", act=act, alpha=FUNCTION_ALPHA.get(act))
+    if isinstance(layer, L.Dropout):
+        return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
+    if isinstance(layer, L.Flatten):
+        return Layer("flatten", "Flatten")
+    raise NotSupported(f"not supported yet: {type(layer).__name__}")
+
+
+def numpy(value):
+    return np.array(ops.convert_to_numpy(value))
+
+
+def keys(layer, trainable=False):
+    """Canonical names of a layer's variables, in Keras's order (layer.weights)."""
+    if isinstance(layer, keras.layers.Dense):
+        return ["W"] + (["b"] if layer.use_bias else [])  # Dense.kernel is already (in, out)
+    names = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
+    stats = isinstance(layer, keras.layers.BatchNormalization) and not trainable
+    return names + (["moving_mean", "moving_variance"] if stats else [])
+
+
+def canonical(layer, arrays, trainable=False):
+    """A parametrized layer's weights (or its gradients, trainable=True) in canonical layout."""
+    return dict(zip(keys(layer, trainable), map(numpy, arrays), strict=True))
+
+
+def parametrized(model):
+    kinds = (keras.layers.Dense, keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+    return [layer for layer in chain(model) if isinstance(layer, kinds)]
+
+
+def compute_dtype(model, dtype):
+    """Keras computes parts of a float64 model in float32: off TensorFlow its type promotion maps
+    float64 to float32 (matmul on torch, most ops on jax: keras/src/backend/common/dtypes.py), and
+    TensorFlow's LeakyRelu op holds its slope as a float32 attribute."""
+    if dtype != "float64":
+        return dtype
+    leaky = any(isinstance(layer, keras.layers.LeakyReLU) for layer in chain(model))
+    return "float32" if BACKEND != "tensorflow" or leaky else dtype
+
+
+class KerasModel:
+    def __init__(self, model):
+        self.model = model
+        self.layers = [item for layer in chain(model) for item in describe(layer)]
+        self.framework = f"keras-{BACKEND}"
+        self.dtype = str(model.weights[0].dtype)
+        self.compute_dtype = compute_dtype(model, self.dtype)
+        self.notes = []
+
+    def weights(self, model=None):
+        return [canonical(layer, layer.weights) for layer in parametrized(model or self.model)]
+
+    def outputs(self, x, model=None):
+        """Every layer's output in inference mode; a fused Dense gives x @ kernel + bias, then f of it."""
+        a, captured = self.tensor(x), []
+        for layer in chain(model or self.model):
+            if isinstance(layer, keras.layers.Dense) and fused(layer) != "linear":
+                z = ops.matmul(a, layer.kernel)
+                captured.append(numpy(z if layer.bias is None else ops.add(z, layer.bias)))
+            a = layer(a, training=False)
+            captured.append(numpy(a))
+        return captured
+
+    def outputs_as_left(self, x):
+        return None  # Keras layers run in inference mode unless fit() or training=True calls them
+
+    def tensor(self, a):
+        a = np.asarray(a)
+        return a if a.dtype.kind in "iu" else a.astype(self.dtype)
+
+    def loss_and_grads(self, x, y, loss_fn, model=None):
+        model = model or self.model
+        loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
+        return float(numpy(loss)), canonical_grads(model, grads)
+
+    def train(self, x, y, loss_fn, optimizer, steps):
+        """`steps` steps of a fresh copy of `optimizer` on a clone; weights, gradients and lr of each."""
+        model = keras.models.clone_model(self.model)
+        model.set_weights(self.model.get_weights())
+        optimizer = type(optimizer).from_config(optimizer.get_config())
+        record = []
+        for _ in range(steps):
+            lr = float(numpy(optimizer.learning_rate))
+            loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
+            canon = canonical_grads(model, grads)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            record.append({"params": self.weights(model), "grads": canon, "lr": lr})
+        return record, form(optimizer)
+
+
+def canonical_grads(model, grads):
+    """The gradients, in model.trainable_variables order, as canonical per-layer dicts."""
+    grads = iter(grads)
+    return [
+        canonical(layer, [next(grads) for _ in layer.trainable_weights], trainable=True)
+        for layer in parametrized(model)
+    ]
+
+
+def total_loss(model, loss_fn, x, y, out=None):
+    """The loss with the regularizers' model.losses, as fit computes it (Keras losses: y_true first)."""
+    loss = loss_fn(y, model(x, training=False) if out is None else out)
+    return loss + ops.sum(model.losses) if model.losses else loss
+
+
+def tensorflow_gradient(model, loss_fn, x, y):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:  # records the ops on the trainable variables
+        loss = total_loss(model, loss_fn, x, y)
+    return loss, tape.gradient(loss, model.trainable_variables)
+
+
+def jax_gradient(model, loss_fn, x, y):
+    import jax
+
+    fixed = [v.value for v in model.non_trainable_variables]
+
+    def loss_of(trainable):  # a pure function of the weights: stateless_call, not model(x)
+        out, _, losses = model.stateless_call(trainable, fixed, x, training=False, return_losses=True)
+        return loss_fn(y, out) + sum(losses)
+
+    return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])
+
+
+def torch_gradient(model, loss_fn, x, y):
+    import torch
+
+    loss = total_loss(model, loss_fn, x, y)
+    return loss, torch.autograd.grad(loss, [v.value for v in model.trainable_variables])
+
+
+GRADIENT = {"tensorflow": tensorflow_gradient, "jax": jax_gradient, "torch": torch_gradient}
+
+
+def form(optimizer):
+    """The update rule and hyperparameters of a Keras optimizer, for replaying it in NumPy."""
+    decay = float(optimizer.weight_decay or 0.0)
+    if type(optimizer) is keras.optimizers.SGD:
+        return {"name": "sgd", "form": "keras", "momentum": float(optimizer.momentum),
+                "nesterov": optimizer.nesterov, "weight_decay": decay, "decoupled": True}  # fmt: skip
+    if type(optimizer) in (keras.optimizers.Adam, keras.optimizers.AdamW) and not optimizer.amsgrad:
+        return {"name": "adam", "form": "keras", "beta1": float(optimizer.beta_1), "beta2": float(optimizer.beta_2),
+                "eps": float(optimizer.epsilon), "weight_decay": decay, "decoupled": True}  # fmt: skip
+    return None
+
+
+def loss_function(loss):
+    """A name from rosetta.tasks.LOSSES as impl_keras computes it, or the user's own Keras loss."""
+    if isinstance(loss, str):
+        from impl_keras.mlp import loss_function as named
+
+        return named(loss)
+    return loss

@@ -1,0 +1,266 @@
+"""Hints: each suspected cause is re-run on the captured arrays with the fix applied, and named only
+where the fix closes the gap. NumPy only; the arrays came from the adapters.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from reference_numpy import mlp, optim
+from rosetta import tasks, tolerances
+from rosetta.portcheck.layers import apply, apply_block_acts, split_outputs
+from rosetta.portcheck.report import Hint
+
+
+@dataclass
+class Evidence:
+    report: object
+    ma: object
+    mb: object
+    blocks_a: list
+    blocks_b: list
+    x: np.ndarray
+    y: object
+    weights: list = field(default_factory=list)  # per block: "equal" / "transposed" / "different"
+    fa: list = field(default_factory=list)  # per block (input, pre, post) of model a
+    fb: list = field(default_factory=list)
+    loss_fns: tuple = ()
+    la: float | None = None
+    lb: float | None = None
+    ga: list = field(default_factory=list)
+    gb: list = field(default_factory=list)
+    ra: list = field(default_factory=list)  # per step {"params", "grads", "lr"}
+    rb: list = field(default_factory=list)
+    form_a: dict | None = None
+    form_b: dict | None = None
+
+
+def close(u, v, ev, kind="forward"):
+    """u and v equal within the report's tolerance (v the reference)."""
+    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+    return u.shape == v.shape and tolerances.rel_diff(u, v, ev.report.dtype) <= ev.report.tolerance[kind]
+
+
+def diagnose(ev):
+    found = []
+    for test in (transpose, missing_bias, activation, activation_slope, norm_epsilon, dropout_active, dtype):
+        found += test(ev)
+    if ev.la is not None:
+        found += loss_reduction(ev) + double_activation(ev)
+    if ev.ra:
+        found += optimizer_form(ev)
+    return found
+
+
+# ---- the layers ----
+
+
+def linear(inp, layer, w=None):
+    z = inp @ (layer["W"] if w is None else w)  # (N, in) @ (in, out)
+    return z + layer["b"] if "b" in layer else z
+
+
+def transpose(ev):
+    """Weights equal only transposed: B's block re-run with Wᵀ gives A's pre-activation."""
+    out, wb = [], ev.mb.weights()
+    for i, state in enumerate(ev.weights):
+        if state == "transposed" and close(linear(ev.fa[i][0], wb[i], wb[i]["W"].T), ev.fa[i][1], ev):
+            msg = (f"{ev.mb.framework}'s kernel is {ev.ma.framework}'s transposed; torch Linear.weight is "
+                   "(out, in), Keras and Flax kernels (in, out): copy it as W.T (a square layer: shapes cannot tell)")  # fmt: skip
+            out.append(Hint("transpose", i, msg))
+    return out
+
+
+def missing_bias(ev):
+    """Bias on one side only: that side's pre-activation minus its bias is the other side's."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        if ba.head.bias == bb.head.bias or ba.head.kind != "dense":
+            continue
+        (m, f, g), other = ((ev.ma, ev.fa, ev.fb), ev.mb) if ba.head.bias else ((ev.mb, ev.fb, ev.fa), ev.ma)
+        bias = m.weights()[i]["b"]
+        if close(f[i][1] - bias, g[i][1], ev):
+            size = float(np.max(np.abs(bias)))
+            msg = f"{other.framework}'s layer has no bias ({m.framework}'s: max |b| = {size:.3g}); add it"
+            out.append(Hint("missing-bias", i, msg))
+    return out
+
+
+def activation(ev):
+    """Different functions: A's activations applied to B's pre-activation give A's output."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        if [a.act for a in ba.acts] == [a.act for a in bb.acts]:
+            continue
+        if close(apply_block_acts(ba.acts, ev.fb[i][1]), ev.fa[i][2], ev):
+            names = [" → ".join(a.name for a in blk.acts) or "none" for blk in (ba, bb)]
+            msg = f"activation {names[0]} ({ev.ma.framework}) vs {names[1]} ({ev.mb.framework})"
+            out.append(Hint("activation", i, msg))
+    return out
+
+
+def activation_slope(ev):
+    """Same functions, other α: B's pre-activation through A's slopes gives A's output."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        alphas_a, alphas_b = [a.alpha for a in ba.acts], [a.alpha for a in bb.acts]
+        if [a.act for a in ba.acts] != [a.act for a in bb.acts] or alphas_a == alphas_b:
+            continue
+        if not close(ev.fa[i][2], ev.fb[i][2], ev) and close(apply_block_acts(bb.acts, ev.fb[i][1], alphas_a), ev.fa[i][2], ev):  # fmt: skip
+            pairs = [f"{a.act} {a.alpha:g} vs {b.alpha:g}" for a, b in zip(ba.acts, bb.acts) if a.alpha != b.alpha]
+            msg = f"{', '.join(pairs)} ({ev.ma.framework} vs {ev.mb.framework}); defaults: torch/jax 0.01, Keras layer 0.3, Keras 'leaky_relu' 0.2"  # fmt: skip
+            out.append(Hint("activation-slope", i, msg))
+    return out
+
+
+def normalize(inp, layer, eps, kind):
+    """BatchNorm (running statistics) or LayerNorm (over the features) with epsilon `eps`."""
+    if kind == "batchnorm":
+        mean, var = layer["moving_mean"], layer["moving_variance"]
+    else:
+        mean, var = inp.mean(axis=-1, keepdims=True), inp.var(axis=-1, keepdims=True)
+    z = (inp - mean) / np.sqrt(var + eps)
+    return z * layer.get("gamma", 1) + layer.get("beta", 0)
+
+
+def norm_epsilon(ev):
+    """Other ε: B's normalization re-run with A's ε gives A's output (kind batchnorm-epsilon)."""
+    out, wb = [], ev.mb.weights()
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        ha, hb = ba.head, bb.head
+        if ha.kind not in ("batchnorm", "layernorm") or ha.eps == hb.eps or close(ev.fa[i][1], ev.fb[i][1], ev):
+            continue
+        if close(normalize(ev.fb[i][0], wb[i], ha.eps, ha.kind), ev.fa[i][1], ev):
+            msg = f"{ha.name} vs {hb.name}: ε {ha.eps:g} vs {hb.eps:g} (torch 1e-5, Keras 1e-3, Flax 1e-5)"
+            out.append(Hint("batchnorm-epsilon", i, msg))
+    return out
+
+
+def dropout_active(ev):
+    """A model left with active Dropout: its outputs as left differ from its inference outputs."""
+    out = []
+    for m, f in ((ev.ma, ev.fa), (ev.mb, ev.fb)):
+        as_left = m.outputs_as_left(ev.x)
+        if as_left is None:
+            continue
+        left = [post for _, _, post in split_outputs(m.layers, m.tensor(ev.x), as_left)]
+        bad = [i for i, (post, (_, _, ref)) in enumerate(zip(left, f)) if not close(post, ref, ev)]
+        if bad:
+            msg = f"{m.framework}: Dropout is active as the model was left (model.eval() / nnx's model.eval())"
+            out.append(Hint("dropout-active", bad[0], msg))
+    return out
+
+
+def dtype(ev):
+    """Different dtypes: the gap is above float64's tolerance and within float32's."""
+    if ev.ma.dtype == ev.mb.dtype:
+        return []
+    worst = max([row.get("post", 0.0) for row in ev.report.blocks] + [0.0])
+    if tolerances.FORWARD["float64"] < worst <= tolerances.FORWARD["float32"]:
+        msg = f"{ev.ma.framework} {ev.ma.dtype} vs {ev.mb.framework} {ev.mb.dtype}: a gap of {worst:.1e} is float32 rounding"
+        return [Hint("dtype", None, msg)]
+    return []
+
+
+# ---- the loss ----
+
+
+def loss_reduction(ev):
+    """A constant factor between the losses (sum vs mean, ½) that the gradients share."""
+    n, k = ev.fa[-1][2].shape
+    factors = {f"N = {n}": n, f"K = {k}": k, f"N·K = {n * k}": n * k, "2": 2, f"2N = {2 * n}": 2 * n}
+    for name, f in factors.items():
+        for factor, label in ((f, f"{ev.ma.framework}'s loss is {name} × {ev.mb.framework}'s"),
+                              (1 / f, f"{ev.mb.framework}'s loss is {name} × {ev.ma.framework}'s")):  # fmt: skip
+            grads_scale = all(close({k: factor * v for k, v in gb.items()}.get(key), ga[key], ev)
+                              for ga, gb in zip(ev.ga, ev.gb) for key in ga if key in gb)  # fmt: skip
+            if factor != 1 and close(factor * ev.lb, ev.la, ev) and grads_scale:
+                return [Hint("loss-reduction", None, f"{label} (sum vs mean, or ½): use the same reduction")]
+    return []
+
+
+def probability_losses(out, y):
+    """(from-logits loss, probability loss) of `out` read as probabilities: softmax or sigmoid."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iu":
+        rows = np.arange(len(y))
+        return mlp.softmax_ce(out, y)[0], -np.mean(np.log(out[rows, y]))
+    bce = -np.mean(y * np.log(out) + (1 - y) * np.log1p(-out))
+    return mlp.bce_logits(out, y)[0], bce
+
+
+def double_activation(ev):
+    """A softmax/sigmoid output fed to a from-logits loss: that side's loss is the from-logits loss
+    of its probabilities, the other side's the probability loss of the same numbers."""
+    out = []
+    for (blocks, f, loss, m), (other_blocks, other_loss) in (
+        ((ev.blocks_a, ev.fa, ev.la, ev.ma), (ev.blocks_b, ev.lb)),
+        ((ev.blocks_b, ev.fb, ev.lb, ev.mb), (ev.blocks_a, ev.la)),
+    ):
+        last = blocks[-1].acts[-1].act if blocks[-1].acts else "linear"
+        if last not in ("softmax", "sigmoid"):
+            continue
+        with np.errstate(all="ignore"):
+            from_logits, probability = probability_losses(np.asarray(f[-1][2], np.float64), ev.y)
+        if close(from_logits, loss, ev) and close(probability, other_loss, ev):
+            other_last = other_blocks[-1].acts[-1].act if other_blocks[-1].acts else "linear"
+            kind = "double-activation" if other_last == last else "probabilities-as-logits"
+            msg = f"{m.framework}'s model ends in {last} and its loss applies {last} again: use a probability loss or drop the layer"  # fmt: skip
+            out.append(Hint(kind, None, msg))
+    return out
+
+
+# ---- the optimizer ----
+
+
+def as_optimizer(form):
+    keys = ("momentum", "nesterov") if form["name"] == "sgd" else ("beta1", "beta2", "eps")
+    return tasks.Optimizer(name=form["name"], form=form["form"], **{k: form[k] for k in keys})
+
+
+def replay(form, start, record, upto):
+    """The weights after `upto` steps of `form` fed the recorded gradients and learning rates."""
+    opt, params = as_optimizer(form), [{k: np.array(v) for k, v in layer.items()} for layer in start]
+    zeros = [{k: np.zeros_like(v) for k, v in g.items()} for g in record[0]["grads"]]
+    m, v = zeros, [{k: np.zeros_like(a) for k, a in layer.items()} for layer in zeros]
+    for t, step in enumerate(record[:upto], start=1):
+        for i, grads in enumerate(step["grads"]):
+            for key, g in grads.items():
+                w, lr, decay = params[i][key], step["lr"], form["weight_decay"]
+                if decay and form["decoupled"]:
+                    w -= lr * decay * w  # AdamW / Keras weight_decay: w ← w − lr·λ·w before the update
+                g = g + decay * w if decay and not form["decoupled"] else g  # torch: λ·w into the gradient
+                if opt.name == "adam":
+                    optim.adam(opt, w, g, m[i][key], v[i][key], t, lr)
+                else:
+                    optim.sgd(opt, w, g, m[i][key], lr)
+    return params
+
+
+def optimizer_form(ev):
+    """B's hyperparameters replayed with A's update rule reproduce A's weights at the first diverging
+    step, and with B's own rule B's: the rule is the cause."""
+    first = next((d for d in ev.report.divergences if d.stage == "step"), None)
+    forms = (ev.form_a, ev.form_b)
+    if first is None or None in forms or ev.ra[0]["lr"] is None or forms[0]["name"] != forms[1]["name"]:
+        return []
+    k, start = first.step, ev.ma.weights()
+    fixed = forms[1] | {key: forms[0][key] for key in ("form", "eps", "weight_decay", "decoupled") if key in forms[0]}
+    explains = close_params(replay(forms[1], start, ev.ra, k), ev.rb[k - 1]["params"], ev)
+    if not explains or not close_params(replay(fixed, start, ev.ra, k), ev.ra[k - 1]["params"], ev):
+        return []
+    if decay(forms[0]) != decay(forms[1]):
+        kind, what = "weight-decay", "weight decay coupled (torch: λ·w added to the gradient) vs decoupled (AdamW, Keras weight_decay)"  # fmt: skip
+    elif forms[0]["name"] == "adam":
+        kind, what = "adam-epsilon", "Keras's Adam divides by √v + ε̂ with lr·√(1−β2ᵗ)/(1−β1ᵗ); torch and optax by √v̂ + ε"
+    else:
+        kind, what = "momentum-form", "Keras's velocity v = μv − lr·g keeps the old lr; torch's buffer takes the new lr at once"  # fmt: skip
+    return [Hint(kind, first.block, f"step {k}: {what} (replayed: the other rule closes the gap)")]
+
+
+def decay(form):
+    return (form["weight_decay"], form["decoupled"]) if form["weight_decay"] else (0.0, None)
+
+
+def close_params(pa, pb, ev):
+    return all(close(a[key], b[key], ev, "trajectory") for a, b in zip(pa, pb) for key in a if key in b)

@@ -1,0 +1,150 @@
+"""check(a, b, ...): structure → weights → forward → loss → gradients → steps, then the hints.
+
+Everything here sees canonical NumPy arrays only; the adapters ran each framework.
+"""
+
+import numpy as np
+
+from rosetta import tolerances
+from rosetta.portcheck import hints
+from rosetta.portcheck.adapters import adapt
+from rosetta.portcheck.layers import group, split_outputs
+from rosetta.portcheck.report import Divergence, Report
+
+
+class InputError(ValueError):
+    """An input or target that cannot go into the models (width, NaN)."""
+
+
+def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
+    """Compare two models block by block; the user's models are never changed (see docs/porting.md)."""
+    (ma, loss_a), (mb, loss_b) = adapt(a), adapt(b)
+    report = new_report(ma, mb)
+    blocks_a, blocks_b = group(ma.layers), group(mb.layers)
+    report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
+    if not structure(report, blocks_a, blocks_b):
+        return report
+    x = checked_input(x, blocks_a[0].head.n_in)
+    ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
+    ev.weights = compare_weights(report, ma.weights(), mb.weights())
+    ev.fa, ev.fb = (split_outputs(m.layers, m.tensor(x), m.outputs(x)) for m in (ma, mb))
+    compare_forward(report, ev.fa, ev.fb)
+    if loss is not None:
+        (la, lb) = loss if isinstance(loss, tuple) else (loss, loss)
+        ev.loss_fns = loss_a(la), loss_b(lb)
+        ev.la, ev.ga = ma.loss_and_grads(x, y, ev.loss_fns[0])
+        ev.lb, ev.gb = mb.loss_and_grads(x, y, ev.loss_fns[1])
+        compare_loss(report, ev)
+        if optimizer is not None and steps:
+            ev.ra, ev.form_a = ma.train(x, y, ev.loss_fns[0], optimizer[0], steps)
+            ev.rb, ev.form_b = mb.train(x, y, ev.loss_fns[1], optimizer[1], steps)
+            compare_steps(report, ev.ra, ev.rb)
+    report.hints = hints.diagnose(ev)
+    return report
+
+
+def new_report(ma, mb):
+    """The report with the tolerances of the looser dtype of the two, saying so when they differ."""
+    dtypes = {ma.compute_dtype, mb.compute_dtype}
+    dtype = "float32" if "float32" in dtypes else "float64"
+    report = Report(ma.framework, mb.framework, dtype,
+                    {"forward": tolerances.FORWARD[dtype], "trajectory": tolerances.TRAJECTORY[dtype]})  # fmt: skip
+    report.notes = [f"{m.framework}: {note}" for m in (ma, mb) for note in m.notes]
+    for m in (ma, mb):
+        if m.compute_dtype != m.dtype:
+            report.notes.append(f"{m.framework} holds {m.dtype} weights but computes in {m.compute_dtype}")
+    if len({ma.dtype, mb.dtype}) == 2:
+        report.notes.append(f"the models differ in dtype ({ma.dtype} vs {mb.dtype}): {dtype} tolerances")
+    return report
+
+
+def checked_input(x, n_in):
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise InputError(f"input of shape {x.shape}: the models take (N, {n_in})")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise InputError("input contains NaN or Inf")
+    return x
+
+
+def mismatch(report, block, part, message):
+    report.divergences.append(Divergence("structure", block, part, float("inf"), message=message))
+    report.blocks[block].setdefault("structure", []).append(message)
+
+
+def structure(report, blocks_a, blocks_b):
+    """Record every structural mismatch; False when the blocks cannot be aligned number for number."""
+    if len(blocks_a) != len(blocks_b):
+        block = min(len(blocks_a), len(blocks_b))
+        report.blocks.append({"a": "", "b": ""})
+        mismatch(report, min(block, len(report.blocks) - 1), "linear", f"{len(blocks_a)} blocks vs {len(blocks_b)}")
+        return False
+    aligned = True
+    for i, (ba, bb) in enumerate(zip(blocks_a, blocks_b)):
+        ha, hb = ba.head, bb.head
+        if (ha.kind, ha.n_in, ha.n_out) != (hb.kind, hb.n_in, hb.n_out):
+            mismatch(report, i, "linear", f"{ha.name} vs {hb.name}")
+            aligned = False
+        elif ha.bias != hb.bias:
+            mismatch(report, i, "linear", f"bias on the {'first' if ha.bias else 'second'} model only")
+        if [act.act for act in ba.acts] != [act.act for act in bb.acts]:
+            names = [" → ".join(act.name for act in blk.acts) or "no activation" for blk in (ba, bb)]
+            mismatch(report, i, "activation", f"{names[0]} vs {names[1]}")
+    return aligned
+
+
+def rel_layer(la, lb, dtype):
+    """Two canonical layers' shared arrays as one vector: max|a − b| / max|b| (tolerances.rel_diff)."""
+    keys = [k for k in lb if k in la and np.shape(la[k]) == np.shape(lb[k])]
+    if not keys:
+        return 0.0
+    flat = [np.concatenate([np.ravel(layer[k]).astype(np.float64) for k in keys]) for layer in (la, lb)]
+    return tolerances.rel_diff(flat[0], flat[1], dtype)
+
+
+def compare_weights(report, wa, wb):
+    """Per block: "equal", "transposed" (equal only as Wᵀ, square layers included) or "different"."""
+    tol, status = report.tolerance["forward"], []
+    for i, (la, lb) in enumerate(zip(wa, wb)):
+        rel = rel_layer(la, lb, report.dtype)
+        transposed = "W" in la and la["W"].shape == la["W"].T.shape and rel_layer({"W": la["W"].T}, lb, report.dtype) <= tol  # fmt: skip
+        state = "equal" if rel <= tol else "transposed" if transposed else "different"
+        report.blocks[i].update(weights=state, weights_rel=rel)
+        if state != "equal":
+            report.divergences.append(Divergence("weights", i, "linear", rel, message=f"weights {state}"))
+        status.append(state)
+    return status
+
+
+def compare_forward(report, fa, fb):
+    tol = report.tolerance["forward"]
+    for i, ((_, pre_a, post_a), (_, pre_b, post_b)) in enumerate(zip(fa, fb)):
+        row = report.blocks[i]
+        for part, key, (u, v) in (("linear", "pre", (pre_a, pre_b)), ("activation", "post", (post_a, post_b))):
+            if np.shape(u) != np.shape(v):
+                continue
+            row[key] = tolerances.rel_diff(u, v, report.dtype)
+            row[key + "_abs"] = float(np.max(np.abs(np.asarray(u, np.float64) - v))) if np.size(u) else 0.0
+            if row[key] > tol:
+                report.divergences.append(Divergence("forward", i, part, row[key]))
+
+
+def compare_loss(report, ev):
+    rel = abs(ev.la - ev.lb) / max(abs(ev.lb), tolerances.TINY[report.dtype])
+    report.loss = {"a": ev.la, "b": ev.lb, "rel": rel}
+    if rel > report.tolerance["forward"]:
+        report.divergences.append(Divergence("loss", None, None, rel))
+    for i, (ga, gb) in enumerate(zip(ev.ga, ev.gb)):
+        report.blocks[i]["grad"] = rel_layer(ga, gb, report.dtype)
+        if report.blocks[i]["grad"] > report.tolerance["forward"]:
+            report.divergences.append(Divergence("gradient", i, "linear", report.blocks[i]["grad"]))
+
+
+def compare_steps(report, ra, rb):
+    """The weights after each step; only the first diverging step is a divergence."""
+    tol = report.tolerance["trajectory"]
+    for k, (sa, sb) in enumerate(zip(ra, rb), start=1):
+        report.steps.append([rel_layer(la, lb, report.dtype) for la, lb in zip(sa["params"], sb["params"])])
+        bad = [i for i, rel in enumerate(report.steps[-1]) if rel > tol]
+        if bad and not any(d.stage == "step" for d in report.divergences):
+            report.divergences.append(Divergence("step", bad[0], "linear", report.steps[-1][bad[0]], step=k))
