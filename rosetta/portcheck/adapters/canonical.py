@@ -1,7 +1,8 @@
 """Our own canonical form: (task or spec, params), computed by reference_numpy's hand-written backprop.
 
 A spec is the JSON model description: {"sizes": [n_in, ..., n_out], "activations": [...], "bias": true,
-"alpha": null}; the optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy.optim.
+"alpha": null, "output": null}; "output": "softmax" adds a softmax head (forward only: the losses take
+logits). The optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy.optim.
 """
 
 from dataclasses import replace
@@ -11,7 +12,7 @@ import numpy as np
 from reference_numpy import mlp, optim
 from rosetta import params as canonical_params
 from rosetta import tasks
-from rosetta.portcheck.layers import Layer
+from rosetta.portcheck.layers import Layer, NotSupported, apply
 
 
 def as_task(task_or_spec):
@@ -20,10 +21,13 @@ def as_task(task_or_spec):
     if isinstance(task_or_spec, str):
         return tasks.get(task_or_spec)
     spec = dict(task_or_spec)
-    return tasks.make(spec["sizes"], spec["activations"], bias=spec.get("bias", True), alpha=spec.get("alpha"))
+    task = tasks.make(spec["sizes"], spec["activations"], alpha=spec.get("alpha"))
+    bias = spec.get("bias", True)
+    biases = bias if isinstance(bias, list) else [bias] * len(task.layers)  # one per layer, or for all
+    return replace(task, layers=tuple(replace(layer, bias=b) for layer, b in zip(task.layers, biases)))
 
 
-def describe(task):
+def describe(task, head):
     layers = []
     for n_in, spec in zip(task.sizes, task.layers):
         layers.append(Layer("dense", f"W({n_in}→{spec.units})", n_in, spec.units, spec.bias))
@@ -31,7 +35,7 @@ def describe(task):
             alpha = spec.alpha if spec.activation in tasks.DEFAULT_ALPHA else None
             name = spec.activation if alpha is None else f"{spec.activation}({alpha:g})"
             layers.append(Layer("act", name, act=spec.activation, alpha=alpha))
-    return layers
+    return layers + ([Layer("act", "softmax", act="softmax")] if head == "softmax" else [])
 
 
 class CanonicalModel:
@@ -39,9 +43,10 @@ class CanonicalModel:
 
     def __init__(self, model):
         self.task, params = as_task(model[0]), model[1]
+        self.head = model[0].get("output") if isinstance(model[0], dict) else None
         self.dtype = str(canonical_params.validate(self.task, params))
         self.params = mlp.build(self.task, params)  # a copy
-        self.layers, self.compute_dtype, self.notes = describe(self.task), self.dtype, []
+        self.layers, self.compute_dtype, self.notes = describe(self.task, self.head), self.dtype, []
 
     def weights(self):
         return mlp.build(self.task, self.params)
@@ -54,12 +59,14 @@ class CanonicalModel:
         captured = []
         for spec, (_, z, a) in zip(self.task.layers, cache):
             captured += [z] if spec.activation == "linear" else [z, a]
-        return captured
+        return captured + ([apply("softmax", captured[-1], None)] if self.head == "softmax" else [])
 
     def outputs_as_left(self, x):
         return None
 
     def loss_and_grads(self, x, y, loss, params=None):
+        if self.head:
+            raise NotSupported("not supported yet: a loss on the canonical softmax head (use logits)")
         task = replace(self.task, loss=loss, l2=0.0)
         return mlp.loss_and_grads(task, self.params if params is None else params, x, y)
 
