@@ -4,6 +4,8 @@ Keras runs on the backend of the process (KERAS_BACKEND); `make test` runs this 
 
 import itertools
 
+import numpy as np
+
 import pytest
 
 import rosetta
@@ -77,3 +79,231 @@ def test_a_leaky_relu_slope(fa, fb, slope):
     report = rosetta.check(build(fa), build(fb, slope=slope), x)
     assert where(report) == ("forward", 0, "activation") and kinds(report) == ["activation-slope"]
     assert "0.01" in report.hints[0].message and f"{slope:g}" in report.hints[0].message
+
+
+def cross_entropy(framework, reduction="mean", from_logits=True):
+    """Each framework's own softmax cross-entropy on integer labels."""
+    if framework == "torch":
+        from torch import nn
+
+        return nn.CrossEntropyLoss(reduction=reduction)
+    if framework == "keras":
+        import keras
+
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="sum" if reduction == "sum" else "sum_over_batch_size")  # fmt: skip
+    if framework == "flax":
+        import optax
+
+        def loss(out, y):
+            per_row = optax.softmax_cross_entropy_with_integer_labels(out, y)  # optax: per example
+            return per_row.sum() if reduction == "sum" else per_row.mean()
+
+        return loss
+    return "softmax_ce"
+
+
+@pytest.mark.parametrize("fa,fb", [("keras", "torch"), ("keras", "flax")])
+def test_softmax_in_the_model_and_again_in_the_loss(fa, fb):
+    x, y = data()
+    loss = (cross_entropy(fa, from_logits=False), cross_entropy(fb))  # b's loss takes logits
+    report = rosetta.check(build(fa), build(fb), x, y, loss=loss)
+    assert where(report) == ("loss", None, None) and kinds(report) == ["double-activation"]
+
+
+@pytest.mark.parametrize("fa,fb", [("torch", "keras"), ("flax", "keras")])
+def test_probabilities_fed_to_a_from_logits_loss(fa, fb):
+    x, y = data()
+    report = rosetta.check(build(fa, head=None), build(fb), x, y, loss=(cross_entropy(fa), cross_entropy(fb)))
+    assert where(report) == ("structure", 2, "activation")
+    assert kinds(report) == ["activation", "probabilities-as-logits"]
+
+
+@pytest.mark.parametrize("fa,fb", [("torch", "keras"), ("flax", "canonical"), ("keras", "torch")])
+def test_sum_instead_of_mean(fa, fb):
+    x, y = data()
+    loss = (cross_entropy(fa, "sum"), cross_entropy(fb))
+    report = rosetta.check(build(fa, head=None), build(fb, head=None), x, y, loss=loss)
+    assert where(report) == ("loss", None, None) and kinds(report) == ["loss-reduction"]
+    assert "N = 16" in report.hints[0].message
+
+
+@pytest.mark.parametrize("fa,fb", [("torch", "canonical"), ("flax", "torch")])
+def test_float32_against_float64_uses_float32_tolerances_and_says_why(fa, fb):
+    x, y = data()
+    a, b = build(fa, "float32", head=None), build(fb, "float64", head=None)
+    report = rosetta.check(a, b, x, y, loss="softmax_ce")
+    assert report.ok and report.dtype == "float32" and kinds(report) == ["dtype"]
+    assert any("differ in dtype" in note for note in report.notes)
+
+
+# ---- optimizer steps ----
+
+
+def torch_sgd(lr_drop=True, **kw):
+    import torch
+
+    def factory(params):  # MultiStepLR([2]): lr 0.1 for steps 1–2, 0.01 from step 3 on
+        sgd = torch.optim.SGD(params, lr=0.1, momentum=0.9, **kw)
+        return (sgd, torch.optim.lr_scheduler.MultiStepLR(sgd, [2], 0.1)) if lr_drop else sgd
+
+    return factory
+
+
+def keras_sgd(lr_drop=True, **kw):
+    import keras
+
+    lr = keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.1, 0.01]) if lr_drop else 0.1  # iterations 0, 1
+    return keras.optimizers.SGD(lr, momentum=0.9, **kw)
+
+
+def steps(fa, fb, optimizers, k, scale=1.0, dtype="float64"):
+    x, y = data()
+    a, b = build(fa, dtype, head=None), build(fb, dtype, head=None)
+    loss = (cross_entropy(fa), cross_entropy(fb))
+    return rosetta.check(a, b, scale * x.astype(dtype), y, loss=loss, optimizer=optimizers, steps=k)
+
+
+def test_torch_adam_against_keras_adam_is_the_epsilon_form():
+    import keras
+    import torch
+
+    # inputs of 1e-4: first-layer gradients ~1e-5, where ε (1e-8) and Keras's ε̂ (1e-7/√(1−β2ᵗ)) differ most
+    optimizers = (lambda p: torch.optim.Adam(p, lr=1e-2), keras.optimizers.Adam(1e-2))
+    report = steps("torch", "keras", optimizers, 5, scale=1e-4)
+    assert report.first.stage == "step" and report.first.step <= 2 and kinds(report) == ["adam-epsilon"]
+
+
+def test_canonical_adam_against_keras_adam_is_the_epsilon_form():
+    import keras
+
+    from rosetta.tasks import Optimizer
+
+    optimizers = (keras.optimizers.Adam(1e-2), Optimizer("adam", lr=1e-2))
+    report = steps("keras", "canonical", optimizers, 5, scale=1e-4)
+    assert report.first.stage == "step" and report.first.step <= 2 and kinds(report) == ["adam-epsilon"]
+
+
+@pytest.mark.parametrize("fa,fb", [("torch", "keras"), ("keras", "canonical")])
+def test_momentum_under_a_learning_rate_drop(fa, fb):
+    from rosetta.tasks import Optimizer
+
+    canonical = Optimizer("sgd", lr=0.1, momentum=0.9, lr_drops=((2, 0.01),))
+    make = {"torch": torch_sgd(), "keras": keras_sgd(), "canonical": canonical}
+    report = steps(fa, fb, (make[fa], make[fb]), 5)
+    assert report.first.stage == "step" and report.first.step == 3, str(report)
+    assert kinds(report) == ["momentum-form"]
+
+
+def test_weight_decay_coupled_against_decoupled():
+    import keras
+    import torch
+
+    report = steps("torch", "keras", (torch_sgd(False, weight_decay=0.01), keras_sgd(False, weight_decay=0.01)), 5)
+    assert (report.first.stage, report.first.step) == ("step", 2) and kinds(report) == ["weight-decay"]
+    optimizers = (keras.optimizers.AdamW(1e-2, weight_decay=0.1), lambda p: torch.optim.Adam(p, 1e-2, weight_decay=0.1))
+    assert kinds(steps("keras", "torch", optimizers, 5)) == ["weight-decay"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_correct_optimizers_stay_together_for_20_steps(dtype):
+    import keras
+    import optax
+    import torch
+
+    from rosetta.tasks import Optimizer
+
+    keras_adam = Optimizer("adam", lr=1e-2, eps=1e-7, form="keras")
+    drop = Optimizer("sgd", lr=0.1, momentum=0.9, lr_drops=((2, 0.01),))
+    for fa, fb, optimizers in [
+        ("torch", "flax", (lambda p: torch.optim.Adam(p, lr=1e-2), optax.adam(1e-2))),
+        ("keras", "canonical", (keras.optimizers.Adam(1e-2), keras_adam)),
+        ("torch", "canonical", (torch_sgd(), drop)),
+        ("keras", "canonical", (keras_sgd(), drop.__class__(**{**vars(drop), "form": "keras"}))),
+        ("torch", "keras", (torch_sgd(False), keras_sgd(False))),
+    ]:
+        report = steps(fa, fb, optimizers, 20, dtype=dtype)
+        assert report.ok and len(report.steps) == 20 and report.hints == [], f"{fa}-{fb}\n{report}"
+
+
+# ---- inference mode and normalization ----
+
+
+def with_dropout(framework, model):
+    """The model with Dropout(0.5) after the first activation, left active as a training run leaves it."""
+    if framework == "torch":
+        from torch import nn
+
+        return nn.Sequential(*list(model)[:2], nn.Dropout(0.5), *list(model)[2:]).train()
+    from flax import nnx
+
+    return nnx.Sequential(*model.layers[:2], nnx.Dropout(0.5, rngs=nnx.Rngs(1)), *model.layers[2:])
+
+
+@pytest.mark.parametrize("fa,fb", [("torch", "keras"), ("flax", "torch")])
+def test_dropout_left_active_is_named_and_compared_in_inference_mode(fa, fb):
+    x, _ = data()
+    a = with_dropout(fa, build(fa))
+    report = rosetta.check(a, build(fb), x)
+    assert report.ok and kinds(report) == ["dropout-active"] and report.hints[0].block == 0
+    assert any("training mode" in note or "Dropout left active" in note for note in report.notes)
+    assert a.training if fa == "torch" else not a.layers[2].deterministic  # the user's model as it was
+
+
+def batchnorm_model(framework, eps):
+    """Linear(5→7) → BatchNorm(7) → relu → Linear(7→3), running statistics with small variances."""
+    params = weights()
+    gamma, beta = np.linspace(0.5, 1.5, 7), np.linspace(-0.2, 0.2, 7)
+    mean, var = np.linspace(-0.1, 0.1, 7), np.linspace(1e-3, 3e-3, 7)
+    if framework == "torch":
+        from torch import nn
+
+        model = build("torch", head=None)
+        bn = nn.BatchNorm1d(7, eps=eps, dtype=model[0].weight.dtype)
+        bn.load_state_dict({"weight": tensor(gamma), "bias": tensor(beta), "running_mean": tensor(mean),
+                            "running_var": tensor(var), "num_batches_tracked": tensor(np.array(0))})  # fmt: skip
+        return nn.Sequential(model[0], bn, nn.ReLU(), nn.Linear(7, 3, dtype=bn.weight.dtype)).eval(), params
+    if framework == "keras":
+        import keras
+
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7), keras.layers.BatchNormalization(epsilon=eps),
+                                  keras.layers.ReLU(), keras.layers.Dense(3)])  # fmt: skip
+        model.set_weights([params[0]["W"], params[0]["b"], gamma, beta, mean, var, params[1]["W"][:, :3], params[1]["b"][:3]])  # fmt: skip
+        return model, params
+    import jax.numpy as jnp
+    from flax import nnx
+
+    model = build("flax", head=None)
+    bn = nnx.BatchNorm(7, epsilon=eps, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+    bn.scale[...], bn.bias[...] = jnp.asarray(gamma), jnp.asarray(beta)
+    bn.mean, bn.var = nnx.BatchStat(jnp.asarray(mean)), nnx.BatchStat(jnp.asarray(var))  # NNX keeps float32 stats
+    out = nnx.Linear(7, 3, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+    out.kernel[...], out.bias[...] = jnp.asarray(params[1]["W"][:, :3]), jnp.asarray(params[1]["b"][:3])
+    return nnx.Sequential(model.layers[0], bn, nnx.relu, out), params
+
+
+def tensor(a):
+    import torch
+
+    return torch.from_numpy(np.asarray(a))
+
+
+def copy_output_layer(torch_model, params):
+    import torch
+
+    with torch.no_grad():
+        torch_model[3].weight.copy_(tensor(params[1]["W"][:, :3].T))
+        torch_model[3].bias.copy_(tensor(params[1]["b"][:3]))
+    return torch_model
+
+
+def bn(framework, eps):
+    model, params = batchnorm_model(framework, eps)
+    return copy_output_layer(model, params) if framework == "torch" else model
+
+
+@pytest.mark.parametrize("fa,fb", [("torch", "keras"), ("flax", "keras"), ("torch", "flax")])
+def test_batchnorm_epsilon(fa, fb):
+    x, _ = data()
+    assert rosetta.check(bn(fa, 1e-5), bn(fb, 1e-5), x).ok
+    report = rosetta.check(bn(fa, 1e-5), bn(fb, 1e-3), x)
+    assert where(report) == ("forward", 1, "linear") and kinds(report) == ["batchnorm-epsilon"]
