@@ -93,3 +93,8 @@ def canonical_model(params, head="softmax", bug=None, slope=0.01, act="leaky_rel
 
 
 BUILD = {"torch": torch_model, "keras": keras_model, "flax": flax_model, "canonical": canonical_model}
+
+
+def build(framework, dtype="float64", **kw):
+    """The MLP in `framework` from the shared weights, with `kw` (head, bug, slope, act)."""
+    return BUILD[framework](weights(dtype), **kw)

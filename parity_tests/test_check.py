@@ -9,14 +9,10 @@ import numpy as np
 import pytest
 
 import rosetta
-from parity_tests.ports import BUILD, data, weights
+from parity_tests.ports import build, data, weights
 
 FRAMEWORKS = ("torch", "keras", "flax", "canonical")
 PAIRS = list(itertools.permutations(FRAMEWORKS, 2))
-
-
-def build(framework, dtype="float64", **kw):
-    return BUILD[framework](weights(dtype), **kw)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

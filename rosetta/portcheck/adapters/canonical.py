@@ -21,10 +21,18 @@ def as_task(task_or_spec):
     if isinstance(task_or_spec, str):
         return tasks.get(task_or_spec)
     spec = dict(task_or_spec)
-    task = tasks.make(spec["sizes"], spec["activations"], alpha=spec.get("alpha"))
+    acts = list(spec["activations"])
+    acts[-1] = "linear" if head(spec) else acts[-1]  # the softmax head is applied after the reference
+    task = tasks.make(spec["sizes"], acts, alpha=spec.get("alpha"))
     bias = spec.get("bias", True)
     biases = bias if isinstance(bias, list) else [bias] * len(task.layers)  # one per layer, or for all
     return replace(task, layers=tuple(replace(layer, bias=b) for layer, b in zip(task.layers, biases)))
+
+
+def head(spec):
+    """"softmax" when the spec's model ends in one ("output": "softmax", or a last "softmax" activation)."""
+    last = spec.get("activations", [None])[-1]
+    return "softmax" if "softmax" in (spec.get("output"), last) else None
 
 
 def describe(task, head):
@@ -43,7 +51,7 @@ class CanonicalModel:
 
     def __init__(self, model):
         self.task, params = as_task(model[0]), model[1]
-        self.head = model[0].get("output") if isinstance(model[0], dict) else None
+        self.head = head(model[0]) if isinstance(model[0], dict) else None
         self.dtype = str(canonical_params.validate(self.task, params))
         self.params = mlp.build(self.task, params)  # a copy
         self.layers, self.compute_dtype, self.notes = describe(self.task, self.head), self.dtype, []
@@ -92,3 +100,15 @@ def loss_function(loss):
     if not isinstance(loss, str):
         raise TypeError(f"the canonical side takes a loss name from {tasks.LOSSES}, got {loss!r}")
     return loss
+
+
+# ---- the command line ----
+
+
+def load(path, spec):
+    """Canonical .safetensors / .npz (keys layers.{i}.W, layers.{i}.b), checked against the description."""
+    return spec, canonical_params.load(path, as_task(spec))
+
+
+def make_optimizer(name, lr):
+    return tasks.Optimizer(name, lr=lr)

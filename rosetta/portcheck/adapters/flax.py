@@ -146,3 +146,57 @@ def loss_function(loss):
 
         return lambda out, y: loss_value(loss, out, y)
     return loss
+
+
+# ---- the command line: a state file into a model built from a description ----
+
+
+def from_spec(spec, dtype):
+    """nnx.Sequential(Linear, activation function, ...) from the JSON description."""
+    sizes, layers, dtype = spec["sizes"], [], jax.numpy.dtype(dtype)
+    for i, act in enumerate(spec["activations"]):
+        layers.append(nnx.Linear(sizes[i], sizes[i + 1], use_bias=spec["bias"][i], dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0)))  # fmt: skip
+        if act in ALPHA:
+            key, default = ALPHA[act]
+            layers.append(functools.partial(getattr(nnx, act), **{key: spec.get("alpha") or default}))
+        elif act == "gelu":
+            layers.append(functools.partial(nnx.gelu, approximate=False))
+        elif act != "linear":
+            layers.append(getattr(nnx, act))
+    return nnx.Sequential(*layers)
+
+
+def load(path, make_model):
+    """nnx.to_pure_dict(nnx.state(model)) saved as .msgpack (flax.serialization) or .safetensors
+    (keys joined with '.'): arrays only."""
+    if str(path).endswith(".msgpack"):
+        from flax import serialization
+
+        with open(path, "rb") as f:
+            pure = serialization.msgpack_restore(f.read())
+    else:
+        from safetensors.numpy import load_file
+
+        pure = unflatten(load_file(path))
+    leaves = jax.tree_util.tree_leaves(pure)
+    model = make_model(str(leaves[0].dtype) if leaves else "float32")
+    state = nnx.state(model)
+    nnx.replace_by_pure_dict(state, pure)
+    nnx.update(model, state)
+    return model
+
+
+def unflatten(flat):
+    """{"layers.0.kernel": a} -> {"layers": {0: {"kernel": a}}}, integer keys as nnx's pure dicts have."""
+    nested = {}
+    for key, value in flat.items():
+        *path, last = [int(p) if p.isdigit() else p for p in key.split(".")]
+        node = nested
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return nested
+
+
+def make_optimizer(name, lr):
+    return (optax.adam if name == "adam" else optax.sgd)(lr)

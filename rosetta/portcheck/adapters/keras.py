@@ -214,3 +214,15 @@ def loss_function(loss):
 
         return named(loss)
     return loss
+
+
+# ---- the command line ----
+
+
+def load(path, make_model=None):
+    """A .keras archive with safe_mode=True: a Lambda layer or custom code is refused, not run."""
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def make_optimizer(name, lr):
+    return (keras.optimizers.Adam if name == "adam" else keras.optimizers.SGD)(lr)

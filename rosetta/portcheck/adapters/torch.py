@@ -155,3 +155,39 @@ def loss_function(loss):
 
         return lambda out, y: loss_value(loss, out, y)
     return loss
+
+
+# ---- the command line: a state_dict into a model built from a description ----
+
+MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
+
+
+def from_spec(spec, dtype):
+    """nn.Sequential(Linear, activation, ...) from the JSON description (rosetta.portcheck.files)."""
+    sizes, layers = spec["sizes"], []
+    for i, act in enumerate(spec["activations"]):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1], bias=spec["bias"][i], dtype=getattr(torch, dtype)))
+        if act == "leaky_relu":
+            layers.append(nn.LeakyReLU(spec.get("alpha") or 0.01))
+        elif act == "elu":
+            layers.append(nn.ELU(spec.get("alpha") or 1.0))
+        elif act == "softmax":
+            layers.append(nn.Softmax(dim=1))
+        elif act != "linear":
+            layers.append(MODULES[act]())
+    return nn.Sequential(*layers)
+
+
+def load(path, make_model):
+    """A state_dict saved with torch.save, read with weights_only=True: tensors only, no code runs."""
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("not a state_dict of tensors (save model.state_dict(), not the model)")
+    dtype = str(next(iter(state.values())).dtype).removeprefix("torch.") if state else "float32"
+    model = make_model(dtype)
+    model.load_state_dict(state)  # strict: a missing, extra or mis-shaped tensor names itself
+    return model.eval()
+
+
+def make_optimizer(name, lr):
+    return lambda params: (torch.optim.Adam if name == "adam" else torch.optim.SGD)(params, lr=lr)

@@ -1,0 +1,121 @@
+"""`rosetta check A B --input X.npy`: files of every kind, exit codes 0/1/2, one-line errors, and a
+pickle with a payload that must not run."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from parity_tests.ports import SIZES, build, data, weights
+from rosetta import cli, params
+
+SPEC = json.dumps({"sizes": list(SIZES), "activations": ["leaky_relu", "leaky_relu", "softmax"], "alpha": 0.01})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The same softmax MLP as a .keras archive, a torch state_dict, a Flax msgpack and canonical .npz."""
+    import torch
+    from flax import nnx, serialization
+
+    d = tmp_path_factory.mktemp("models")
+    x, y = data()
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", y)
+    build("keras").save(d / "model.keras")
+    torch.save(build("torch").state_dict(), d / "model.pt")
+    torch.save(build("torch", bug="transpose").state_dict(), d / "transposed.pt")
+    pure = nnx.to_pure_dict(nnx.state(build("flax")))
+    (d / "model.msgpack").write_bytes(serialization.msgpack_serialize(pure))
+    params.save(d / "model.npz", weights())
+    return d
+
+
+def rosetta(*argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_keras_file_against_torch_state_dict_is_ok_with_json_and_plot(files, capsys):
+    plot = files / "check.png"
+    code, out, err = rosetta("check", files / "model.keras", files / "model.pt", "--spec-b", SPEC,
+                             "--input", files / "x.npy", "--json", "--plot", plot, capsys=capsys)  # fmt: skip
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["first"] is None, err
+    assert plot.stat().st_size > 10_000
+
+
+def test_a_transposed_state_dict_exits_1_with_the_hint(files, capsys):
+    code, out, _ = rosetta("check", files / "model.keras", files / "transposed.pt", "--spec-b", SPEC,
+                           "--input", files / "x.npy", capsys=capsys)  # fmt: skip
+    assert code == 1 and "FIRST DIVERGENCE: weights at block 1" in out and "hint [transpose] block 1" in out
+
+
+def test_flax_state_against_canonical_weights_with_loss_and_steps(files, capsys):
+    spec = json.loads(SPEC) | {"activations": ["leaky_relu", "leaky_relu", "linear"]}
+    flax_spec = json.dumps(spec)
+    pure_softmax_free = files / "model.msgpack"  # the state has no activation: the spec decides the head
+    code, out, err = rosetta("check", pure_softmax_free, files / "model.npz", "--spec-a", flax_spec, "--spec-b", flax_spec,
+                             "--input", files / "x.npy", "--target", files / "y.npy", "--loss", "softmax_ce",
+                             "--steps", "3", "--optimizer", "adam", "--json", capsys=capsys)  # fmt: skip
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and len(doc["steps"]) == 3, err
+
+
+def error(files, capsys, *argv):
+    code, out, err = rosetta("check", *argv, capsys=capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_bad_files_are_one_line_errors_with_exit_2(files, capsys):
+    x = files / "x.npy"
+    (files / "truncated.pt").write_bytes((files / "model.pt").read_bytes()[:200])
+    (files / "notes.txt").write_text("hello")
+    (files / "text.pt").write_text("not a zip")
+    assert "truncated.pt" in error(files, capsys, files / "model.keras", files / "truncated.pt", "--spec-b", SPEC, "--input", x)  # fmt: skip
+    assert "unknown file type" in error(files, capsys, files / "notes.txt", files / "model.keras", "--input", x)
+    assert "text.pt" in error(files, capsys, files / "text.pt", files / "model.keras", "--spec-a", SPEC, "--input", x)
+    assert "no such file" in error(files, capsys, files / "missing.keras", files / "model.keras", "--input", x)
+    assert "no architecture" in error(files, capsys, files / "model.keras", files / "model.pt", "--input", x)
+
+
+def test_a_description_that_does_not_fit_the_weights(files, capsys):
+    wrong = json.dumps({"sizes": [5, 8, 7, 3], "activations": ["relu", "relu", "softmax"]})
+    err = error(files, capsys, files / "model.keras", files / "model.pt", "--spec-b", wrong, "--input", files / "x.npy")
+    assert "size mismatch" in err
+    err = error(files, capsys, files / "model.npz", files / "model.keras", "--spec-a", wrong, "--input", files / "x.npy")
+    assert "expected shape" in err
+
+
+def test_bad_inputs(files, capsys):
+    np.save(files / "wide.npy", np.zeros((4, 6)))
+    np.save(files / "nan.npy", np.full((4, 5), np.nan))
+    for name, message in (("wide.npy", "take (N, 5)"), ("nan.npy", "NaN")):
+        err = error(files, capsys, files / "model.keras", files / "model.pt", "--spec-b", SPEC, "--input", files / name)
+        assert message in err
+
+
+class Payload:
+    """Unpickling this runs os.system: torch.load(weights_only=True) must refuse it."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_with_a_payload_is_refused_and_nothing_runs(files, tmp_path):
+    import torch
+
+    marker = tmp_path / "payload-ran"
+    torch.save({"0.weight": Payload(marker)}, tmp_path / "evil.pt")
+    proc = subprocess.run([sys.executable, "-m", "rosetta", "check", str(tmp_path / "evil.pt"), str(files / "model.keras"),
+                           "--spec-a", SPEC, "--input", str(files / "x.npy")], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "refused" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not marker.exists()
