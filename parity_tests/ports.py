@@ -53,9 +53,15 @@ def keras_model(params, head="softmax", bug=None, slope=0.01, act="leaky_relu"):
         bias = not (bug == "missing-bias" and i == 0)
         fused = "softmax" if last and head == "softmax" else None
         layers.append(keras.layers.Dense(layer["W"].shape[1], activation=fused, use_bias=bias, dtype=dtype))
-        arrays += [layer["W"].T if bug == "transpose" and i == 1 else layer["W"]] + ([layer["b"]] if bias else [])
+        arrays += [layer["W"].T if bug == "transpose" and i == 1 else layer["W"]] + (
+            [layer["b"]] if bias else []
+        )
         if not last:
-            layers.append(keras.layers.LeakyReLU(slope, dtype=dtype) if act == "leaky_relu" else keras.layers.ReLU(dtype=dtype))  # fmt: skip
+            layers.append(
+                keras.layers.LeakyReLU(slope, dtype=dtype)
+                if act == "leaky_relu"
+                else keras.layers.ReLU(dtype=dtype)
+            )
     model = keras.Sequential(layers)
     model.set_weights(arrays)
     return model
@@ -70,13 +76,17 @@ def flax_model(params, head="softmax", bug=None, slope=0.01, act="leaky_relu"):
     dtype, layers = jnp.dtype(str(params[0]["W"].dtype)), []
     for i, layer in enumerate(params):
         bias = not (bug == "missing-bias" and i == 0)
-        linear = nnx.Linear(*layer["W"].shape, use_bias=bias, dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0))
+        linear = nnx.Linear(
+            *layer["W"].shape, use_bias=bias, dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0)
+        )
         linear.kernel[...] = jnp.asarray(layer["W"].T if bug == "transpose" and i == 1 else layer["W"])
         if bias:
             linear.bias[...] = jnp.asarray(layer["b"])
         layers.append(linear)
         if i < len(params) - 1:
-            layers.append(functools.partial(nnx.leaky_relu, negative_slope=slope) if act == "leaky_relu" else nnx.relu)
+            layers.append(
+                functools.partial(nnx.leaky_relu, negative_slope=slope) if act == "leaky_relu" else nnx.relu
+            )
     layers += [nnx.softmax] if head == "softmax" else []
     return nnx.Sequential(*layers)
 

@@ -5,7 +5,6 @@ Keras runs on the backend of the process (KERAS_BACKEND); `make test` runs this 
 import itertools
 
 import numpy as np
-
 import pytest
 
 import rosetta
@@ -69,7 +68,9 @@ def test_a_different_activation(fa, fb):
     assert where(report) == ("structure", 0, "activation") and "activation" in kinds(report)
 
 
-@pytest.mark.parametrize("fa,fb,slope", [("torch", "keras", 0.3), ("torch", "flax", 0.2), ("canonical", "keras", 0.3)])
+@pytest.mark.parametrize(
+    "fa,fb,slope", [("torch", "keras", 0.3), ("torch", "flax", 0.2), ("canonical", "keras", 0.3)]
+)
 def test_a_leaky_relu_slope(fa, fb, slope):
     x, _ = data()
     report = rosetta.check(build(fa), build(fb, slope=slope), x)
@@ -86,7 +87,9 @@ def cross_entropy(framework, reduction="mean", from_logits=True):
     if framework == "keras":
         import keras
 
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="sum" if reduction == "sum" else "sum_over_batch_size")  # fmt: skip
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=from_logits, reduction="sum" if reduction == "sum" else "sum_over_batch_size"
+        )
     if framework == "flax":
         import optax
 
@@ -148,7 +151,9 @@ def torch_sgd(lr_drop=True, **kw):
 def keras_sgd(lr_drop=True, **kw):
     import keras
 
-    lr = keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.1, 0.01]) if lr_drop else 0.1  # iterations 0, 1
+    lr = (
+        keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.1, 0.01]) if lr_drop else 0.1
+    )  # iterations 0, 1
     return keras.optimizers.SGD(lr, momentum=0.9, **kw)
 
 
@@ -194,9 +199,14 @@ def test_weight_decay_coupled_against_decoupled():
     import keras
     import torch
 
-    report = steps("torch", "keras", (torch_sgd(False, weight_decay=0.01), keras_sgd(False, weight_decay=0.01)), 5)
+    report = steps(
+        "torch", "keras", (torch_sgd(False, weight_decay=0.01), keras_sgd(False, weight_decay=0.01)), 5
+    )
     assert (report.first.stage, report.first.step) == ("step", 2) and kinds(report) == ["weight-decay"]
-    optimizers = (keras.optimizers.AdamW(1e-2, weight_decay=0.1), lambda p: torch.optim.Adam(p, 1e-2, weight_decay=0.1))
+    optimizers = (
+        keras.optimizers.AdamW(1e-2, weight_decay=0.1),
+        lambda p: torch.optim.Adam(p, 1e-2, weight_decay=0.1),
+    )
     assert kinds(steps("keras", "torch", optimizers, 5)) == ["weight-decay"]
 
 
@@ -255,15 +265,40 @@ def batchnorm_model(framework, eps):
 
         model = build("torch", head=None)
         bn = nn.BatchNorm1d(7, eps=eps, dtype=model[0].weight.dtype)
-        bn.load_state_dict({"weight": tensor(gamma), "bias": tensor(beta), "running_mean": tensor(mean),
-                            "running_var": tensor(var), "num_batches_tracked": tensor(np.array(0))})  # fmt: skip
+        bn.load_state_dict(
+            {
+                "weight": tensor(gamma),
+                "bias": tensor(beta),
+                "running_mean": tensor(mean),
+                "running_var": tensor(var),
+                "num_batches_tracked": tensor(np.array(0)),
+            }
+        )
         return nn.Sequential(model[0], bn, nn.ReLU(), nn.Linear(7, 3, dtype=bn.weight.dtype)).eval(), params
     if framework == "keras":
         import keras
 
-        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7), keras.layers.BatchNormalization(epsilon=eps),
-                                  keras.layers.ReLU(), keras.layers.Dense(3)])  # fmt: skip
-        model.set_weights([params[0]["W"], params[0]["b"], gamma, beta, mean, var, params[1]["W"][:, :3], params[1]["b"][:3]])  # fmt: skip
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(7),
+                keras.layers.BatchNormalization(epsilon=eps),
+                keras.layers.ReLU(),
+                keras.layers.Dense(3),
+            ]
+        )
+        model.set_weights(
+            [
+                params[0]["W"],
+                params[0]["b"],
+                gamma,
+                beta,
+                mean,
+                var,
+                params[1]["W"][:, :3],
+                params[1]["b"][:3],
+            ]
+        )
         return model, params
     import jax.numpy as jnp
     from flax import nnx
@@ -271,7 +306,10 @@ def batchnorm_model(framework, eps):
     model = build("flax", head=None)
     bn = nnx.BatchNorm(7, epsilon=eps, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
     bn.scale[...], bn.bias[...] = jnp.asarray(gamma), jnp.asarray(beta)
-    bn.mean, bn.var = nnx.BatchStat(jnp.asarray(mean)), nnx.BatchStat(jnp.asarray(var))  # NNX keeps float32 stats
+    bn.mean, bn.var = (
+        nnx.BatchStat(jnp.asarray(mean)),
+        nnx.BatchStat(jnp.asarray(var)),
+    )  # NNX keeps float32 stats
     out = nnx.Linear(7, 3, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
     out.kernel[...], out.bias[...] = jnp.asarray(params[1]["W"][:, :3]), jnp.asarray(params[1]["b"][:3])
     return nnx.Sequential(model.layers[0], bn, nnx.relu, out), params

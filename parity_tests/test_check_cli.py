@@ -12,7 +12,9 @@ import pytest
 from parity_tests.ports import SIZES, build, data, weights
 from rosetta import cli, params
 
-SPEC = json.dumps({"sizes": list(SIZES), "activations": ["leaky_relu", "leaky_relu", "softmax"], "alpha": 0.01})
+SPEC = json.dumps(
+    {"sizes": list(SIZES), "activations": ["leaky_relu", "leaky_relu", "softmax"], "alpha": 0.01}
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +44,35 @@ def rosetta(*argv, capsys):
 
 def test_keras_file_against_torch_state_dict_is_ok_with_json_and_plot(files, capsys):
     plot = files / "check.png"
-    code, out, err = rosetta("check", files / "model.keras", files / "model.pt", "--spec-b", SPEC,
-                             "--input", files / "x.npy", "--json", "--plot", plot, capsys=capsys)  # fmt: skip
+    code, out, err = rosetta(
+        "check",
+        files / "model.keras",
+        files / "model.pt",
+        "--spec-b",
+        SPEC,
+        "--input",
+        files / "x.npy",
+        "--json",
+        "--plot",
+        plot,
+        capsys=capsys,
+    )
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and doc["first"] is None, err
     assert plot.stat().st_size > 10_000
 
 
 def test_a_transposed_state_dict_exits_1_with_the_hint(files, capsys):
-    code, out, _ = rosetta("check", files / "model.keras", files / "transposed.pt", "--spec-b", SPEC,
-                           "--input", files / "x.npy", capsys=capsys)  # fmt: skip
+    code, out, _ = rosetta(
+        "check",
+        files / "model.keras",
+        files / "transposed.pt",
+        "--spec-b",
+        SPEC,
+        "--input",
+        files / "x.npy",
+        capsys=capsys,
+    )
     assert code == 1 and "FIRST DIVERGENCE: weights at block 1" in out and "hint [transpose] block 1" in out
 
 
@@ -59,9 +80,27 @@ def test_flax_state_against_canonical_weights_with_loss_and_steps(files, capsys)
     spec = json.loads(SPEC) | {"activations": ["leaky_relu", "leaky_relu", "linear"]}
     flax_spec = json.dumps(spec)
     pure_softmax_free = files / "model.msgpack"  # the state has no activation: the spec decides the head
-    code, out, err = rosetta("check", pure_softmax_free, files / "model.npz", "--spec-a", flax_spec, "--spec-b", flax_spec,
-                             "--input", files / "x.npy", "--target", files / "y.npy", "--loss", "softmax_ce",
-                             "--steps", "3", "--optimizer", "adam", "--json", capsys=capsys)  # fmt: skip
+    code, out, err = rosetta(
+        "check",
+        pure_softmax_free,
+        files / "model.npz",
+        "--spec-a",
+        flax_spec,
+        "--spec-b",
+        flax_spec,
+        "--input",
+        files / "x.npy",
+        "--target",
+        files / "y.npy",
+        "--loss",
+        "softmax_ce",
+        "--steps",
+        "3",
+        "--optimizer",
+        "adam",
+        "--json",
+        capsys=capsys,
+    )
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and len(doc["steps"]) == 3, err
 
@@ -77,18 +116,44 @@ def test_bad_files_are_one_line_errors_with_exit_2(files, capsys):
     (files / "truncated.pt").write_bytes((files / "model.pt").read_bytes()[:200])
     (files / "notes.txt").write_text("hello")
     (files / "text.pt").write_text("not a zip")
-    assert "truncated.pt" in error(files, capsys, files / "model.keras", files / "truncated.pt", "--spec-b", SPEC, "--input", x)  # fmt: skip
-    assert "unknown file type" in error(files, capsys, files / "notes.txt", files / "model.keras", "--input", x)
-    assert "text.pt" in error(files, capsys, files / "text.pt", files / "model.keras", "--spec-a", SPEC, "--input", x)
-    assert "no such file" in error(files, capsys, files / "missing.keras", files / "model.keras", "--input", x)
+    assert "truncated.pt" in error(
+        files, capsys, files / "model.keras", files / "truncated.pt", "--spec-b", SPEC, "--input", x
+    )
+    assert "unknown file type" in error(
+        files, capsys, files / "notes.txt", files / "model.keras", "--input", x
+    )
+    assert "text.pt" in error(
+        files, capsys, files / "text.pt", files / "model.keras", "--spec-a", SPEC, "--input", x
+    )
+    assert "no such file" in error(
+        files, capsys, files / "missing.keras", files / "model.keras", "--input", x
+    )
     assert "no architecture" in error(files, capsys, files / "model.keras", files / "model.pt", "--input", x)
 
 
 def test_a_description_that_does_not_fit_the_weights(files, capsys):
     wrong = json.dumps({"sizes": [5, 8, 7, 3], "activations": ["relu", "relu", "softmax"]})
-    err = error(files, capsys, files / "model.keras", files / "model.pt", "--spec-b", wrong, "--input", files / "x.npy")
+    err = error(
+        files,
+        capsys,
+        files / "model.keras",
+        files / "model.pt",
+        "--spec-b",
+        wrong,
+        "--input",
+        files / "x.npy",
+    )
     assert "size mismatch" in err
-    err = error(files, capsys, files / "model.npz", files / "model.keras", "--spec-a", wrong, "--input", files / "x.npy")
+    err = error(
+        files,
+        capsys,
+        files / "model.npz",
+        files / "model.keras",
+        "--spec-a",
+        wrong,
+        "--input",
+        files / "x.npy",
+    )
     assert "expected shape" in err
 
 
@@ -96,7 +161,16 @@ def test_bad_inputs(files, capsys):
     np.save(files / "wide.npy", np.zeros((4, 6)))
     np.save(files / "nan.npy", np.full((4, 5), np.nan))
     for name, message in (("wide.npy", "take (N, 5)"), ("nan.npy", "NaN")):
-        err = error(files, capsys, files / "model.keras", files / "model.pt", "--spec-b", SPEC, "--input", files / name)
+        err = error(
+            files,
+            capsys,
+            files / "model.keras",
+            files / "model.pt",
+            "--spec-b",
+            SPEC,
+            "--input",
+            files / name,
+        )
         assert message in err
 
 
@@ -115,7 +189,21 @@ def test_a_pickle_with_a_payload_is_refused_and_nothing_runs(files, tmp_path):
 
     marker = tmp_path / "payload-ran"
     torch.save({"0.weight": Payload(marker)}, tmp_path / "evil.pt")
-    proc = subprocess.run([sys.executable, "-m", "rosetta", "check", str(tmp_path / "evil.pt"), str(files / "model.keras"),
-                           "--spec-a", SPEC, "--input", str(files / "x.npy")], capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rosetta",
+            "check",
+            str(tmp_path / "evil.pt"),
+            str(files / "model.keras"),
+            "--spec-a",
+            SPEC,
+            "--input",
+            str(files / "x.npy"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "refused" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not marker.exists()

@@ -219,15 +219,21 @@ def parser():
     diff.set_defaults(run=cmd_diff)
 
     check = sub.add_parser("check", help="compare two models (a port) layer by layer; see docs/porting.md")
-    check.add_argument("a", help="model A: .keras, .pt/.pth state_dict, Flax .msgpack/.safetensors, canonical .npz")
+    check.add_argument(
+        "a", help="model A: .keras, .pt/.pth state_dict, Flax .msgpack/.safetensors, canonical .npz"
+    )
     check.add_argument("b", help="model B, the same kinds")
-    check.add_argument("--spec-a", metavar="SPEC", help="A's architecture: JSON (file or inline) or module:factory")
+    check.add_argument(
+        "--spec-a", metavar="SPEC", help="A's architecture: JSON (file or inline) or module:factory"
+    )
     check.add_argument("--spec-b", metavar="SPEC", help="B's architecture, the same")
     check.add_argument("--input", required=True, metavar="X.npy")
     check.add_argument("--target", metavar="Y.npy")
     check.add_argument("--loss", choices=tasks.LOSSES)
     check.add_argument("--steps", type=positive, help="optimizer steps on copies (needs --loss)")
-    check.add_argument("--optimizer", choices=tasks.OPTIMIZERS, default="sgd", help="each side's own (default sgd)")
+    check.add_argument(
+        "--optimizer", choices=tasks.OPTIMIZERS, default="sgd", help="each side's own (default sgd)"
+    )
     check.add_argument("--lr", type=float, default=0.01)
     check.add_argument("--json", action="store_true", help="print one JSON document")
     check.add_argument("--plot", metavar="FILE.png", help="per-block differences on a log axis")

@@ -1,6 +1,6 @@
 """Port-checking: two live models, one comparison (DESIGN.md §8, docs/porting.md).
 
-    report = rosetta.check(a, b, x, y=None, loss=None, optimizer=None, steps=0)
+report = rosetta.check(a, b, x, y=None, loss=None, optimizer=None, steps=0)
 """
 
 from rosetta.portcheck.report import Divergence, Hint, Report

@@ -32,9 +32,15 @@ def framework_of(path):
         from safetensors import safe_open
 
         with safe_open(path, "numpy") as f:
-            return "canonical" if all(k.startswith("layers.") and k[-2:] in (".W", ".b") for k in f.keys()) else "flax"
+            return (
+                "canonical"
+                if all(k.startswith("layers.") and k[-2:] in (".W", ".b") for k in f.keys())
+                else "flax"
+            )
     if path.suffix not in SUFFIXES:
-        raise UsageError(f"{path}: unknown file type {path.suffix!r}; expected {', '.join([*SUFFIXES, '.safetensors'])}")
+        raise UsageError(
+            f"{path}: unknown file type {path.suffix!r}; expected {', '.join([*SUFFIXES, '.safetensors'])}"
+        )
     return SUFFIXES[path.suffix]
 
 
@@ -53,10 +59,14 @@ def description(text):
 def checked_spec(spec):
     sizes, acts = spec.get("sizes"), spec.get("activations")
     if not isinstance(sizes, list) or not isinstance(acts, list) or len(acts) != len(sizes) - 1:
-        raise UsageError("a model description needs 'sizes' [n_in, ..., n_out] and one 'activations' entry per layer")
+        raise UsageError(
+            "a model description needs 'sizes' [n_in, ..., n_out] and one 'activations' entry per layer"
+        )
     unknown = [a for a in acts if a not in FUNCTIONS]
     if unknown:
-        raise UsageError(f"model description: unknown activation {unknown[0]!r}; valid: {', '.join(FUNCTIONS)}")
+        raise UsageError(
+            f"model description: unknown activation {unknown[0]!r}; valid: {', '.join(FUNCTIONS)}"
+        )
     bias = spec.get("bias", True)
     return spec | {"bias": bias if isinstance(bias, list) else [bias] * len(acts)}
 
@@ -99,7 +109,8 @@ def models(args):
 
 def refusal(exc):
     if type(exc).__name__ == "UnpicklingError":
-        return f"refused: it needs more than torch.load(weights_only=True) allows, so nothing was run ({one_line(exc)})"
+        why = "it needs more than torch.load(weights_only=True) allows, so nothing was run"
+        return f"refused: {why} ({one_line(exc)})"
     return one_line(exc)
 
 

@@ -2,13 +2,13 @@
 where the fix closes the gap. NumPy only; the arrays came from the adapters.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from reference_numpy import mlp, optim
 from rosetta import tasks, tolerances
-from rosetta.portcheck.layers import apply, apply_block_acts, split_outputs
+from rosetta.portcheck.layers import apply_block_acts, split_outputs
 from rosetta.portcheck.report import Hint
 
 
@@ -65,8 +65,11 @@ def transpose(ev):
     out, wb = [], ev.mb.weights()
     for i, state in enumerate(ev.weights):
         if state == "transposed" and close(linear(ev.fa[i][0], wb[i], wb[i]["W"].T), ev.fa[i][1], ev):
-            msg = (f"{ev.mb.framework}'s kernel is {ev.ma.framework}'s transposed; torch Linear.weight is "
-                   "(out, in), Keras and Flax kernels (in, out): copy it as W.T (a square layer: shapes cannot tell)")  # fmt: skip
+            msg = (
+                f"{ev.mb.framework}'s kernel is {ev.ma.framework}'s transposed; torch Linear.weight is "
+                "(out, in), Keras and Flax kernels (in, out): copy it as W.T "
+                "(a square layer: shapes cannot tell)"
+            )
             out.append(Hint("transpose", i, msg))
     return out
 
@@ -99,6 +102,9 @@ def activation(ev):
     return out
 
 
+SLOPES = "defaults: torch/jax 0.01, Keras layer 0.3, Keras 'leaky_relu' 0.2"
+
+
 def activation_slope(ev):
     """Same functions, other α: B's pre-activation through A's slopes gives A's output."""
     out = []
@@ -106,9 +112,13 @@ def activation_slope(ev):
         alphas_a, alphas_b = [a.alpha for a in ba.acts], [a.alpha for a in bb.acts]
         if [a.act for a in ba.acts] != [a.act for a in bb.acts] or alphas_a == alphas_b:
             continue
-        if not close(ev.fa[i][2], ev.fb[i][2], ev) and close(apply_block_acts(bb.acts, ev.fb[i][1], alphas_a), ev.fa[i][2], ev):  # fmt: skip
-            pairs = [f"{a.act} {a.alpha:g} vs {b.alpha:g}" for a, b in zip(ba.acts, bb.acts) if a.alpha != b.alpha]
-            msg = f"{', '.join(pairs)} ({ev.ma.framework} vs {ev.mb.framework}); defaults: torch/jax 0.01, Keras layer 0.3, Keras 'leaky_relu' 0.2"  # fmt: skip
+        if not close(ev.fa[i][2], ev.fb[i][2], ev) and close(
+            apply_block_acts(bb.acts, ev.fb[i][1], alphas_a), ev.fa[i][2], ev
+        ):
+            pairs = [
+                f"{a.act} {a.alpha:g} vs {b.alpha:g}" for a, b in zip(ba.acts, bb.acts) if a.alpha != b.alpha
+            ]
+            msg = f"{', '.join(pairs)} ({ev.ma.framework} vs {ev.mb.framework}); {SLOPES}"
             out.append(Hint("activation-slope", i, msg))
     return out
 
@@ -128,7 +138,11 @@ def norm_epsilon(ev):
     out, wb = [], ev.mb.weights()
     for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
         ha, hb = ba.head, bb.head
-        if ha.kind not in ("batchnorm", "layernorm") or ha.eps == hb.eps or close(ev.fa[i][1], ev.fb[i][1], ev):
+        if (
+            ha.kind not in ("batchnorm", "layernorm")
+            or ha.eps == hb.eps
+            or close(ev.fa[i][1], ev.fb[i][1], ev)
+        ):
             continue
         if close(normalize(ev.fb[i][0], wb[i], ha.eps, ha.kind), ev.fa[i][1], ev):
             msg = f"{ha.name} vs {hb.name}: ε {ha.eps:g} vs {hb.eps:g} (torch 1e-5, Keras 1e-3, Flax 1e-5)"
@@ -146,7 +160,9 @@ def dropout_active(ev):
         left = [post for _, _, post in split_outputs(m.layers, m.tensor(ev.x), as_left)]
         bad = [i for i, (post, (_, _, ref)) in enumerate(zip(left, f)) if not close(post, ref, ev)]
         if bad:
-            msg = f"{m.framework}: Dropout is active as the model was left (model.eval() / nnx's model.eval())"
+            msg = (
+                f"{m.framework}: Dropout is active as the model was left (model.eval() / nnx's model.eval())"
+            )
             out.append(Hint("dropout-active", bad[0], msg))
     return out
 
@@ -157,7 +173,8 @@ def dtype(ev):
         return []
     worst = max([row.get("post", 0.0) for row in ev.report.blocks] + [0.0])
     if tolerances.FORWARD["float64"] < worst <= tolerances.FORWARD["float32"]:
-        msg = f"{ev.ma.framework} {ev.ma.dtype} vs {ev.mb.framework} {ev.mb.dtype}: a gap of {worst:.1e} is float32 rounding"
+        msg = f"{ev.ma.framework} {ev.ma.dtype} vs {ev.mb.framework} {ev.mb.dtype}: a gap of {worst:.1e}"
+        msg += " is float32 rounding"
         return [Hint("dtype", None, msg)]
     return []
 
@@ -170,10 +187,16 @@ def loss_reduction(ev):
     n, k = ev.fa[-1][2].shape
     factors = {f"N = {n}": n, f"K = {k}": k, f"N·K = {n * k}": n * k, "2": 2, f"2N = {2 * n}": 2 * n}
     for name, f in factors.items():
-        for factor, label in ((f, f"{ev.ma.framework}'s loss is {name} × {ev.mb.framework}'s"),
-                              (1 / f, f"{ev.mb.framework}'s loss is {name} × {ev.ma.framework}'s")):  # fmt: skip
-            grads_scale = all(close({k: factor * v for k, v in gb.items()}.get(key), ga[key], ev)
-                              for ga, gb in zip(ev.ga, ev.gb) for key in ga if key in gb)  # fmt: skip
+        for factor, label in (
+            (f, f"{ev.ma.framework}'s loss is {name} × {ev.mb.framework}'s"),
+            (1 / f, f"{ev.mb.framework}'s loss is {name} × {ev.ma.framework}'s"),
+        ):
+            grads_scale = all(
+                close({k: factor * v for k, v in gb.items()}.get(key), ga[key], ev)
+                for ga, gb in zip(ev.ga, ev.gb)
+                for key in ga
+                if key in gb
+            )
             if factor != 1 and close(factor * ev.lb, ev.la, ev) and grads_scale:
                 return [Hint("loss-reduction", None, f"{label} (sum vs mean, or ½): use the same reduction")]
     return []
@@ -205,7 +228,8 @@ def double_activation(ev):
         if close(from_logits, loss, ev) and close(probability, other_loss, ev):
             other_last = other_blocks[-1].acts[-1].act if other_blocks[-1].acts else "linear"
             kind = "double-activation" if other_last == last else "probabilities-as-logits"
-            msg = f"{m.framework}'s model ends in {last} and its loss applies {last} again: use a probability loss or drop the layer"  # fmt: skip
+            msg = f"{m.framework}'s model ends in {last} and its loss applies {last} again: "
+            msg += "use a probability loss, or drop the layer"
             out.append(Hint(kind, None, msg))
     return out
 
@@ -245,16 +269,27 @@ def optimizer_form(ev):
     if first is None or None in forms or ev.ra[0]["lr"] is None or forms[0]["name"] != forms[1]["name"]:
         return []
     k, start = first.step, ev.ma.weights()
-    fixed = forms[1] | {key: forms[0][key] for key in ("form", "eps", "weight_decay", "decoupled") if key in forms[0]}
+    fixed = forms[1] | {
+        key: forms[0][key] for key in ("form", "eps", "weight_decay", "decoupled") if key in forms[0]
+    }
     explains = close_params(replay(forms[1], start, ev.ra, k), ev.rb[k - 1]["params"], ev)
     if not explains or not close_params(replay(fixed, start, ev.ra, k), ev.ra[k - 1]["params"], ev):
         return []
     if decay(forms[0]) != decay(forms[1]):
-        kind, what = "weight-decay", "weight decay coupled (torch: λ·w added to the gradient) vs decoupled (AdamW, Keras weight_decay)"  # fmt: skip
+        kind, what = (
+            "weight-decay",
+            "weight decay coupled (torch: λ·w added to the gradient) vs decoupled (AdamW, Keras)",
+        )
     elif forms[0]["name"] == "adam":
-        kind, what = "adam-epsilon", "Keras's Adam divides by √v + ε̂ with lr·√(1−β2ᵗ)/(1−β1ᵗ); torch and optax by √v̂ + ε"
+        kind, what = (
+            "adam-epsilon",
+            "Keras's Adam divides by √v + ε̂ with lr·√(1−β2ᵗ)/(1−β1ᵗ); torch and optax by √v̂ + ε",
+        )
     else:
-        kind, what = "momentum-form", "Keras's velocity v = μv − lr·g keeps the old lr; torch's buffer takes the new lr at once"  # fmt: skip
+        kind, what = (
+            "momentum-form",
+            "Keras's velocity v = μv − lr·g keeps the old lr; torch's buffer takes the new lr at once",
+        )
     return [Hint(kind, first.block, f"step {k}: {what} (replayed: the other rule closes the gap)")]
 
 

@@ -13,7 +13,18 @@ from reference_numpy.mlp import activate
 
 PARAMETRIZED = ("dense", "batchnorm", "layernorm")
 PASSTHROUGH = ("dropout", "flatten")  # no arithmetic in inference mode
-FUNCTIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax", "prelu")
+FUNCTIONS = (
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "gelu_tanh",
+    "softmax",
+    "prelu",
+)
 
 
 @dataclass(frozen=True)

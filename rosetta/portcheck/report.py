@@ -57,18 +57,26 @@ def fmt(value):
 
 
 def table(report):
-    rows = [f"{report.a} vs {report.b}, {report.dtype} tolerances: forward {fmt(report.tolerance['forward'])}, "
-            f"trajectory {fmt(report.tolerance['trajectory'])}"]  # fmt: skip
+    rows = [
+        f"{report.a} vs {report.b}, {report.dtype} tolerances: forward {fmt(report.tolerance['forward'])}, "
+        f"trajectory {fmt(report.tolerance['trajectory'])}"
+    ]
     rows += [f"note: {note}" for note in report.notes]
-    rows.append(f"  {'block':<5} {'weights':<10} {'pre abs':>8} {'pre rel':>8} {'act abs':>8} {'act rel':>8} {'grad rel':>8}  layers")  # fmt: skip
+    heads = " ".join(f"{h:>8}" for h in ("pre abs", "pre rel", "act abs", "act rel", "grad rel"))
+    rows.append(f"  {'block':<5} {'weights':<10} {heads}  layers")
     first = report.first
     for i, row in enumerate(report.blocks):
         mark = ">" if first and first.block == i and first.stage != "loss" else " "
         nums = [fmt(row.get(k)) for k in ("pre_abs", "pre", "post_abs", "post", "grad")]
-        rows.append(f"{mark} {i:<5} {row.get('weights') or '':<10} " + " ".join(f"{n:>8}" for n in nums)
-                    + f"  {row['a']}  |  {row['b']}")  # fmt: skip
+        rows.append(
+            f"{mark} {i:<5} {row.get('weights') or '':<10} "
+            + " ".join(f"{n:>8}" for n in nums)
+            + f"  {row['a']}  |  {row['b']}"
+        )
     if report.loss:
-        rows.append(f"  loss {report.loss['a']:.10g} vs {report.loss['b']:.10g}: rel {fmt(report.loss['rel'])}")
+        rows.append(
+            f"  loss {report.loss['a']:.10g} vs {report.loss['b']:.10g}: rel {fmt(report.loss['rel'])}"
+        )
     if report.steps:
         worst = [max(step) for step in report.steps]
         rows.append("  steps: worst weight rel per step " + " ".join(fmt(w) for w in worst))
@@ -83,5 +91,7 @@ def verdict(report):
         where = "the loss" if d.block is None else f"block {d.block} ({d.part})"
         at = f" after step {d.step}" if d.step else ""
         rows = [f"FIRST DIVERGENCE: {d.stage} at {where}{at}: {d.message or fmt(d.value)}"]
-    rows += [f"hint [{h.kind}]{'' if h.block is None else f' block {h.block}'}: {h.message}" for h in report.hints]
+    rows += [
+        f"hint [{h.kind}]{'' if h.block is None else f' block {h.block}'}: {h.message}" for h in report.hints
+    ]
     return rows

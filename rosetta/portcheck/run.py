@@ -47,8 +47,12 @@ def new_report(ma, mb):
     """The report with the tolerances of the looser dtype of the two, saying so when they differ."""
     dtypes = {ma.compute_dtype, mb.compute_dtype}
     dtype = "float32" if "float32" in dtypes else "float64"
-    report = Report(ma.framework, mb.framework, dtype,
-                    {"forward": tolerances.FORWARD[dtype], "trajectory": tolerances.TRAJECTORY[dtype]})  # fmt: skip
+    report = Report(
+        ma.framework,
+        mb.framework,
+        dtype,
+        {"forward": tolerances.FORWARD[dtype], "trajectory": tolerances.TRAJECTORY[dtype]},
+    )
     report.notes = [f"{m.framework}: {note}" for m in (ma, mb) for note in m.notes]
     for m in (ma, mb):
         if m.compute_dtype != m.dtype:
@@ -77,7 +81,9 @@ def structure(report, blocks_a, blocks_b):
     if len(blocks_a) != len(blocks_b):
         block = min(len(blocks_a), len(blocks_b))
         report.blocks.append({"a": "", "b": ""})
-        mismatch(report, min(block, len(report.blocks) - 1), "linear", f"{len(blocks_a)} blocks vs {len(blocks_b)}")
+        mismatch(
+            report, min(block, len(report.blocks) - 1), "linear", f"{len(blocks_a)} blocks vs {len(blocks_b)}"
+        )
         return False
     aligned = True
     for i, (ba, bb) in enumerate(zip(blocks_a, blocks_b)):
@@ -107,7 +113,11 @@ def compare_weights(report, wa, wb):
     tol, status = report.tolerance["forward"], []
     for i, (la, lb) in enumerate(zip(wa, wb)):
         rel = rel_layer(la, lb, report.dtype)
-        transposed = "W" in la and la["W"].shape == la["W"].T.shape and rel_layer({"W": la["W"].T}, lb, report.dtype) <= tol  # fmt: skip
+        transposed = (
+            "W" in la
+            and la["W"].shape == la["W"].T.shape
+            and rel_layer({"W": la["W"].T}, lb, report.dtype) <= tol
+        )
         state = "equal" if rel <= tol else "transposed" if transposed else "different"
         report.blocks[i].update(weights=state, weights_rel=rel)
         if state != "equal":
@@ -120,7 +130,10 @@ def compare_forward(report, fa, fb):
     tol = report.tolerance["forward"]
     for i, ((_, pre_a, post_a), (_, pre_b, post_b)) in enumerate(zip(fa, fb)):
         row = report.blocks[i]
-        for part, key, (u, v) in (("linear", "pre", (pre_a, pre_b)), ("activation", "post", (post_a, post_b))):
+        for part, key, (u, v) in (
+            ("linear", "pre", (pre_a, pre_b)),
+            ("activation", "post", (post_a, post_b)),
+        ):
             if np.shape(u) != np.shape(v):
                 continue
             row[key] = tolerances.rel_diff(u, v, report.dtype)

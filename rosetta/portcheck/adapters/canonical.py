@@ -7,8 +7,6 @@ logits). The optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy
 
 from dataclasses import replace
 
-import numpy as np
-
 from reference_numpy import mlp, optim
 from rosetta import params as canonical_params
 from rosetta import tasks
@@ -30,7 +28,7 @@ def as_task(task_or_spec):
 
 
 def head(spec):
-    """"softmax" when the spec's model ends in one ("output": "softmax", or a last "softmax" activation)."""
+    """ "softmax" when the spec's model ends in one ("output": "softmax", or a last "softmax" activation)."""
     last = spec.get("activations", [None])[-1]
     return "softmax" if "softmax" in (spec.get("output"), last) else None
 

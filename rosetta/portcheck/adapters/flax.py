@@ -34,10 +34,14 @@ def describe(layer):
         return Layer("dense", f"Linear({n_in}→{n_out})", n_in, n_out, layer.bias is not None)
     if isinstance(layer, nnx.BatchNorm):
         n = layer.num_features
-        return Layer("batchnorm", f"BatchNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon)
+        return Layer(
+            "batchnorm", f"BatchNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon
+        )
     if isinstance(layer, nnx.LayerNorm):
         n = layer.num_features
-        return Layer("layernorm", f"LayerNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon)
+        return Layer(
+            "layernorm", f"LayerNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon
+        )
     if isinstance(layer, nnx.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
     return describe_function(layer)
@@ -50,8 +54,11 @@ def describe_function(fn):
     if name not in FUNCTIONS:
         raise NotSupported(f"not supported yet: {name}")
     if name == "gelu":  # jax.nn.gelu's default is the tanh approximation; torch's and Keras's is exact
-        return Layer("act", f"gelu{'' if kwargs.get('approximate', True) else '(exact)'}",
-                     act="gelu_tanh" if kwargs.get("approximate", True) else "gelu")  # fmt: skip
+        return Layer(
+            "act",
+            f"gelu{'' if kwargs.get('approximate', True) else '(exact)'}",
+            act="gelu_tanh" if kwargs.get("approximate", True) else "gelu",
+        )
     key, default = ALPHA.get(name, (None, None))
     alpha = kwargs.get(key, default) if key else None
     return Layer("act", name if alpha is None else f"{name}({alpha:g})", act=name, alpha=alpha)
@@ -78,7 +85,9 @@ def parametrized(model):
 
 
 def dropout_active(model):
-    return any(isinstance(layer, nnx.Dropout) and layer.rate and not layer.deterministic for layer in chain(model))
+    return any(
+        isinstance(layer, nnx.Dropout) and layer.rate and not layer.deterministic for layer in chain(model)
+    )
 
 
 def inference_copy(model):
@@ -155,7 +164,16 @@ def from_spec(spec, dtype):
     """nnx.Sequential(Linear, activation function, ...) from the JSON description."""
     sizes, layers, dtype = spec["sizes"], [], jax.numpy.dtype(dtype)
     for i, act in enumerate(spec["activations"]):
-        layers.append(nnx.Linear(sizes[i], sizes[i + 1], use_bias=spec["bias"][i], dtype=dtype, param_dtype=dtype, rngs=nnx.Rngs(0)))  # fmt: skip
+        layers.append(
+            nnx.Linear(
+                sizes[i],
+                sizes[i + 1],
+                use_bias=spec["bias"][i],
+                dtype=dtype,
+                param_dtype=dtype,
+                rngs=nnx.Rngs(0),
+            )
+        )
         if act in ALPHA:
             key, default = ALPHA[act]
             layers.append(functools.partial(getattr(nnx, act), **{key: spec.get("alpha") or default}))

@@ -12,8 +12,16 @@ from keras import ops
 from rosetta.portcheck.layers import Layer, NotSupported
 
 BACKEND = keras.backend.backend()
-NAMED = {"linear": "linear", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax",
-         "gelu": "gelu", "elu": "elu", "leaky_relu": "leaky_relu"}  # fmt: skip
+NAMED = {
+    "linear": "linear",
+    "relu": "relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "softmax": "softmax",
+    "gelu": "gelu",
+    "elu": "elu",
+    "leaky_relu": "leaky_relu",
+}
 FUNCTION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # keras.activations' own defaults
 
 
@@ -43,17 +51,25 @@ def describe_other(layer):
     L = keras.layers  # noqa: N806
     if isinstance(layer, L.BatchNormalization):
         n = layer.gamma.shape[0]
-        return Layer("batchnorm", f"BatchNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon)
+        return Layer(
+            "batchnorm", f"BatchNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon
+        )
     if isinstance(layer, L.LayerNormalization):
         n = layer.gamma.shape[0]
-        return Layer("layernorm", f"LayerNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon)
+        return Layer(
+            "layernorm", f"LayerNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon
+        )
     if isinstance(layer, L.LeakyReLU):
-        return Layer("act", f"LeakyReLU({layer.negative_slope:g})", act="leaky_relu", alpha=layer.negative_slope)
+        return Layer(
+            "act", f"LeakyReLU({layer.negative_slope:g})", act="leaky_relu", alpha=layer.negative_slope
+        )
     if isinstance(layer, L.ELU):
         return Layer("act", f"ELU({layer.alpha:g})", act="elu", alpha=layer.alpha)
     if isinstance(layer, L.Softmax):
         return Layer("act", "Softmax", act="softmax")
-    if isinstance(layer, L.ReLU) and not (layer.negative_slope or layer.max_value is not None or layer.threshold):
+    if isinstance(layer, L.ReLU) and not (
+        layer.negative_slope or layer.max_value is not None or layer.threshold
+    ):
         return Layer("act", "ReLU", act="relu")
     if isinstance(layer, L.Activation):
         act = getattr(layer.activation, "__name__", "?")
@@ -199,11 +215,24 @@ def form(optimizer):
     """The update rule and hyperparameters of a Keras optimizer, for replaying it in NumPy."""
     decay = float(optimizer.weight_decay or 0.0)
     if type(optimizer) is keras.optimizers.SGD:
-        return {"name": "sgd", "form": "keras", "momentum": float(optimizer.momentum),
-                "nesterov": optimizer.nesterov, "weight_decay": decay, "decoupled": True}  # fmt: skip
+        return {
+            "name": "sgd",
+            "form": "keras",
+            "momentum": float(optimizer.momentum),
+            "nesterov": optimizer.nesterov,
+            "weight_decay": decay,
+            "decoupled": True,
+        }
     if type(optimizer) in (keras.optimizers.Adam, keras.optimizers.AdamW) and not optimizer.amsgrad:
-        return {"name": "adam", "form": "keras", "beta1": float(optimizer.beta_1), "beta2": float(optimizer.beta_2),
-                "eps": float(optimizer.epsilon), "weight_decay": decay, "decoupled": True}  # fmt: skip
+        return {
+            "name": "adam",
+            "form": "keras",
+            "beta1": float(optimizer.beta_1),
+            "beta2": float(optimizer.beta_2),
+            "eps": float(optimizer.epsilon),
+            "weight_decay": decay,
+            "decoupled": True,
+        }
     return None
 
 

@@ -13,7 +13,13 @@ from torch import nn
 
 from rosetta.portcheck.layers import Layer, NotSupported
 
-ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Identity: "linear", nn.Softmax: "softmax"}
+ACTIVATIONS = {
+    nn.ReLU: "relu",
+    nn.Sigmoid: "sigmoid",
+    nn.Tanh: "tanh",
+    nn.Identity: "linear",
+    nn.Softmax: "softmax",
+}
 
 
 def leaves(module):
@@ -29,9 +35,17 @@ def parametrized(model):
 def describe(m):
     """One torch module as a Layer."""
     if isinstance(m, nn.Linear):
-        return Layer("dense", f"Linear({m.in_features}→{m.out_features})", m.in_features, m.out_features, m.bias is not None)  # fmt: skip
+        return Layer(
+            "dense",
+            f"Linear({m.in_features}→{m.out_features})",
+            m.in_features,
+            m.out_features,
+            m.bias is not None,
+        )
     if isinstance(m, nn.BatchNorm1d):
-        return Layer("batchnorm", f"BatchNorm1d(eps={m.eps:g})", m.num_features, m.num_features, True, eps=m.eps)
+        return Layer(
+            "batchnorm", f"BatchNorm1d(eps={m.eps:g})", m.num_features, m.num_features, True, eps=m.eps
+        )
     if isinstance(m, nn.LayerNorm):
         n = m.normalized_shape[-1]
         return Layer("layernorm", f"LayerNorm(eps={m.eps:g})", n, n, m.bias is not None, eps=m.eps)
@@ -87,7 +101,9 @@ class TorchModel:
 
     def tensor(self, a):
         a = np.asarray(a)
-        return torch.from_numpy(a) if a.dtype.kind in "iu" else torch.tensor(a, dtype=getattr(torch, self.dtype))
+        return (
+            torch.from_numpy(a) if a.dtype.kind in "iu" else torch.tensor(a, dtype=getattr(torch, self.dtype))
+        )
 
     def weights(self):
         return [canonical(m) for m in parametrized(self.model)]
@@ -139,12 +155,25 @@ def form(optimizer):
     group = optimizer.param_groups[0]
     decay = group.get("weight_decay", 0.0)
     if type(optimizer) is torch.optim.SGD:
-        return {"name": "sgd", "form": "torch", "momentum": group["momentum"], "nesterov": group["nesterov"],
-                "weight_decay": decay, "decoupled": False}  # fmt: skip
+        return {
+            "name": "sgd",
+            "form": "torch",
+            "momentum": group["momentum"],
+            "nesterov": group["nesterov"],
+            "weight_decay": decay,
+            "decoupled": False,
+        }
     if type(optimizer) in (torch.optim.Adam, torch.optim.AdamW) and not group["amsgrad"]:
         b1, b2 = group["betas"]
-        return {"name": "adam", "form": "torch", "beta1": b1, "beta2": b2, "eps": group["eps"],
-                "weight_decay": decay, "decoupled": type(optimizer) is torch.optim.AdamW}  # fmt: skip
+        return {
+            "name": "adam",
+            "form": "torch",
+            "beta1": b1,
+            "beta2": b2,
+            "eps": group["eps"],
+            "weight_decay": decay,
+            "decoupled": type(optimizer) is torch.optim.AdamW,
+        }
     return None
 
 

@@ -1,0 +1,32 @@
+"""The worked example of docs/porting.md runs, and prints the divergence and hint the page shows."""
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "porting.md"
+
+
+def blocks(text, language):
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def verdict(lines):
+    """The first-divergence and hint lines up to their numbers (rounding and Keras's backend vary)."""
+    first = [line.rsplit(":", 1)[0] for line in lines if line.startswith("FIRST DIVERGENCE")]
+    return first + [line.split(":")[0] for line in lines if line.startswith("hint [")]
+
+
+def test_the_worked_example_runs_and_prints_what_the_page_shows():
+    page = PAGE.read_text()
+    example = page.split("<!-- worked-example")[1]
+    code, shown = blocks(example, "python")[0], blocks(example, "text")[0]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, str(PAGE), "exec"), {"__name__": "porting_example"})  # its asserts included
+    assert verdict(printed.getvalue().splitlines()) == verdict(shown.splitlines())
+    assert verdict(shown.splitlines()) == [
+        "FIRST DIVERGENCE: forward at block 0 (activation)",
+        "hint [activation-slope] block 0",
+    ]
