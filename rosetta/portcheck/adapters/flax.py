@@ -125,27 +125,34 @@ class FlaxModel:
 
     def loss_and_grads(self, x, y, loss_fn):
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
-        return self.value_and_grad(graphdef, params, rest, x, y, loss_fn)[:2]
+        loss, grads = self.gradient(graphdef, rest, x, y, loss_fn)(params)
+        return float(loss), canonical_grads(graphdef, grads, rest)
 
-    def value_and_grad(self, graphdef, params, rest, x, y, loss_fn):
+    def gradient(self, graphdef, rest, x, y, loss_fn):
+        """jax.value_and_grad of the loss as a function of the nnx.Param state, compiled once."""
+        x, y = self.tensor(x), self.tensor(y)
+
         def loss_of(params):
-            return loss_fn(nnx.merge(graphdef, params, rest)(self.tensor(x)), self.tensor(y))
+            return loss_fn(nnx.merge(graphdef, params, rest)(x), y)
 
-        loss, grads = jax.value_and_grad(loss_of)(params)
-        as_model = nnx.merge(graphdef, grads, rest)
-        return float(loss), [canonical(layer, trainable=True) for layer in parametrized(as_model)], grads
+        return jax.jit(jax.value_and_grad(loss_of))
 
     def train(self, x, y, loss_fn, tx, steps):
         """`steps` optax updates of the nnx.Param state of an inference copy; no lr to read (optax)."""
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
-        state, record = tx.init(params), []
+        gradient, state, record = self.gradient(graphdef, rest, x, y, loss_fn), tx.init(params), []
         for _ in range(steps):
-            _, canon, grads = self.value_and_grad(graphdef, params, rest, x, y, loss_fn)
+            _, grads = gradient(params)
             updates, state = tx.update(grads, state, params)
             params = optax.apply_updates(params, updates)
             weights = [canonical(layer) for layer in parametrized(nnx.merge(graphdef, params, rest))]
-            record.append({"params": weights, "grads": canon, "lr": None})
+            record.append({"params": weights, "grads": canonical_grads(graphdef, grads, rest), "lr": None})
         return record, None
+
+
+def canonical_grads(graphdef, grads, rest):
+    """A gradient state merged into the model's shape: its Linear layers hold the gradients."""
+    return [canonical(layer, trainable=True) for layer in parametrized(nnx.merge(graphdef, grads, rest))]
 
 
 def loss_function(loss):
