@@ -46,6 +46,10 @@ def torch_model(params, head="softmax", bug=None, slope=0.01, act="leaky_relu"):
 def keras_model(params, head="softmax", bug=None, slope=0.01, act="leaky_relu"):
     import keras
 
+    if keras.backend.backend() == "jax":  # else Keras's float64 variables silently hold float32
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
     dtype = str(params[0]["W"].dtype)
     layers, arrays = [keras.Input((SIZES[0],), dtype=dtype)], []
     for i, layer in enumerate(params):

@@ -342,3 +342,15 @@ def test_batchnorm_epsilon(fa, fb):
     assert rosetta.check(bn(fa, 1e-5), bn(fb, 1e-5), x).ok
     report = rosetta.check(bn(fa, 1e-5), bn(fb, 1e-3), x)
     assert where(report) == ("forward", 1, "linear") and kinds(report) == ["batchnorm-epsilon"]
+
+
+def test_a_block_count_mismatch_and_an_unsupported_layer_stop_before_any_number():
+    from torch import nn
+
+    x, _ = data()
+    shorter = nn.Sequential(*list(build("torch"))[:4])  # two blocks of three
+    report = rosetta.check(build("keras"), shorter, x)
+    assert where(report) == ("structure", 2, "linear") and "3 blocks vs 2" in report.first.message
+    assert all("pre" not in row for row in report.blocks) and report.hints == []
+    with pytest.raises(ValueError, match="not supported yet: Conv1d"):
+        rosetta.check(nn.Sequential(nn.Conv1d(1, 1, 1)), build("torch"), x)

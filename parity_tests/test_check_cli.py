@@ -131,47 +131,24 @@ def test_bad_files_are_one_line_errors_with_exit_2(files, capsys):
     assert "no architecture" in error(files, capsys, files / "model.keras", files / "model.pt", "--input", x)
 
 
+def keras_against_state_dict(files, capsys, spec=SPEC, x="x.npy"):
+    """The one-line error of checking model.keras against model.pt described by `spec`."""
+    argv = [files / "model.keras", files / "model.pt", "--spec-b", spec, "--input", files / x]
+    return error(files, capsys, *argv)
+
+
 def test_a_description_that_does_not_fit_the_weights(files, capsys):
     wrong = json.dumps({"sizes": [5, 8, 7, 3], "activations": ["relu", "relu", "softmax"]})
-    err = error(
-        files,
-        capsys,
-        files / "model.keras",
-        files / "model.pt",
-        "--spec-b",
-        wrong,
-        "--input",
-        files / "x.npy",
-    )
-    assert "size mismatch" in err
-    err = error(
-        files,
-        capsys,
-        files / "model.npz",
-        files / "model.keras",
-        "--spec-a",
-        wrong,
-        "--input",
-        files / "x.npy",
-    )
-    assert "expected shape" in err
+    assert "size mismatch" in keras_against_state_dict(files, capsys, wrong)
+    argv = [files / "model.npz", files / "model.keras", "--spec-a", wrong, "--input", files / "x.npy"]
+    assert "expected shape" in error(files, capsys, *argv)
 
 
 def test_bad_inputs(files, capsys):
     np.save(files / "wide.npy", np.zeros((4, 6)))
     np.save(files / "nan.npy", np.full((4, 5), np.nan))
-    for name, message in (("wide.npy", "take (N, 5)"), ("nan.npy", "NaN")):
-        err = error(
-            files,
-            capsys,
-            files / "model.keras",
-            files / "model.pt",
-            "--spec-b",
-            SPEC,
-            "--input",
-            files / name,
-        )
-        assert message in err
+    assert "take (N, 5)" in keras_against_state_dict(files, capsys, x="wide.npy")
+    assert "NaN" in keras_against_state_dict(files, capsys, x="nan.npy")
 
 
 class Payload:

@@ -11,6 +11,8 @@ from rosetta.portcheck.adapters import adapt
 from rosetta.portcheck.layers import group, split_outputs
 from rosetta.portcheck.report import Divergence, Report
 
+INF = float("inf")  # the "relative difference" of a structural mismatch
+
 
 class InputError(ValueError):
     """An input or target that cannot go into the models (width, NaN)."""
@@ -25,6 +27,8 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
     if not structure(report, blocks_a, blocks_b):
         return report
     x = checked_input(x, blocks_a[0].head.n_in)
+    if loss is not None and y is None:
+        raise InputError("a loss needs the targets y")
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
     ev.weights = compare_weights(report, ma.weights(), mb.weights())
     ev.fa, ev.fb = (split_outputs(m.layers, m.tensor(x), m.outputs(x)) for m in (ma, mb))
@@ -72,18 +76,15 @@ def checked_input(x, n_in):
 
 
 def mismatch(report, block, part, message):
-    report.divergences.append(Divergence("structure", block, part, float("inf"), message=message))
+    report.divergences.append(Divergence("structure", block, part, INF, message=message))
     report.blocks[block].setdefault("structure", []).append(message)
 
 
 def structure(report, blocks_a, blocks_b):
     """Record every structural mismatch; False when the blocks cannot be aligned number for number."""
     if len(blocks_a) != len(blocks_b):
-        block = min(len(blocks_a), len(blocks_b))
-        report.blocks.append({"a": "", "b": ""})
-        mismatch(
-            report, min(block, len(report.blocks) - 1), "linear", f"{len(blocks_a)} blocks vs {len(blocks_b)}"
-        )
+        message = f"{len(blocks_a)} blocks vs {len(blocks_b)}"  # the first block only one side has:
+        report.divergences.append(Divergence("structure", len(report.blocks), "linear", INF, message=message))
         return False
     aligned = True
     for i, (ba, bb) in enumerate(zip(blocks_a, blocks_b)):

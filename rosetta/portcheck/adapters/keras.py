@@ -121,7 +121,7 @@ class KerasModel:
         self.model = model
         self.layers = [item for layer in chain(model) for item in describe(layer)]
         self.framework = f"keras-{BACKEND}"
-        self.dtype = str(model.weights[0].dtype)
+        self.dtype = str(numpy(model.weights[0]).dtype)  # the array's: without x64, jax holds float32
         self.compute_dtype = compute_dtype(model, self.dtype)
         self.notes = []
 
@@ -175,20 +175,6 @@ def canonical_grads(model, grads):
     ]
 
 
-def total_loss(model, loss_fn, x, y, out=None):
-    """The loss with the regularizers' model.losses, as fit computes it (Keras losses: y_true first)."""
-    loss = loss_fn(y, model(x, training=False) if out is None else out)
-    return loss + ops.sum(model.losses) if model.losses else loss
-
-
-def tensorflow_gradient(model, loss_fn, x, y):
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:  # records the ops on the trainable variables
-        loss = total_loss(model, loss_fn, x, y)
-    return loss, tape.gradient(loss, model.trainable_variables)
-
-
 def jax_gradient(model, loss_fn, x, y):
     import jax
 
@@ -201,10 +187,18 @@ def jax_gradient(model, loss_fn, x, y):
     return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])
 
 
+def tensorflow_gradient(model, loss_fn, x, y):
+    from impl_keras.mlp import tensorflow_gradient
+
+    return tensorflow_gradient(model, loss_fn, x, y)  # tf.GradientTape over model(x), with model.losses
+
+
 def torch_gradient(model, loss_fn, x, y):
     import torch
 
-    loss = total_loss(model, loss_fn, x, y)
+    from impl_keras.mlp import total_loss
+
+    loss = total_loss(model, loss_fn, x, y)  # autograd.grad, not backward(): no .grad left on the model
     return loss, torch.autograd.grad(loss, [v.value for v in model.trainable_variables])
 
 
