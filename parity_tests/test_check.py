@@ -3,6 +3,7 @@
 Keras runs on the backend of the process (KERAS_BACKEND); `make test` runs this file on all three."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -352,5 +353,6 @@ def test_a_block_count_mismatch_and_an_unsupported_layer_stop_before_any_number(
     report = rosetta.check(build("keras"), shorter, x)
     assert where(report) == ("structure", 2, "linear") and "3 blocks vs 2" in report.first.message
     assert all("pre" not in row for row in report.blocks) and report.hints == []
+    assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["first"]["value"] is None
     with pytest.raises(ValueError, match="not supported yet: Conv1d"):
         rosetta.check(nn.Sequential(nn.Conv1d(1, 1, 1)), build("torch"), x)

@@ -1,5 +1,6 @@
 """The report of a check: ok, the first divergence, the hints, the per-block table and JSON."""
 
+import math
 from dataclasses import asdict, dataclass, field
 
 STAGES = ("structure", "weights", "forward", "loss", "gradient", "step")
@@ -44,12 +45,21 @@ class Report:
         return self.divergences[0] if self.divergences else None
 
     def to_dict(self):
+        """Everything, JSON-serialisable: a structural mismatch's infinite difference becomes null."""
         doc = asdict(self)
         doc.update(ok=self.ok, first=asdict(self.first) if self.first else None)
-        return doc
+        return finite(doc)
 
     def __str__(self):
         return "\n".join(table(self) + verdict(self))
+
+
+def finite(doc):
+    if isinstance(doc, dict):
+        return {key: finite(value) for key, value in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [finite(value) for value in doc]
+    return None if isinstance(doc, float) and not math.isfinite(doc) else doc
 
 
 def fmt(value):
