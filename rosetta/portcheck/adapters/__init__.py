@@ -7,12 +7,12 @@ from rosetta.portcheck.layers import NotSupported
 def framework_of(model):
     if isinstance(model, tuple) and len(model) == 2:
         return "canonical"
-    module = type(model).__module__.split(".")[0]
-    if module == "torch" or any(c.__module__.startswith("torch.nn") for c in type(model).__mro__):
-        return "torch"
-    if any(c.__module__.startswith("keras") for c in type(model).__mro__):
+    bases = [c.__module__ for c in type(model).__mro__]
+    if any(base.startswith("keras") for base in bases):  # first: on torch a Keras model is an nn.Module
         return "keras"
-    if any(c.__module__.startswith("flax") for c in type(model).__mro__):
+    if any(base.startswith("torch.nn") for base in bases):
+        return "torch"
+    if any(base.startswith("flax") for base in bases):
         return "flax"
     raise NotSupported(f"not supported yet: a model of type {type(model).__name__}")
 
