@@ -196,7 +196,7 @@ def test_momentum_under_a_learning_rate_drop(fa, fb):
     assert kinds(report) == ["momentum-form"]
 
 
-def test_weight_decay_coupled_against_decoupled():
+def test_weight_decay_coupled_in_torch_against_decoupled_in_keras():
     import keras
     import torch
 
@@ -212,7 +212,7 @@ def test_weight_decay_coupled_against_decoupled():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_correct_optimizers_stay_together_for_20_steps(dtype):
+def test_correct_optimizers_keras_torch_flax_canonical_stay_together_for_20_steps(dtype):
     import keras
     import optax
     import torch
@@ -345,7 +345,7 @@ def test_batchnorm_epsilon(fa, fb):
     assert where(report) == ("forward", 1, "linear") and kinds(report) == ["batchnorm-epsilon"]
 
 
-def test_a_block_count_mismatch_and_an_unsupported_layer_stop_before_any_number():
+def test_a_block_count_mismatch_keras_torch_and_an_unsupported_layer_stop_before_any_number():
     from torch import nn
 
     x, _ = data()

@@ -62,7 +62,7 @@ def test_keras_file_against_torch_state_dict_is_ok_with_json_and_plot(files, cap
     assert plot.stat().st_size > 10_000
 
 
-def test_a_transposed_state_dict_exits_1_with_the_hint(files, capsys):
+def test_keras_file_against_a_transposed_state_dict_exits_1_with_the_hint(files, capsys):
     code, out, _ = rosetta(
         "check",
         files / "model.keras",
@@ -111,7 +111,7 @@ def error(files, capsys, *argv):
     return err
 
 
-def test_bad_files_are_one_line_errors_with_exit_2(files, capsys):
+def test_bad_files_against_a_keras_file_are_one_line_errors_with_exit_2(files, capsys):
     x = files / "x.npy"
     (files / "truncated.pt").write_bytes((files / "model.pt").read_bytes()[:200])
     (files / "notes.txt").write_text("hello")
@@ -137,14 +137,14 @@ def keras_against_state_dict(files, capsys, spec=SPEC, x="x.npy"):
     return error(files, capsys, *argv)
 
 
-def test_a_description_that_does_not_fit_the_weights(files, capsys):
+def test_a_description_that_does_not_fit_the_weights_against_keras(files, capsys):
     wrong = json.dumps({"sizes": [5, 8, 7, 3], "activations": ["relu", "relu", "softmax"]})
     assert "size mismatch" in keras_against_state_dict(files, capsys, wrong)
     argv = [files / "model.npz", files / "model.keras", "--spec-a", wrong, "--input", files / "x.npy"]
     assert "expected shape" in error(files, capsys, *argv)
 
 
-def test_bad_inputs(files, capsys):
+def test_bad_inputs_to_keras_and_torch(files, capsys):
     np.save(files / "wide.npy", np.zeros((4, 6)))
     np.save(files / "nan.npy", np.full((4, 5), np.nan))
     assert "take (N, 5)" in keras_against_state_dict(files, capsys, x="wide.npy")

@@ -18,7 +18,7 @@ def verdict(lines):
     return first + [line.split(":")[0] for line in lines if line.startswith("hint [")]
 
 
-def test_the_worked_example_runs_and_prints_what_the_page_shows():
+def test_the_worked_keras_to_torch_example_runs_and_prints_what_the_page_shows():
     page = PAGE.read_text()
     example = page.split("<!-- worked-example")[1]
     code, shown = blocks(example, "python")[0], blocks(example, "text")[0]

@@ -208,7 +208,7 @@ GRADIENT = {"tensorflow": tensorflow_gradient, "jax": jax_gradient, "torch": tor
 def form(optimizer):
     """The update rule and hyperparameters of a Keras optimizer, for replaying it in NumPy."""
     decay = float(optimizer.weight_decay or 0.0)
-    if type(optimizer) is keras.optimizers.SGD:
+    if isinstance(optimizer, keras.optimizers.SGD):  # on torch, a backend subclass of it
         return {
             "name": "sgd",
             "form": "keras",
@@ -217,7 +217,7 @@ def form(optimizer):
             "weight_decay": decay,
             "decoupled": True,
         }
-    if type(optimizer) in (keras.optimizers.Adam, keras.optimizers.AdamW) and not optimizer.amsgrad:
+    if isinstance(optimizer, keras.optimizers.Adam) and not optimizer.amsgrad:  # AdamW included
         return {
             "name": "adam",
             "form": "keras",
