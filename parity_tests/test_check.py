@@ -257,64 +257,56 @@ def test_dropout_left_active_is_named_and_compared_in_inference_mode(fa, fb):
     assert a.training if fa == "torch" else not a.layers[2].deterministic  # the user's model as it was
 
 
+GAMMA, BETA = np.linspace(0.5, 1.5, 7), np.linspace(-0.2, 0.2, 7)
+MEAN, VAR = np.linspace(-0.1, 0.1, 7), np.linspace(1e-3, 3e-3, 7)  # small variances: ε shows
+
+
 def batchnorm_model(framework, eps):
-    """Linear(5→7) → BatchNorm(7) → relu → Linear(7→3), running statistics with small variances."""
+    """Linear(5→7) → BatchNorm(7) → relu → Linear(7→3) in `framework`, with running statistics."""
     params = weights()
-    gamma, beta = np.linspace(0.5, 1.5, 7), np.linspace(-0.2, 0.2, 7)
-    mean, var = np.linspace(-0.1, 0.1, 7), np.linspace(1e-3, 3e-3, 7)
-    if framework == "torch":
-        from torch import nn
+    output = {"W": params[1]["W"][:, :3], "b": params[1]["b"][:3]}
+    return {"torch": torch_batchnorm, "keras": keras_batchnorm, "flax": flax_batchnorm}[framework](
+        eps, output
+    )
 
-        model = build("torch", head=None)
-        bn = nn.BatchNorm1d(7, eps=eps, dtype=model[0].weight.dtype)
-        bn.load_state_dict(
-            {
-                "weight": tensor(gamma),
-                "bias": tensor(beta),
-                "running_mean": tensor(mean),
-                "running_var": tensor(var),
-                "num_batches_tracked": tensor(np.array(0)),
-            }
-        )
-        return nn.Sequential(model[0], bn, nn.ReLU(), nn.Linear(7, 3, dtype=bn.weight.dtype)).eval(), params
-    if framework == "keras":
-        import keras
 
-        model = keras.Sequential(
-            [
-                keras.Input((5,)),
-                keras.layers.Dense(7),
-                keras.layers.BatchNormalization(epsilon=eps),
-                keras.layers.ReLU(),
-                keras.layers.Dense(3),
-            ]
-        )
-        model.set_weights(
-            [
-                params[0]["W"],
-                params[0]["b"],
-                gamma,
-                beta,
-                mean,
-                var,
-                params[1]["W"][:, :3],
-                params[1]["b"][:3],
-            ]
-        )
-        return model, params
+def torch_batchnorm(eps, output):
+    from torch import nn
+
+    model = build("torch", head=None)
+    bn = nn.BatchNorm1d(7, eps=eps, dtype=model[0].weight.dtype)
+    stats = {
+        "running_mean": tensor(MEAN),
+        "running_var": tensor(VAR),
+        "num_batches_tracked": tensor(np.array(0)),
+    }
+    bn.load_state_dict({"weight": tensor(GAMMA), "bias": tensor(BETA)} | stats)
+    out = nn.Linear(7, 3, dtype=bn.weight.dtype)
+    out.load_state_dict({"weight": tensor(output["W"].T), "bias": tensor(output["b"])})
+    return nn.Sequential(model[0], bn, nn.ReLU(), out).eval()
+
+
+def keras_batchnorm(eps, output):
+    import keras
+
+    layers = [keras.layers.Dense(7), keras.layers.BatchNormalization(epsilon=eps), keras.layers.ReLU()]
+    model = keras.Sequential([keras.Input((5,)), *layers, keras.layers.Dense(3)])
+    first = weights()[0]
+    model.set_weights([first["W"], first["b"], GAMMA, BETA, MEAN, VAR, output["W"], output["b"]])
+    return model
+
+
+def flax_batchnorm(eps, output):
     import jax.numpy as jnp
     from flax import nnx
 
     model = build("flax", head=None)
     bn = nnx.BatchNorm(7, epsilon=eps, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
-    bn.scale[...], bn.bias[...] = jnp.asarray(gamma), jnp.asarray(beta)
-    bn.mean, bn.var = (
-        nnx.BatchStat(jnp.asarray(mean)),
-        nnx.BatchStat(jnp.asarray(var)),
-    )  # NNX keeps float32 stats
+    bn.scale[...], bn.bias[...] = jnp.asarray(GAMMA), jnp.asarray(BETA)
+    bn.mean, bn.var = nnx.BatchStat(jnp.asarray(MEAN)), nnx.BatchStat(jnp.asarray(VAR))  # NNX's are float32
     out = nnx.Linear(7, 3, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
-    out.kernel[...], out.bias[...] = jnp.asarray(params[1]["W"][:, :3]), jnp.asarray(params[1]["b"][:3])
-    return nnx.Sequential(model.layers[0], bn, nnx.relu, out), params
+    out.kernel[...], out.bias[...] = jnp.asarray(output["W"]), jnp.asarray(output["b"])
+    return nnx.Sequential(model.layers[0], bn, nnx.relu, out)
 
 
 def tensor(a):
@@ -323,25 +315,11 @@ def tensor(a):
     return torch.from_numpy(np.asarray(a))
 
 
-def copy_output_layer(torch_model, params):
-    import torch
-
-    with torch.no_grad():
-        torch_model[3].weight.copy_(tensor(params[1]["W"][:, :3].T))
-        torch_model[3].bias.copy_(tensor(params[1]["b"][:3]))
-    return torch_model
-
-
-def bn(framework, eps):
-    model, params = batchnorm_model(framework, eps)
-    return copy_output_layer(model, params) if framework == "torch" else model
-
-
 @pytest.mark.parametrize("fa,fb", [("torch", "keras"), ("flax", "keras"), ("torch", "flax")])
 def test_batchnorm_epsilon(fa, fb):
     x, _ = data()
-    assert rosetta.check(bn(fa, 1e-5), bn(fb, 1e-5), x).ok
-    report = rosetta.check(bn(fa, 1e-5), bn(fb, 1e-3), x)
+    assert rosetta.check(batchnorm_model(fa, 1e-5), batchnorm_model(fb, 1e-5), x).ok
+    report = rosetta.check(batchnorm_model(fa, 1e-5), batchnorm_model(fb, 1e-3), x)
     assert where(report) == ("forward", 1, "linear") and kinds(report) == ["batchnorm-epsilon"]
 
 

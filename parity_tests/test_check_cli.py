@@ -22,6 +22,7 @@ def files(tmp_path_factory):
     """The same softmax MLP as a .keras archive, a torch state_dict, a Flax msgpack and canonical .npz."""
     import torch
     from flax import nnx, serialization
+    from safetensors.numpy import save_file
 
     d = tmp_path_factory.mktemp("models")
     x, y = data()
@@ -33,6 +34,11 @@ def files(tmp_path_factory):
     pure = nnx.to_pure_dict(nnx.state(build("flax")))
     (d / "model.msgpack").write_bytes(serialization.msgpack_serialize(pure))
     params.save(d / "model.npz", weights())
+    params.save(d / "model.safetensors", weights())  # canonical keys: layers.{i}.W
+    flat = {
+        ".".join(map(str, path)): np.asarray(v) for path, v in nnx.traversals.flatten_mapping(pure).items()
+    }
+    save_file(flat, d / "flax.safetensors")  # nnx keys: layers.{i}.kernel
     return d
 
 
@@ -103,6 +109,13 @@ def test_flax_state_against_canonical_weights_with_loss_and_steps(files, capsys)
     )
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and len(doc["steps"]) == 3, err
+
+
+def test_both_kinds_of_safetensors_are_told_apart_by_their_keys(files, capsys):
+    argv = [files / "flax.safetensors", files / "model.safetensors", "--spec-a", SPEC, "--spec-b", SPEC]
+    code, out, err = rosetta("check", *argv, "--input", files / "x.npy", "--json", capsys=capsys)
+    doc = json.loads(out)
+    assert code == 0 and (doc["a"], doc["b"]) == ("flax", "canonical") and doc["ok"], err
 
 
 def error(files, capsys, *argv):

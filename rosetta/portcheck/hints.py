@@ -275,22 +275,16 @@ def optimizer_form(ev):
     explains = close_params(replay(forms[1], start, ev.ra, k), ev.rb[k - 1]["params"], ev)
     if not explains or not close_params(replay(fixed, start, ev.ra, k), ev.ra[k - 1]["params"], ev):
         return []
-    if decay(forms[0]) != decay(forms[1]):
-        kind, what = (
-            "weight-decay",
-            "weight decay coupled (torch: λ·w added to the gradient) vs decoupled (AdamW, Keras)",
-        )
-    elif forms[0]["name"] == "adam":
-        kind, what = (
-            "adam-epsilon",
-            "Keras's Adam divides by √v + ε̂ with lr·√(1−β2ᵗ)/(1−β1ᵗ); torch and optax by √v̂ + ε",
-        )
-    else:
-        kind, what = (
-            "momentum-form",
-            "Keras's velocity v = μv − lr·g keeps the old lr; torch's buffer takes the new lr at once",
-        )
-    return [Hint(kind, first.block, f"step {k}: {what} (replayed: the other rule closes the gap)")]
+    kind = "weight-decay" if decay(forms[0]) != decay(forms[1]) else RULES[forms[0]["name"]]
+    return [Hint(kind, first.block, f"step {k}: {WHY[kind]} (replayed: the other rule closes the gap)")]
+
+
+RULES = {"adam": "adam-epsilon", "sgd": "momentum-form"}
+WHY = {
+    "weight-decay": "weight decay coupled (torch: λ·w added to the gradient) vs decoupled (AdamW, Keras)",
+    "adam-epsilon": "Keras's Adam divides by √v + ε̂ with lr·√(1−β2ᵗ)/(1−β1ᵗ); torch and optax by √v̂ + ε",
+    "momentum-form": "Keras's v = μv − lr·g keeps the old lr; torch's b = μb + g uses the new lr at once",
+}
 
 
 def decay(form):

@@ -34,17 +34,23 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
     ev.fa, ev.fb = (split_outputs(m.layers, m.tensor(x), m.outputs(x)) for m in (ma, mb))
     compare_forward(report, ev.fa, ev.fb)
     if loss is not None:
-        (la, lb) = loss if isinstance(loss, tuple) else (loss, loss)
-        ev.loss_fns = loss_a(la), loss_b(lb)
-        ev.la, ev.ga = ma.loss_and_grads(x, y, ev.loss_fns[0])
-        ev.lb, ev.gb = mb.loss_and_grads(x, y, ev.loss_fns[1])
-        compare_loss(report, ev)
-        if optimizer is not None and steps:
-            ev.ra, ev.form_a = ma.train(x, y, ev.loss_fns[0], optimizer[0], steps)
-            ev.rb, ev.form_b = mb.train(x, y, ev.loss_fns[1], optimizer[1], steps)
-            compare_steps(report, ev.ra, ev.rb)
+        names = loss if isinstance(loss, tuple) else (loss, loss)
+        ev.loss_fns = loss_a(names[0]), loss_b(names[1])  # each framework's own loss object
+        compare_training(report, ev, optimizer, steps)
     report.hints = hints.diagnose(ev)
     return report
+
+
+def compare_training(report, ev, optimizer, steps):
+    """The loss and gradients, then `steps` optimizer steps on copies."""
+    (ma, mb), (fa, fb) = (ev.ma, ev.mb), ev.loss_fns
+    ev.la, ev.ga = ma.loss_and_grads(ev.x, ev.y, fa)
+    ev.lb, ev.gb = mb.loss_and_grads(ev.x, ev.y, fb)
+    compare_loss(report, ev)
+    if optimizer is not None and steps:
+        ev.ra, ev.form_a = ma.train(ev.x, ev.y, fa, optimizer[0], steps)
+        ev.rb, ev.form_b = mb.train(ev.x, ev.y, fb, optimizer[1], steps)
+        compare_steps(report, ev.ra, ev.rb)
 
 
 def new_report(ma, mb):
