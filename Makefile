@@ -22,9 +22,12 @@ test: $(STAMP)
 test-tensorflow: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest
 
+KERAS_TESTS := parity_tests/test_keras.py parity_tests/test_divergences.py parity_tests/test_check.py \
+	parity_tests/test_check_cli.py parity_tests/test_check_docs.py
+
 test-jax-torch: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -k keras parity_tests/test_keras.py parity_tests/test_divergences.py
-	KERAS_BACKEND=torch $(PY) -m pytest -k keras parity_tests/test_keras.py parity_tests/test_divergences.py
+	KERAS_BACKEND=jax $(PY) -m pytest -k keras $(KERAS_TESTS)
+	KERAS_BACKEND=torch $(PY) -m pytest -k keras $(KERAS_TESTS)
 
 # The same suite with other arithmetic and the same code: one core, one thread in every library, and
 # TensorFlow's oneDNN kernels off. Rounding-level numbers move; nothing the tests assert may. Not in CI
