@@ -1,7 +1,8 @@
 """The MLP in JAX: the reference's forward and loss in jnp, the backward pass by jax.grad.
 
 Weights are a pytree in the canonical layout: a list of {"W": (fan_in, fan_out), "b": (fan_out,)},
-y = x @ W + b. Every array follows the dtype of the weights (float64 or float32).
+y = x @ W + b; a PReLU layer also holds its learned slopes "alpha": (fan_out,), one more leaf for
+jax.grad and optax. Every array follows the dtype of the weights (float64 or float32).
 """
 
 import jax
@@ -24,7 +25,7 @@ def activate(name, z, alpha):
         return z
     if name == "relu":
         return jax.nn.relu(z)  # grad 0 at z = 0 as the reference; jnp.maximum(z, 0) would give ½
-    if name == "leaky_relu":
+    if name in ("leaky_relu", "prelu"):  # prelu: α is the layer's (fan_out,) leaf, a JAX parameter
         return jnp.where(z > 0, z, alpha * z)  # grad α at z = 0; jax.nn.leaky_relu's is 1 (x >= 0)
     if name == "elu":
         return jax.nn.elu(z, alpha)  # grad α at z = 0, as the reference
@@ -47,13 +48,18 @@ def get_params(model):
     return [{key: np.array(value) for key, value in layer.items()} for layer in model]
 
 
+def slope(spec, layer):
+    """The activation's α: the layer's learned "alpha" (PReLU), else the task's constant."""
+    return layer["alpha"] if "alpha" in layer else spec.alpha
+
+
 def predict(task, params, x):
     a = x  # (N, n_in)
     for spec, layer in zip(task.layers, params):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         if "b" in layer:
             z = z + layer["b"]
-        a = activate(spec.activation, z, spec.alpha)
+        a = activate(spec.activation, z, slope(spec, layer))
     return a
 
 
@@ -103,6 +109,14 @@ def softmax_ce(z, labels):
     return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
 
 
+def multitask(task, out, y):
+    """w₁·MSE(regression columns) + w₂·softmax CE(class columns); y (N, R + K), one-hot classes."""
+    r, (w1, w2) = task.n_regression, task.loss_weights
+    mse = loss_value("mse", out[:, :r], y[:, :r])
+    ce = -jnp.mean(jnp.sum(y[:, r:] * jax.nn.log_softmax(out[:, r:], axis=1), axis=1))  # one-hot · log p
+    return w1 * mse + w2 * ce
+
+
 def l2_penalty(task, params):
     """λ·ΣW² over the kernels only."""
     return task.l2 * sum(jnp.sum(layer["W"] ** 2) for layer in params)
@@ -113,7 +127,8 @@ def l2_penalty(task, params):
 
 def loss(task, params, x, y):
     """The loss incl. L2, a pure function of the weights: what jax.grad differentiates."""
-    value = loss_value(task.loss, predict(task, params, x), y)
+    out = predict(task, params, x)
+    value = multitask(task, out, y) if task.loss == "multitask" else loss_value(task.loss, out, y)
     if task.l2:
         value = value + l2_penalty(task, params)
     return value

@@ -1,8 +1,9 @@
 """The MLP in Keras 3: a keras.Sequential of Dense layers, the loss from keras.losses, and the gradient
 from whichever backend KERAS_BACKEND selects (tensorflow, jax or torch).
 
-Weights come in canonical ({"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b) and go out the
-same way: Dense.kernel is already (in, out), so no transpose anywhere. Every variable, input and loss
+Weights come in canonical ({"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer's
+"alpha": (fan_out,)) and go out the same way: Dense.kernel is already (in, out) and PReLU.alpha
+(fan_out,), so no transpose anywhere. Every variable, input and loss
 follows the dtype of the weights (float64 or float32) through keras.config.set_floatx.
 """
 
@@ -68,6 +69,8 @@ def activation_layers(spec):
         return [LeakyReLU(negative_slope=spec.alpha)]  # Keras's default slope is 0.3
     if spec.activation == "elu":
         return [keras.layers.ELU(alpha=spec.alpha)]
+    if spec.activation == "prelu":  # one α per unit (shared_axes=None); set_weights loads the task's
+        return [keras.layers.PReLU()]  # Keras's α starts at 0 (alpha_initializer="Zeros"), torch's at 0.25
     if spec.activation not in NAMED:
         raise unknown("activation", spec.activation, ACTIVATIONS)
     return []
@@ -112,23 +115,28 @@ def build(task, params, sequential=keras.Sequential):
         )
         layers += [dense, *activation_layers(spec)]
     model = sequential(layers)
-    model.set_weights([layer[key] for layer in params for key in ("W", "b") if key in layer])
+    model.set_weights([layer[key] for layer in params for key in ("W", "b", "alpha") if key in layer])
     return model
 
 
 def dense_layers(model):
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    """The layers holding weights, in order: each Dense, and a PReLU after its Dense."""
+    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Dense, keras.layers.PReLU))]
 
 
 def get_params(model):
-    """The canonical weights of the model's Dense layers, NumPy."""
+    """The canonical weights of the model's Dense and PReLU layers, NumPy."""
     return canonical(dense_layers(model), [v for d in dense_layers(model) for v in d.trainable_weights])
 
 
 def canonical(denses, arrays):
-    """[{"W": kernel, "b": bias}, ...] from a flat list in Keras's weight order (kernel, bias, ...)."""
+    """[{"W": kernel, "b": bias, "alpha": α}, ...] from a flat list in Keras's weight order (kernel,
+    bias, PReLU α, ...)."""
     arrays, params = iter(arrays), []
     for dense in denses:
+        if isinstance(dense, keras.layers.PReLU):
+            params[-1]["alpha"] = np.array(ops.convert_to_numpy(next(arrays)))  # (fan_out,)
+            continue
         layer = {"W": np.array(ops.convert_to_numpy(next(arrays)))}  # Dense.kernel: (in, out)
         assert layer["W"].shape == (dense.kernel.shape[0], dense.units), f"W is {layer['W'].shape}"
         if dense.use_bias:
@@ -183,6 +191,10 @@ def binary_crossentropy(y_true, y_pred):
     return ops.binary_crossentropy(y_true, y_pred, from_logits=True)  # (N, K)
 
 
+def categorical_crossentropy(y_true, y_pred):
+    return ops.categorical_crossentropy(y_true, y_pred, from_logits=True)  # one-hot (N, K) -> (N,)
+
+
 def sparse_categorical_crossentropy(y_true, y_pred):
     return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)  # labels (N,) -> (N,)
 
@@ -200,6 +212,26 @@ def loss_function(name):
     if name == "softmax_ce":
         return Loss(sparse_categorical_crossentropy, "row", "sparse_categorical_crossentropy")
     raise unknown("loss", name, LOSSES)
+
+
+class Multitask(keras.losses.Loss):
+    """w₁·MSE(regression columns) + w₂·CE(class columns, one-hot) of one output (N, R + K): the two
+    losses above, weighted, as compile(loss_weights=...) would weigh two outputs."""
+
+    def __init__(self, task):
+        super().__init__(reduction="sum", name="multitask")  # the sum of one scalar: the value itself
+        self.r, self.loss_weights = task.n_regression, task.loss_weights
+        self.mse = Loss(squared_error, "element", "mean_squared_error")
+        self.ce = Loss(categorical_crossentropy, "row", "categorical_crossentropy")
+
+    def call(self, y_true, y_pred):
+        (w1, w2), r = self.loss_weights, self.r
+        return w1 * self.mse(y_true[:, :r], y_pred[:, :r]) + w2 * self.ce(y_true[:, r:], y_pred[:, r:])
+
+
+def task_loss(task):
+    """The task's loss: the multitask sum, or the one named loss."""
+    return Multitask(task) if task.loss == "multitask" else loss_function(task.loss)
 
 
 def total_loss(model, loss_fn, x, y):
@@ -242,5 +274,5 @@ def loss_and_grads(task, params, x, y):
     with floatx_of(params):
         model = build(task, params)
         gradient = GRADIENT[keras.backend.backend()]
-        loss, grads = gradient(model, loss_function(task.loss), as_dtype(x, params), as_dtype(y, params))
+        loss, grads = gradient(model, task_loss(task), as_dtype(x, params), as_dtype(y, params))
         return float(ops.stop_gradient(loss)), canonical(dense_layers(model), grads)

@@ -83,7 +83,7 @@ def compiled(task, params, steps):
     backend = keras.backend.backend()
     model.compile(
         optimizer=optim.make(task.optimizer),
-        loss=mlp.loss_function(task.loss),
+        loss=mlp.task_loss(task),
         steps_per_execution=1 if backend == "torch" else steps,
         jit_compile=backend == "jax",
     )

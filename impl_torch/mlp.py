@@ -27,6 +27,16 @@ def activation(spec):
     return modules[spec.activation]()
 
 
+def prelu(alpha):
+    """nn.PReLU holding a copy of the layer's learned α, one per unit: torch's default
+    num_parameters=1 shares a single α across all units (and starts it at 0.25)."""
+    alpha = torch.tensor(alpha)  # (fan_out,)
+    module = nn.PReLU(num_parameters=len(alpha), dtype=alpha.dtype)  # α along dim 1 of (N, fan_out)
+    with torch.no_grad():
+        module.weight.copy_(alpha)
+    return module
+
+
 # ---- the network ----
 
 
@@ -42,15 +52,16 @@ def build(task, params):
             linear.weight.copy_(W.T)  # canonical (in, out) -> Linear.weight (out, in)
             if "b" in layer:
                 linear.bias.copy_(torch.tensor(layer["b"]))
-        modules += [linear, activation(spec)]
+        modules += [linear, prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)]
         fan_in = spec.units
     return nn.Sequential(*modules)
 
 
 def get_params(model, grads=False):
-    """The canonical weights of the model's nn.Linear layers (grads=True: their gradients), NumPy."""
+    """The canonical weights of the model's nn.Linear layers and PReLU α (grads=True: their
+    gradients), NumPy."""
     params = []
-    for linear in (m for m in model if isinstance(m, nn.Linear)):
+    for linear, act in zip(model[::2], model[1::2]):  # (Linear, activation) pairs
         W, b = linear.weight, linear.bias
         if grads:
             W, b = W.grad, None if b is None else b.grad
@@ -59,6 +70,8 @@ def get_params(model, grads=False):
         layer = {"W": W.numpy().copy()}
         if b is not None:
             layer["b"] = b.detach().numpy().copy()
+        if isinstance(act, nn.PReLU):
+            layer["alpha"] = (act.weight.grad if grads else act.weight).detach().numpy().copy()
         params.append(layer)
     return params
 
@@ -97,6 +110,13 @@ def loss_value(name, out, y):
     raise unknown("loss", name, LOSSES)
 
 
+def multitask(task, out, y):
+    """w₁·MSE(regression columns) + w₂·softmax CE(class columns); y (N, R + K), one-hot classes."""
+    r, (w1, w2) = task.n_regression, task.loss_weights
+    # cross_entropy takes class probabilities as the target too: the one-hot rows, no argmax needed
+    return w1 * F.mse_loss(out[:, :r], y[:, :r]) + w2 * F.cross_entropy(out[:, r:], y[:, r:])
+
+
 def l2_penalty(task, model):
     """λ·ΣW² over the kernels only (a term in the loss, not torch's weight_decay)."""
     return task.l2 * sum(torch.sum(m.weight**2) for m in model if isinstance(m, nn.Linear))
@@ -107,7 +127,8 @@ def l2_penalty(task, model):
 
 def loss_native(task, model, x, y):
     """The loss incl. L2 on tensors already in the weights' dtype; a 0-d tensor autograd can follow."""
-    loss = loss_value(task.loss, model(x), y)
+    out = model(x)
+    loss = multitask(task, out, y) if task.loss == "multitask" else loss_value(task.loss, out, y)
     if task.l2:
         loss = loss + l2_penalty(task, model)
     return loss

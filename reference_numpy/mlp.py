@@ -1,6 +1,7 @@
 """The reference MLP in plain NumPy: forward, loss and a hand-written backward pass.
 
-Weights are canonical: a list of {"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b.
+Weights are canonical: a list of {"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU
+layer also holds its learned slopes "alpha": (fan_out,).
 Every array follows the dtype of the weights (float64 or float32).
 """
 
@@ -18,7 +19,7 @@ def activate(name, z, alpha):
         return z
     if name == "relu":
         return np.maximum(z, 0)
-    if name == "leaky_relu":
+    if name in ("leaky_relu", "prelu"):  # prelu: α is the layer's learned (fan_out,) array
         return np.where(z > 0, z, alpha * z)
     if name == "elu":
         return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
@@ -34,7 +35,7 @@ def activate_grad(name, z, a, alpha):
         return np.ones_like(z)
     if name == "relu":
         return (z > 0).astype(z.dtype)  # 0 at z = 0, as torch, TF and JAX
-    if name == "leaky_relu":
+    if name in ("leaky_relu", "prelu"):
         return np.where(z > 0, 1, alpha).astype(z.dtype)  # α at z = 0 (torch, TF; JAX says 1)
     if name == "elu":
         return np.where(z > 0, 1, a + alpha).astype(z.dtype)  # α·eᶻ = a + α for z ≤ 0
@@ -55,6 +56,11 @@ def get_params(model):
     return build(None, model)
 
 
+def slope(spec, layer):
+    """The activation's α: the layer's learned "alpha" (PReLU), else the task's constant."""
+    return layer["alpha"] if "alpha" in layer else spec.alpha
+
+
 def predict(task, params, x):
     """Forward pass keeping every layer's input and pre-activation for the backward pass."""
     cache = []
@@ -63,7 +69,7 @@ def predict(task, params, x):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         if "b" in layer:
             z = z + layer["b"]
-        a_in, a = a, activate(spec.activation, z, spec.alpha)
+        a_in, a = a, activate(spec.activation, z, slope(spec, layer))
         cache.append((a_in, z, a))
     return a, cache
 
@@ -99,6 +105,14 @@ def loss_value_and_grad(name, out, y):
     raise unknown("loss", name, LOSSES)
 
 
+def multitask(task, out, y):
+    """w₁·MSE(regression columns) + w₂·softmax CE(class columns, one-hot targets); dL/dout (N, R + K)."""
+    r, (w1, w2) = task.n_regression, task.loss_weights
+    mse, d_reg = loss_value_and_grad("mse", out[:, :r], y[:, :r])
+    ce, d_cls = softmax_ce(out[:, r:], np.argmax(y[:, r:], axis=1))
+    return w1 * mse + w2 * ce, np.concatenate([w1 * d_reg, w2 * d_cls], axis=1)
+
+
 def bce_logits(z, y):
     """mean[max(z, 0) − z·y + log(1 + e^−|z|)] (stable); dL/dz = (σ(z) − y)/(N·K)."""
     loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
@@ -128,12 +142,14 @@ def backward(task, params, cache, dout):
     """Chain rule from dL/dout back to every W and b, last layer first."""
     grads, delta = [], dout  # delta = dL/da, (N, fan_out) of the current layer
     for spec, layer, (a_in, z, a) in reversed(list(zip(task.layers, params, cache))):
-        dz = delta * activate_grad(spec.activation, z, a, spec.alpha)  # dL/dz = dL/da ⊙ f'(z)
+        dz = delta * activate_grad(spec.activation, z, a, slope(spec, layer))  # dL/dz = dL/da ⊙ f'(z)
         grad = {"W": a_in.T @ dz}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
         if "b" in layer:
             # dL/db = Σ over rows of dL/dz, accumulated in float64: with balanced classes the terms
             # nearly cancel, and a float32 running sum would be the least accurate number in the test
             grad["b"] = dz.sum(axis=0, dtype=np.float64).astype(dz.dtype)
+        if "alpha" in layer:  # PReLU: da/dα = min(z, 0), summed over rows like the bias (fan_out,)
+            grad["alpha"] = (delta * np.minimum(z, 0)).sum(axis=0, dtype=np.float64).astype(z.dtype)
         if task.l2:
             grad["W"] = grad["W"] + 2 * task.l2 * layer["W"]  # d(λ·ΣW²)/dW = 2λW
         delta = dz @ layer["W"].T  # dL/da_in = dL/dz·Wᵀ, (N, fan_in)
@@ -144,7 +160,10 @@ def backward(task, params, cache, dout):
 def loss_and_grads_native(task, params, x, y):
     """(loss incl. L2, grads) on arrays already in the weights' dtype."""
     out, cache = predict(task, params, x)
-    loss, dout = loss_value_and_grad(task.loss, out, y)
+    if task.loss == "multitask":
+        loss, dout = multitask(task, out, y)
+    else:
+        loss, dout = loss_value_and_grad(task.loss, out, y)
     if task.l2:
         loss = loss + l2_penalty(task, params)
     return float(loss), backward(task, params, cache, dout)

@@ -62,6 +62,59 @@ def _softmax():
     )  # fmt: skip
 
 
+# ---- the handbook's other heads and the architectures talk's autoencoder (issue 14) ----
+# Sizes, optimizers and step counts are our choice: the seeds give the formulas, not the runs.
+
+
+def _moons():
+    return Task(
+        "moons", "Handbook binary head: 2-16-16-1 tanh net, sigmoid + log loss from the logit, two moons",
+        2, (Layer(16, "tanh"), Layer(16, "tanh"), Layer(1, "linear")), "bce_logits", ADAM,
+        data.two_moons, epochs=1000, metric="accuracy", family="handbook",
+    )  # fmt: skip
+
+
+def _sin_cos():
+    return Task(
+        "sin-cos", "Handbook multi-output regression: 1-32-2 tanh net fits (sin x, cos x), MSE over B·M",
+        1, (Layer(32, "tanh"), Layer(2, "linear")), "mse", NESTEROV, data.sin_cos, epochs=100,
+        batch_size=32, metric="mse", family="handbook",
+    )  # fmt: skip
+
+
+def _multitask():
+    return Task(
+        "multitask", "Handbook multitask: one 2-32-5 tanh net, MSE on (‖x‖², x0·x1) + ½·CE on 3 sectors",
+        2, (Layer(32, "tanh"), Layer(5, "linear")), "multitask", ADAM, data.multitask, epochs=1000,
+        metric="accuracy", family="handbook", n_regression=2, loss_weights=(1.0, 0.5),
+    )  # fmt: skip
+
+
+def _prelu():
+    return Task(
+        "sine-prelu", "Handbook PReLU: 1-20-1 net with a learned α per unit (from 0.25) fits 2·sin(x) + 5",
+        1, (Layer(20, "prelu", alpha=0.25), Layer(1, "linear")), "mse", NESTEROV,
+        data.regression(data.sine_fn), epochs=100, batch_size=32, metric="mse", family="handbook",
+    )  # fmt: skip
+
+
+def _cybenko():
+    """Σⱼ vⱼ·σ(wⱼx + θⱼ): one sigmoid hidden layer, a linear output without a free term."""
+    return Task(
+        "cybenko", "Handbook universal approximation: 1-20-1 sigmoid net, output without bias, on [0, 1]",
+        1, (Layer(20, "sigmoid"), Layer(1, "linear", bias=False)), "mse", Optimizer("adam", lr=0.1),
+        data.cybenko, epochs=3000, init="he_normal", metric="mse", family="handbook",
+    )  # fmt: skip
+
+
+def _autoencoder():
+    return Task(
+        "autoencoder", "Architectures talk: the 8-3-8 autoencoder, 3 sigmoid units, log loss on logits",
+        8, (Layer(3, "sigmoid"), Layer(8, "linear")), "bce_logits", Optimizer("adam", lr=0.1),
+        data.one_hot_8, epochs=2000, metric="accuracy", family="handbook",
+    )  # fmt: skip
+
+
 def _mlp_large():
     """Not a tutorial: a compute-bound MLP for `rosetta bench`, where matmuls dominate."""
     return Task(
@@ -90,6 +143,12 @@ def _build():
         _regression("hard-deep", "1-50-50-1 tanh net, Nesterov SGD, fits a wiggly function",
                     data.hard_fn, [(50, "tanh"), (50, "tanh")], NESTEROV, 400, init="he_normal"),
         _softmax(),
+        _moons(),
+        _sin_cos(),
+        _multitask(),
+        _prelu(),
+        _cybenko(),
+        _autoencoder(),
     ]  # fmt: skip
     return {task.name: task for task in tasks}
 

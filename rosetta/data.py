@@ -63,12 +63,63 @@ def spiral(points=100, classes=3, seed=0):
     return x, np.repeat(np.arange(classes), points)  # (300, 2) float64, (300,) int64 labels
 
 
-def blobs(n, n_in, n_out, labels, seed):
-    """Random data for ad-hoc tasks: x ~ N(0, 1); y ~ N(0, 1), {0, 1} or class labels."""
+def blobs(n, n_in, n_out, labels, seed, n_regression=0):
+    """Random data for ad-hoc tasks: x ~ N(0, 1); y ~ N(0, 1), {0, 1}, class labels, or (multitask)
+    n_regression N(0, 1) columns then one-hot labels of n_out − n_regression classes."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, n_in))
     if labels == "classes":
         return x, rng.integers(0, n_out, n)
+    if labels == "multitask":
+        classes = n_out - n_regression
+        return x, np.c_[rng.standard_normal((n, n_regression)), np.eye(classes)[rng.integers(0, classes, n)]]
     if labels == "binary":
         return x, rng.integers(0, 2, (n, n_out)).astype(np.float64)
     return x, rng.standard_normal((n, n_out))
+
+
+# ---- the handbook's heads and the architectures talk's autoencoder ----
+
+
+def two_moons(n=200, noise=0.15, seed=0):
+    """Two interleaving half circles (as sklearn's make_moons) plus N(0, noise²); labels (n, 1), 0 or 1."""
+    rng = np.random.RandomState(seed)
+    n_top = n // 2
+    t_top, t_bottom = np.linspace(0, np.pi, n_top), np.linspace(0, np.pi, n - n_top)
+    top = np.c_[np.cos(t_top), np.sin(t_top)]  # label 0
+    bottom = np.c_[1 - np.cos(t_bottom), 0.5 - np.sin(t_bottom)]  # label 1
+    x = np.r_[top, bottom] + noise * rng.randn(n, 2)
+    return x, np.r_[np.zeros(n_top), np.ones(n - n_top)].reshape(-1, 1)  # (n, 2), (n, 1)
+
+
+def sin_cos(n=1000):
+    """Multi-output regression: x ↦ (sin x, cos x) on the tutorial's grid; y (n, 2)."""
+    x = grid(n)
+    return x, np.c_[np.sin(x), np.cos(x)]
+
+
+def multitask(n=300, seed=0, sectors=3):
+    """Points in the unit square [-1, 1]²; targets: two regression columns (‖x‖², x0·x1), then the
+    one-hot angular sector of x (`sectors` equal angles from the positive x0 axis); y (n, 2 + sectors)."""
+    x = np.random.RandomState(seed).uniform(-1, 1, (n, 2))
+    sector = np.floor((np.arctan2(x[:, 1], x[:, 0]) % (2 * np.pi)) / (2 * np.pi / sectors)).astype(np.int64)
+    return x, np.c_[np.sum(x**2, axis=1), x[:, 0] * x[:, 1], np.eye(sectors)[sector]]
+
+
+def cybenko_fn(x):
+    """A continuous function on [0, 1] for Cybenko's net: sin(2πx) + ½·sin(6πx)·x."""
+    return np.sin(2 * np.pi * x) + 0.5 * np.sin(6 * np.pi * x) * x
+
+
+def unit_interval(n=200):
+    return np.linspace(0, 1, n).reshape(-1, 1)
+
+
+def cybenko():
+    x = unit_interval()
+    return x, cybenko_fn(x)
+
+
+def one_hot_8():
+    """The 8-3-8 autoencoder: the eight one-hot vectors are both inputs and targets; (8, 8), (8, 8)."""
+    return np.eye(8), np.eye(8)

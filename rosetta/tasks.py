@@ -16,9 +16,11 @@ from rosetta.errors import ArgumentError, unknown
 from rosetta.initializers import KERNEL_INITIALIZERS, init_params
 from rosetta.validate import number, whole
 
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh")
-DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}  # torch's and jax.nn's defaults
-LOSSES = ("half_sse", "sse_2n", "mse", "bce_logits", "softmax_ce")
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "prelu")
+# leaky_relu, elu: torch's and jax.nn's defaults. prelu: the initial α of every unit, torch's 0.25
+# (Keras starts at 0, docs/divergences.md).
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0, "prelu": 0.25}
+LOSSES = ("half_sse", "sse_2n", "mse", "bce_logits", "softmax_ce", "multitask")
 METRICS = ("mae", "mse", "accuracy")
 OPTIMIZERS = ("sgd", "adam")
 FORMS = ("torch", "keras")  # whose formula a stateful optimizer follows (DESIGN.md §5)
@@ -29,7 +31,7 @@ class Layer:
     units: int
     activation: str = "linear"
     bias: bool = True
-    alpha: float = 0.0  # leaky_relu: the negative slope; elu: the scale α; unused otherwise
+    alpha: float = 0.0  # leaky_relu: the negative slope; elu: the scale α; prelu: the initial α
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
@@ -93,6 +95,10 @@ class Task:
     shuffle_seed: int = 0  # minibatch order
     metric: str = "mse"
     family: str = "adhoc"
+    # multitask: the output's first n_regression columns are regression outputs (MSE), the rest class
+    # logits (softmax CE); loss = w₁·MSE + w₂·CE with (w₁, w₂) = loss_weights
+    n_regression: int = 0
+    loss_weights: tuple = (1.0, 1.0)
 
     def __post_init__(self):
         for kind, name, valid in [
@@ -126,14 +132,19 @@ class Task:
         return (self.n_in, *(layer.units for layer in self.layers))
 
     def data(self):
-        """(x, y): x float64 (N, n_in); y float64 targets, or int64 class labels for softmax_ce."""
+        """(x, y): x float64 (N, n_in); y float64 targets, or int64 class labels for softmax_ce
+        (multitask: y is (N, n_regression + K), the regression targets then the one-hot classes)."""
         return self.make_data()
 
     def init_params(self, dtype="float64"):
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
         biases = [layer.bias for layer in self.layers]
-        return init_params(self.sizes, biases, self.init, self.seed, dtype)
+        params = init_params(self.sizes, biases, self.init, self.seed, dtype)
+        for spec, layer in zip(self.layers, params):
+            if spec.activation == "prelu":  # a learned α per unit, as Keras's PReLU, starting at spec.alpha
+                layer["alpha"] = np.full(spec.units, spec.alpha, dtype=dtype)
+        return params
 
     @property
     def n_samples(self):
@@ -162,11 +173,16 @@ class Task:
             yield order[k * size : (k + 1) * size]
 
     def evaluate(self, out, y):
-        """The task's metric of the network output `out` on targets/labels `y`."""
+        """The task's metric of the network output `out` on targets/labels `y` (multitask: the
+        accuracy of its class columns)."""
+        if self.loss == "multitask":
+            out, y = out[:, self.n_regression :], y[:, self.n_regression :]
         if self.metric == "mae":
             return float(np.mean(np.abs(y - out)))
         if self.metric == "mse":
             return float(np.mean((y - out) ** 2))
+        if out.shape[1] == 1:  # one sigmoid output: class 1 above ½, i.e. a logit above 0
+            return float(np.mean((out > (0 if self.loss == "bce_logits" else 0.5)) == (y > 0.5)))
         labels = y if y.ndim == 1 else np.argmax(y, axis=1)
         return float(np.mean(np.argmax(out, axis=1) == labels))
 
@@ -184,8 +200,11 @@ def make(
     epochs=3,
     seed=0,
     name="adhoc",
+    n_regression=1,
+    loss_weights=(1.0, 1.0),
 ):
-    """An ad-hoc task: any MLP `sizes` = (n_in, h1, ..., n_out) on seeded random data."""
+    """An ad-hoc task: any MLP `sizes` = (n_in, h1, ..., n_out) on seeded random data (multitask:
+    `n_regression` regression columns, the other n_out − n_regression one-hot classes)."""
     sizes, activations = tuple(sizes), tuple(activations)
     if len(sizes) < 2:
         raise ArgumentError(f"sizes: expected (n_in, ..., n_out), at least 2 numbers, got {sizes!r}")
@@ -198,12 +217,12 @@ def make(
         Layer(units, act, bias, DEFAULT_ALPHA.get(act, 0.0) if alpha is None else alpha)
         for units, act in zip(sizes[1:], activations)
     )
-    labels = {"softmax_ce": "classes", "bce_logits": "binary"}.get(loss, "real")
+    labels = {"softmax_ce": "classes", "bce_logits": "binary", "multitask": "multitask"}.get(loss, "real")
 
     def make_data():
-        return datasets.blobs(n, sizes[0], sizes[-1], labels, seed)
+        return datasets.blobs(n, sizes[0], sizes[-1], labels, seed, n_regression)
 
-    metric = "accuracy" if labels == "classes" else "mse"
+    metric = "accuracy" if labels in ("classes", "multitask") else "mse"
     return Task(
         name,
         f"ad-hoc MLP {sizes}",
@@ -218,6 +237,8 @@ def make(
         seed=seed,
         shuffle_seed=seed,
         metric=metric,
+        n_regression=n_regression if loss == "multitask" else 0,
+        loss_weights=loss_weights,
     )
 
 
