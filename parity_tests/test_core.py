@@ -130,3 +130,46 @@ def test_diverging_run_names_the_step():
     task = tasks.with_optimizer(tasks.get("line"), lr=10.0)
     with pytest.raises(DivergedError, match=r"task 'line' diverged: loss is (inf|nan) at step \d+"):
         ref.train(task, task.init_params())
+
+
+# ---- PReLU's α in the canonical weights and the weight files (issue 14) ----
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_prelu_alpha_starts_at_the_tasks_value_per_unit(dtype):
+    alpha = tasks.get("sine-prelu").init_params(dtype)[0]["alpha"]
+    assert alpha.shape == (20,) and alpha.dtype == np.dtype(dtype) and np.all(alpha == np.float32(0.25))
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_prelu_alpha_round_trips_as_layers_i_alpha(tmp_path, suffix):
+    task = tasks.get("sine-prelu")
+    original = task.init_params()
+    params.save(tmp_path / f"w{suffix}", original, task)
+    assert "layers.0.alpha" in params.to_flat(original)
+    loaded = params.load(tmp_path / f"w{suffix}", task)
+    assert np.array_equal(loaded[0]["alpha"], original[0]["alpha"]) and "alpha" not in loaded[1]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p[0].pop("alpha"), r"layer 0: expected keys \['W', 'alpha', 'b'\], got \['W', 'b'\]"),
+        (lambda p: p[0].update(alpha=np.zeros(1)), r"layer 0 'alpha': expected shape \(20,\), got \(1,\)"),
+    ],
+    ids=["missing", "shared"],
+)
+def test_bad_prelu_alpha_is_named(change, message):
+    task = tasks.get("sine-prelu")
+    p = task.init_params()
+    change(p)
+    with pytest.raises(ParamsError, match=message):
+        params.validate(task, p)
+
+
+def test_binary_and_multitask_metrics_read_the_right_columns():
+    binary = tasks.get("moons")
+    assert binary.evaluate(np.array([[-0.1], [0.2]]), np.array([[0.0], [1.0]])) == 1.0  # logits: class 1 above 0
+    multi = tasks.get("multitask")  # 2 regression columns, then 3 class logits
+    out = np.array([[9.0, 9.0, 0.0, 1.0, 0.0]])
+    assert multi.evaluate(out, np.array([[0.0, 0.0, 0.0, 1.0, 0.0]])) == 1.0

@@ -183,3 +183,73 @@ def test_momentum_forms_agree_until_the_learning_rate_changes(nesterov):
 
     assert gap() < 1e-12
     assert gap(lr_drops=((30, 0.001),)) > 1e-4
+
+
+# ---- the handbook's heads, PReLU, Cybenko's net and the 8-3-8 autoencoder (issue 14) ----
+
+HANDBOOK = ["moons", "sin-cos", "multitask", "sine-prelu", "cybenko", "autoencoder"]
+
+
+@pytest.mark.parametrize("name", HANDBOOK)
+def test_gradcheck_handbook_tasks(name):
+    """Every weight, PReLU's α included, against central differences (a slice of the bigger data)."""
+    task = tasks.get(name)
+    if task.n_samples > 40:
+        task = tasks.Task(**{**task.__dict__, "make_data": lambda t=task: tuple(a[::25] for a in t.data())})
+    assert gradcheck_error(task) <= tolerances.GRADCHECK
+
+
+def test_gradcheck_catches_a_wrong_prelu_alpha_gradient(monkeypatch):
+    """The α gradient is checked: its sign flipped (da/dα = −min(z, 0)) is caught."""
+    task = tasks.make((2, 4, 1), ("prelu", "linear"), "mse", seed=1)
+    real = ref.mlp.backward
+
+    def wrong(task, params, cache, dout):
+        grads = real(task, params, cache, dout)
+        grads[0]["alpha"] = -grads[0]["alpha"]
+        return grads
+
+    monkeypatch.setattr(ref.mlp, "backward", wrong)
+    assert gradcheck_error(task) > 1e-3
+
+
+def test_multitask_is_the_weighted_sum_of_its_two_losses():
+    task = tasks.get("multitask")
+    params, (x, y) = task.init_params(), task.data()
+    r, (w1, w2) = task.n_regression, task.loss_weights
+    out = ref.forward(task, params, x)
+    mse, _ = ref.mlp.loss_value_and_grad("mse", out[:, :r], y[:, :r])
+    ce, _ = ref.mlp.softmax_ce(out[:, r:], np.argmax(y[:, r:], axis=1))
+    assert ref.loss_and_grads(task, params, x, y)[0] == pytest.approx(w1 * mse + w2 * ce, rel=1e-14)
+    assert w1 != w2  # the weights matter: a swap would change the loss
+
+
+def test_moons_and_multitask_classify_their_training_data():
+    for name, accuracy in [("moons", 0.99), ("multitask", 0.97)]:
+        task, params, history = trained(name)
+        x, y = task.data()
+        assert task.evaluate(ref.forward(task, params, x), y) >= accuracy, name
+        assert history["loss"][-1] < history["loss"][0] / 20, name
+
+
+def test_regressions_fit_their_functions():
+    for name, mse in [("sin-cos", 0.01), ("sine-prelu", 0.01), ("cybenko", 0.01)]:
+        task, params, _ = trained(name)
+        x, y = task.data()
+        assert task.evaluate(ref.forward(task, params, x), y) < mse, name
+
+
+def test_prelu_learns_a_different_alpha_per_unit():
+    task, params, _ = trained("sine-prelu")
+    alpha = params[0]["alpha"]
+    assert alpha.shape == (20,) and np.ptp(alpha) > 0.1  # started at 0.25 everywhere
+
+
+def test_autoencoder_learns_eight_distinct_codes():
+    """The 3-unit bottleneck separates the eight one-hot inputs: rounded codes all differ, and
+    decoding recovers every input."""
+    task, params, _ = trained("autoencoder")
+    x, y = task.data()
+    codes = ref.mlp.activate("sigmoid", x @ params[0]["W"] + params[0]["b"], 0)  # (8, 3)
+    assert len({tuple(row) for row in np.round(codes, 1)}) == 8
+    assert task.evaluate(ref.forward(task, params, x), y) == 1.0

@@ -1,7 +1,8 @@
-"""Canonical weights: validation, and save/load as .safetensors or .npz (keys layers.{i}.W/.b).
+"""Canonical weights: validation, and save/load as .safetensors or .npz (keys layers.{i}.W/.b/.alpha).
 
 Canonical = a list with one {"W": (fan_in, fan_out), "b": (fan_out,)} per Dense layer, "b" absent
-when the layer has no bias; all arrays float64 or all float32, finite.
+when the layer has no bias, "alpha": (fan_out,) present when its activation is PReLU; all arrays
+float64 or all float32, finite.
 """
 
 import os
@@ -16,16 +17,19 @@ from rosetta import outdir
 from rosetta.errors import ParamsError, RosettaError, UsageError
 
 SUFFIXES = (".safetensors", ".npz")
+KEYS = ("W", "b", "alpha")  # a layer's arrays: kernel, bias, PReLU's learned slopes
 
 
 def expected_shapes(task):
-    """[{"W": (fan_in, fan_out), "b": (fan_out,)}, ...] for the task's model."""
+    """[{"W": (fan_in, fan_out), "b": (fan_out,), "alpha": (fan_out,)}, ...] for the task's model."""
     sizes = task.sizes
     shapes = []
     for i, layer in enumerate(task.layers):
         shape = {"W": (sizes[i], sizes[i + 1])}
         if layer.bias:
             shape["b"] = (sizes[i + 1],)
+        if layer.activation == "prelu":
+            shape["alpha"] = (sizes[i + 1],)
         shapes.append(shape)
     return shapes
 
@@ -62,7 +66,7 @@ def _check_array(where, value, shape, dtype):
 
 
 def to_flat(params):
-    """[{"W", "b"}, ...] -> {"layers.0.W": ..., "layers.0.b": ..., ...}"""
+    """[{"W", "b", "alpha"}, ...] -> {"layers.0.W": ..., "layers.0.b": ..., ...}"""
     return {
         f"layers.{i}.{k}": np.ascontiguousarray(v) for i, layer in enumerate(params) for k, v in layer.items()
     }
@@ -73,8 +77,8 @@ def from_flat(flat):
     layers = {}
     for name, value in flat.items():
         parts = name.split(".")
-        if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in ("W", "b"):
-            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.W or layers.{{i}}.b")
+        if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in KEYS:
+            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.W, .b or .alpha")
         layers.setdefault(int(parts[1]), {})[parts[2]] = np.asarray(value)
     if sorted(layers) != list(range(len(layers))):
         raise ParamsError(f"layer numbers must be 0..{len(layers) - 1}, got {sorted(layers)}")
