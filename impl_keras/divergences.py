@@ -271,3 +271,18 @@ def floatx():
     naive = keras.ops.convert_to_numpy(model(x))  # the float64 input is cast to float32 too
     reference = ref.forward(task, params, x)
     return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+
+
+def prelu_init():
+    """sine-prelu forward: a stock Keras port (Dense, PReLU(), Dense) with the Dense weights loaded and
+    PReLU's α left at Keras's initializer (zeros: a ReLU) against the task's α = 0.25 per unit."""
+    task = tasks.get("sine-prelu")
+    params, (x, _) = task.init_params(F64), task.data()
+    with mlp.floatx_of(params):
+        dense = [keras.layers.Dense(layer["W"].shape[1]) for layer in params]
+        model = keras.Sequential([keras.Input((task.n_in,)), dense[0], keras.layers.PReLU(), dense[1]])
+        for layer, weights in zip(dense, params):
+            layer.set_weights([weights["W"], weights["b"]])
+        naive = keras.ops.convert_to_numpy(model(x))
+    reference = ref.forward(task, params, x)
+    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])

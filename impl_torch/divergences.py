@@ -169,3 +169,21 @@ def init_truncation(fan_in=400, fan_out=300):
         return float(np.mean(np.abs(np.asarray(a)) > 2 * sigma))
 
     return Gap(share(w), max(share(truncated), share(canonical)), 0.0)
+
+
+def prelu_shared():
+    """sine-prelu, 50 steps from α = 0.25 everywhere: torch's nn.PReLU() (num_parameters=1: one α
+    shared by the 20 units, init 0.25, the same start) against one α per unit (the reference), the
+    shared α compared as 20 equal slopes; setting: impl_torch (nn.PReLU(num_parameters=20))."""
+    task, steps = tasks.get("sine-prelu"), 50
+    params = task.init_params()
+    expected = ref.train(task, params, steps)[0]
+
+    def shared_alpha(model):
+        model[1] = nn.PReLU(dtype=torch.float64)  # torch's defaults: one α, 0.25
+        return optim.make(task.optimizer, model.parameters())
+
+    shared = torch_train(task, params, steps, shared_alpha)
+    shared[0]["alpha"] = np.broadcast_to(shared[0]["alpha"], expected[0]["alpha"].shape)  # (1,) -> (20,)
+    per_unit = train(task, params, steps)[0]
+    return Gap(rel_diff_params(shared, expected), rel_diff_params(per_unit, expected), TRAJECTORY[F64])

@@ -153,3 +153,15 @@ def test_out_is_untouched_when_a_step_fails(tmp_path):
         (stage / "half.png").write_bytes(b"...")
         raise RuntimeError("plotting failed")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "name, plot",
+    [("moons", "boundary"), ("multitask", "boundary"), ("sin-cos", "fit"), ("cybenko", "fit"),
+     ("autoencoder", "codes")],
+)  # fmt: skip
+def test_compare_plots_the_new_heads(tmp_path, name, plot):
+    """Issue 14's tasks: a decision boundary (logit 0 / class columns), one panel per output, the codes."""
+    code, out, err = rosetta("compare", name, "-f", "numpy", "--steps", "3", "--out", str(tmp_path))
+    assert code == 0, err
+    assert {p.name for p in tmp_path.iterdir()} == {f"{name}-loss.png", f"{name}-{plot}.png"}

@@ -169,7 +169,9 @@ def test_bad_prelu_alpha_is_named(change, message):
 
 def test_binary_and_multitask_metrics_read_the_right_columns():
     binary = tasks.get("moons")
-    assert binary.evaluate(np.array([[-0.1], [0.2]]), np.array([[0.0], [1.0]])) == 1.0  # logits: class 1 above 0
+    assert (
+        binary.evaluate(np.array([[-0.1], [0.2]]), np.array([[0.0], [1.0]])) == 1.0
+    )  # logits: class 1 above 0
     multi = tasks.get("multitask")  # 2 regression columns, then 3 class logits
     out = np.array([[9.0, 9.0, 0.0, 1.0, 0.0]])
     assert multi.evaluate(out, np.array([[0.0, 0.0, 0.0, 1.0, 0.0]])) == 1.0

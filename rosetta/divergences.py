@@ -109,6 +109,14 @@ CATALOG = [
       kind="rounding"),
 ]  # fmt: skip
 
+# issue 14: PReLU's defaults (appended here, apart from the rows above)
+CATALOG += [
+    D("prelu-shared/torch", "PReLU: torch nn.PReLU() shares one α across all units (starting at 0.25)",
+      "impl_torch.divergences:prelu_shared", 1.31, "nn.PReLU(num_parameters=units)"),
+    D("prelu-init/keras", "PReLU: Keras layers.PReLU() starts α at 0 (a ReLU), torch at 0.25",
+      "impl_keras.divergences:prelu_init", 0.317, "load α with the weights (set_weights)"),
+]  # fmt: skip
+
 
 def keras_backend():
     return os.environ.get("KERAS_BACKEND", "tensorflow")

@@ -7,17 +7,36 @@ MESH = 120  # points per side of a decision-boundary grid
 
 
 def kind(task):
-    if task.family == "function_approximation":
+    if task.family == "function_approximation" or (task.n_in == 1 and task.metric == "mse"):
         return "regression"
     if task.metric in ("accuracy", "mae") and task.n_in in (2, 3):
         return "classification"
+    if task.name == "autoencoder":
+        return "codes"
     return None
 
 
 def file_names(task):
     """The plot files `rosetta compare` writes for the task."""
-    extra = {"regression": "fit", "classification": "boundary"}.get(kind(task))
+    extra = {"regression": "fit", "classification": "boundary", "codes": "codes"}.get(kind(task))
     return [f"{task.name}-loss.png"] + ([f"{task.name}-{extra}.png"] if extra else [])
+
+
+def extrapolated(task):
+    """The data's range and half its width beyond each end: [-3, 3] -> EXTRAPOLATE, [0, 1] -> [-½, 1½]."""
+    x, _ = task.data()
+    lo, hi = x.min(), x.max()
+    return lo - (hi - lo) / 2, hi + (hi - lo) / 2
+
+
+def threshold(task):
+    """The decision level of a one-column output: a logit's 0 (bce_logits), else a sigmoid's ½."""
+    return 0.0 if task.loss == "bce_logits" else 0.5
+
+
+def class_columns(task, out):
+    """The columns of an output (or target) that hold the classes: multitask's after its regression ones."""
+    return out[:, task.n_regression :] if task.loss == "multitask" else out
 
 
 def mesh_axes(task):
@@ -31,11 +50,13 @@ def mesh_axes(task):
 def inputs(task):
     """(M, n_in) float64 inputs to evaluate for the task's plot, or None when it has none."""
     if kind(task) == "regression":
-        return np.linspace(*EXTRAPOLATE, 600).reshape(-1, 1)
+        return np.linspace(*extrapolated(task), 600).reshape(-1, 1)
     if kind(task) == "classification":
         a, b = np.meshgrid(*mesh_axes(task))
         grid = np.c_[a.ravel(), b.ravel()]  # (MESH², 2)
         if task.n_in == 3:  # the 11-lines inputs carry a constant third column (the bias)
             grid = np.c_[grid, np.ones(len(grid))]
         return grid
+    if kind(task) == "codes":
+        return task.data()[0]  # the eight one-hot inputs
     return None

@@ -1,4 +1,5 @@
-"""The pictures `rosetta compare` writes: loss curves, fitted functions, decision boundaries."""
+"""The pictures `rosetta compare` writes: loss curves, fitted functions, decision boundaries, an
+autoencoder's bottleneck codes."""
 
 import matplotlib
 
@@ -7,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
+import reference_numpy as ref  # noqa: E402
 from rosetta import frameworks, plotdata  # noqa: E402
 
 CLASSES = ListedColormap(["tab:blue", "tab:orange", "tab:green"])  # class 0, 1, 2
@@ -50,51 +52,84 @@ def _own_formula(label, task):
 
 
 def regression_fit(task, results, path):
-    """The fitted function of each framework over the target, on the grid and beyond it."""
+    """The fitted function of each framework over the target, on the grid and beyond it; one panel
+    per output column, and the per-neuron decomposition of a one-output net with a smooth hidden layer."""
     x, y = task.data()
     grid = plotdata.inputs(task).ravel()
-    tanh = task.layers[0].activation == "tanh"
-    fig, axes = plt.subplots(1, 2 if tanh else 1, figsize=(13 if tanh else 8, 5), squeeze=False)
-    ax = axes[0, 0]
-    ax.scatter(x, y, s=4, color="black", label="target (training grid)")
-    for i, (label, result) in enumerate(results.items()):
-        ax.plot(grid, result["plot"].ravel(), lw=3.0 - 0.35 * i, alpha=0.8, label=label)
-    ax.axvspan(x.min(), x.max(), color="grey", alpha=0.08)
-    ax.set(title=f"{task.name}: fit on [-3, 3], extrapolation beyond", xlabel="x", ylabel="y")
-    ax.legend(fontsize="small")
-    if tanh:
-        neurons(task, results["numpy"]["params"], grid, axes[0, 1])
+    outputs = y.shape[1]
+    terms = (
+        outputs == 1 and len(task.layers) > 1 and task.layers[-2].activation in ("tanh", "sigmoid", "prelu")
+    )
+    panels = outputs + terms
+    fig, axes = plt.subplots(1, panels, figsize=(8 if panels == 1 else 6.5 * panels, 5), squeeze=False)
+    lo, hi = x.min(), x.max()
+    for j, ax in enumerate(axes[0, :outputs]):
+        ax.scatter(x, y[:, j], s=4, color="black", label="target (training grid)")
+        for i, (label, result) in enumerate(results.items()):
+            ax.plot(grid, result["plot"][:, j], lw=3.0 - 0.35 * i, alpha=0.8, label=label)
+        ax.axvspan(lo, hi, color="grey", alpha=0.08)
+        column = f" output {j}" if outputs > 1 else ""
+        ax.set(
+            title=f"{task.name}{column}: fit on [{lo:g}, {hi:g}], extrapolation beyond",
+            xlabel="x",
+            ylabel="y",
+        )
+        ax.legend(fontsize="small")
+    if terms:
+        neurons(task, results["numpy"]["params"], grid, axes[0, -1])
     _save(fig, path)
 
 
 def neurons(task, params, grid, ax):
-    """The tutorial's decomposition: each last-hidden-layer neuron's term wᵢ·tanh(...) of the output."""
-    hidden = grid.reshape(-1, 1)
-    for layer in params[:-1]:
-        hidden = np.tanh(hidden @ layer["W"] + layer["b"])  # (M, units)
+    """The tutorial's decomposition: each last-hidden-layer neuron's term wᵢ·f(...) of the output."""
+    _, cache = ref.mlp.predict(task, params, grid.reshape(-1, 1))
+    hidden = cache[-1][0]  # (M, units): the last hidden layer's activations, the output layer's input
     terms = hidden * params[-1]["W"][:, 0]  # (M, units): wᵢ·hᵢ(x)
+    bias = params[-1]["b"][0] if "b" in params[-1] else 0.0  # Cybenko's sum has no free term
     ax.plot(grid, terms, lw=0.8, color="tab:blue", alpha=0.6)
-    ax.plot(grid, terms.sum(axis=1) + params[-1]["b"][0], lw=2, color="magenta", label="sum + b")
-    ax.set(title="numpy: output = Σ wᵢ·tanh(neuron i) + b", xlabel="x")
+    ax.plot(
+        grid, terms.sum(axis=1) + bias, lw=2, color="magenta", label="sum + b" if "b" in params[-1] else "sum"
+    )
+    f = task.layers[-2].activation
+    ax.set(title=f"numpy: output = Σ wᵢ·{f}(neuron i){' + b' if 'b' in params[-1] else ''}", xlabel="x")
     ax.legend()
 
 
 def decision_boundaries(task, results, path):
     """One panel per framework: the predicted class over the input plane, with the data."""
     x, y = task.data()
+    y, level = plotdata.class_columns(task, y), plotdata.threshold(task)
     labels = y if y.ndim == 1 else (np.argmax(y, axis=1) if y.shape[1] > 1 else y[:, 0] > 0.5)
     a, b = plotdata.mesh_axes(task)
     n, levels = len(results), np.arange(4) - 0.5  # one colour band per class
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False, sharey=True)
     size = 60 if len(x) < 20 else 8  # the four XOR points must show
     for ax, (label, result) in zip(axes[0], results.items()):
-        out = result["plot"]
-        cls = np.argmax(out, axis=1) if out.shape[1] > 1 else out[:, 0] > 0.5
+        out = plotdata.class_columns(task, result["plot"])
+        cls = np.argmax(out, axis=1) if out.shape[1] > 1 else out[:, 0] > level
         ax.contourf(a, b, cls.reshape(len(b), len(a)).astype(float), levels, alpha=0.3, cmap=CLASSES)
         ax.scatter(x[:, 0], x[:, 1], c=labels, s=size, cmap=CLASSES, vmin=0, vmax=2, edgecolors="k",
                    linewidths=0.3)  # fmt: skip
         ax.set_title(label, fontsize="small")
     fig.suptitle(f"{task.name}: decision boundary of each framework")
+    _save(fig, path)
+
+
+def bottleneck_codes(task, results, path):
+    """One panel per framework: the code σ(x·W₁ + b₁) each one-hot input gets in the trained net."""
+    x, _ = task.data()
+    n = len(results)
+    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 3.6), squeeze=False, sharey=True)
+    for ax, (label, result) in zip(axes[0], results.items()):
+        _, cache = ref.mlp.predict(task, result["params"], x)
+        codes = cache[0][2]  # (8, 3): the bottleneck's activations
+        ax.imshow(codes, cmap="gray_r", vmin=0, vmax=1)
+        for (row, col), value in np.ndenumerate(codes):
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7, color="tab:red")
+        ax.set(title=label, xticks=range(codes.shape[1]), yticks=range(len(x)), xlabel="code unit")
+        ax.title.set_fontsize("small")
+    axes[0, 0].set_ylabel("one-hot input")
+    fig.suptitle(f"{task.name}: the {task.layers[0].units}-unit bottleneck's code for each input")
     _save(fig, path)
 
 
@@ -113,4 +148,6 @@ def write(task, results, out_dir):
         regression_fit(task, results, out_dir / files[-1])
     elif kind == "classification":
         decision_boundaries(task, results, out_dir / files[-1])
+    elif kind == "codes":
+        bottleneck_codes(task, results, out_dir / files[-1])
     return files

@@ -43,7 +43,15 @@ def softmax(fw, task, params, x, y):
     print(f"training accuracy: {task.evaluate(fw.forward(task, params, x), y):.2f}")
 
 
-FAMILIES = {f.__name__: f for f in [eleven_lines, lego, function_approximation, softmax]}
+def handbook(fw, task, params, x, y):
+    """The handbook's heads and the 8-3-8 autoencoder: the loss every tenth of the run, then the metric."""
+    params, history = fw.train(task, params)
+    for step in range(0, task.steps, task.steps // 10):
+        print(f"step {step:5d}  loss {history['loss'][step]:.6f}")
+    print(f"{task.metric} on the training data: {task.evaluate(fw.forward(task, params, x), y):.4f}")
+
+
+FAMILIES = {f.__name__: f for f in [eleven_lines, lego, function_approximation, softmax, handbook]}
 
 
 def main(fw, argv=None):
