@@ -3,8 +3,8 @@ from whichever backend KERAS_BACKEND selects (tensorflow, jax or torch).
 
 Weights come in canonical ({"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer's
 "alpha": (fan_out,)) and go out the same way: Dense.kernel is already (in, out) and PReLU.alpha
-(fan_out,), so no transpose anywhere. Every variable, input and loss
-follows the dtype of the weights (float64 or float32) through keras.config.set_floatx.
+(fan_out,), so no transpose anywhere. Every variable, input and loss follows the dtype of the weights
+(float64 or float32) through keras.config.set_floatx.
 """
 
 import contextlib
