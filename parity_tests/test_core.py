@@ -5,7 +5,7 @@ import pytest
 
 import reference_numpy as ref
 from rosetta import cli, params, tasks
-from rosetta.errors import DivergedError, ParamsError, UnknownNameError
+from rosetta.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError
 
 
 def test_unknown_task_lists_the_valid_names():
@@ -175,3 +175,18 @@ def test_binary_and_multitask_metrics_read_the_right_columns():
     multi = tasks.get("multitask")  # 2 regression columns, then 3 class logits
     out = np.array([[9.0, 9.0, 0.0, 1.0, 0.0]])
     assert multi.evaluate(out, np.array([[0.0, 0.0, 0.0, 1.0, 0.0]])) == 1.0
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"n_regression": 0}, r"n_regression: expected a whole number from 1 to 3, got 0"),
+        ({"n_regression": 4}, r"n_regression: expected a whole number from 1 to 3, got 4"),
+        ({"loss_weights": (1.0,)}, r"loss_weights: expected \(w1, w2\), got \(1.0,\)"),
+        ({"loss_weights": (1.0, -1.0)}, r"loss_weights: expected a finite number ≥ 0, got -1.0"),
+    ],
+)
+def test_multitask_settings_are_checked(changes, message):
+    task = tasks.make((2, 3, 5), ("tanh", "linear"), "multitask", n_regression=2)
+    with pytest.raises(ArgumentError, match=message):
+        tasks.Task(**{**task.__dict__, **changes})

@@ -126,6 +126,16 @@ class Task:
             raise ArgumentError(
                 f"softmax_ce needs at least 2 outputs (classes), the last layer has {self.layers[-1].units}"
             )
+        if self.loss == "multitask":
+            self.check_multitask()
+
+    def check_multitask(self):
+        """1 ≤ n_regression ≤ outputs − 2 (at least two classes); two finite weights ≥ 0."""
+        whole("n_regression", self.n_regression, 1, self.layers[-1].units - 2)
+        if not isinstance(self.loss_weights, tuple) or len(self.loss_weights) != 2:
+            raise ArgumentError(f"loss_weights: expected (w1, w2), got {self.loss_weights!r}")
+        for w in self.loss_weights:
+            number("loss_weights", w, lambda v: v >= 0, "a finite number ≥ 0")
 
     @property
     def sizes(self):
