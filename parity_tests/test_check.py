@@ -261,20 +261,20 @@ GAMMA, BETA = np.linspace(0.5, 1.5, 7), np.linspace(-0.2, 0.2, 7)
 MEAN, VAR = np.linspace(-0.1, 0.1, 7), np.linspace(1e-3, 3e-3, 7)  # small variances: ε shows
 
 
-def batchnorm_model(framework, eps):
-    """Linear(5→7) → BatchNorm(7) → relu → Linear(7→3) in `framework`, with running statistics."""
+def batchnorm_model(framework, eps, momentum=None):
+    """Linear(5→7) → BatchNorm(7) → relu → Linear(7→3) in `framework`, with running statistics;
+    `momentum` as that framework writes it (default: torch's 0.1, Keras's and Flax's 0.9, the same)."""
     params = weights()
     output = {"W": params[1]["W"][:, :3], "b": params[1]["b"][:3]}
-    return {"torch": torch_batchnorm, "keras": keras_batchnorm, "flax": flax_batchnorm}[framework](
-        eps, output
-    )
+    build_model = {"torch": torch_batchnorm, "keras": keras_batchnorm, "flax": flax_batchnorm}[framework]
+    return build_model(eps, output, momentum or {"torch": 0.1}.get(framework, 0.9))
 
 
-def torch_batchnorm(eps, output):
+def torch_batchnorm(eps, output, momentum):
     from torch import nn
 
     model = build("torch", head=None)
-    bn = nn.BatchNorm1d(7, eps=eps, dtype=model[0].weight.dtype)
+    bn = nn.BatchNorm1d(7, eps=eps, momentum=momentum, dtype=model[0].weight.dtype)
     stats = {
         "running_mean": tensor(MEAN),
         "running_var": tensor(VAR),
@@ -286,22 +286,28 @@ def torch_batchnorm(eps, output):
     return nn.Sequential(model[0], bn, nn.ReLU(), out).eval()
 
 
-def keras_batchnorm(eps, output):
+def keras_batchnorm(eps, output, momentum):
     import keras
 
-    layers = [keras.layers.Dense(7), keras.layers.BatchNormalization(epsilon=eps), keras.layers.ReLU()]
+    layers = [
+        keras.layers.Dense(7),
+        keras.layers.BatchNormalization(epsilon=eps, momentum=momentum),
+        keras.layers.ReLU(),
+    ]
     model = keras.Sequential([keras.Input((5,)), *layers, keras.layers.Dense(3)])
     first = weights()[0]
     model.set_weights([first["W"], first["b"], GAMMA, BETA, MEAN, VAR, output["W"], output["b"]])
     return model
 
 
-def flax_batchnorm(eps, output):
+def flax_batchnorm(eps, output, momentum):
     import jax.numpy as jnp
     from flax import nnx
 
     model = build("flax", head=None)
-    bn = nnx.BatchNorm(7, epsilon=eps, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
+    bn = nnx.BatchNorm(
+        7, epsilon=eps, momentum=momentum, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0)
+    )
     bn.scale[...], bn.bias[...] = jnp.asarray(GAMMA), jnp.asarray(BETA)
     bn.mean, bn.var = nnx.BatchStat(jnp.asarray(MEAN)), nnx.BatchStat(jnp.asarray(VAR))  # NNX's are float32
     out = nnx.Linear(7, 3, dtype=jnp.float64, param_dtype=jnp.float64, rngs=nnx.Rngs(0))
@@ -321,6 +327,51 @@ def test_batchnorm_epsilon(fa, fb):
     assert rosetta.check(batchnorm_model(fa, 1e-5), batchnorm_model(fb, 1e-5), x).ok
     report = rosetta.check(batchnorm_model(fa, 1e-5), batchnorm_model(fb, 1e-3), x)
     assert where(report) == ("forward", 1, "linear") and kinds(report) == ["batchnorm-epsilon"]
+
+
+def found(report):
+    """The hints but `dtype`: the Keras builder is float32, the others float64."""
+    return [kind for kind in kinds(report) if kind != "dtype"]
+
+
+def running_mean(framework, model):
+    bn = model[1] if framework == "torch" else model.layers[1]
+    stat = {"torch": lambda: bn.running_mean, "keras": lambda: bn.moving_mean, "flax": lambda: bn.mean[...]}
+    return np.array(stat[framework]())
+
+
+@pytest.mark.parametrize(
+    "fa,ma,fb,mb", [("torch", 0.99, "keras", 0.99), ("flax", 0.1, "torch", 0.1), ("keras", 0.9, "flax", 0.1)]
+)
+def test_batchnorm_momentum_keras_torch_flax(fa, ma, fb, mb):
+    """B's momentum written in the other framework's convention (Keras/Flax m = 1 − torch's m)."""
+    x, _ = data()
+    a, b = batchnorm_model(fa, 1e-5, ma), batchnorm_model(fb, 1e-5, mb)
+    means = [running_mean(f, m) for f, m in ((fa, a), (fb, b))]
+    report = rosetta.check(a, b, x)
+    assert where(report) == ("weights", 1, "linear") and found(report) == ["batchnorm-momentum"]
+    assert report.hints[0].block == 1 and f"momentum={1 - mb:g}" in report.hints[0].message
+    for f, m, mean in zip((fa, fb), (a, b), means):  # the user's models as they were
+        assert np.array_equal(running_mean(f, m), mean) and (f != "torch" or not m.training)
+
+
+@pytest.mark.parametrize(
+    "fa,ma,fb,mb",
+    [("torch", 0.1, "keras", 0.9), ("keras", 0.99, "flax", 0.99), ("flax", 0.99, "torch", 0.01)],
+)
+def test_batchnorm_equal_momentum_keras_torch_flax_is_ok(fa, ma, fb, mb):
+    x, _ = data()
+    report = rosetta.check(batchnorm_model(fa, 1e-5, ma), batchnorm_model(fb, 1e-5, mb), x)
+    assert report.ok and found(report) == [], str(report)
+    assert report.blocks[1]["running_mean"] <= report.tolerance["forward"]
+
+
+def test_batchnorm_default_momenta_torch_keras_differ():
+    """torch's default 0.1 is Keras's 0.9, not Keras's default 0.99: named, with the value to write."""
+    x, _ = data()
+    report = rosetta.check(batchnorm_model("torch", 1e-5), batchnorm_model("keras", 1e-5, 0.99), x)
+    assert where(report) == ("weights", 1, "linear") and found(report) == ["batchnorm-momentum"]
+    assert "keras" in report.hints[0].message and "momentum=0.9 " in report.hints[0].message
 
 
 def test_a_block_count_mismatch_keras_torch_and_an_unsupported_layer_stop_before_any_number():

@@ -33,6 +33,10 @@ class Evidence:
     rb: list = field(default_factory=list)
     form_a: dict | None = None
     form_b: dict | None = None
+    ta: list = field(default_factory=list)  # per block (input, pre, post) of a's training-mode pass
+    tb: list = field(default_factory=list)
+    sa: list = field(default_factory=list)  # a's canonical weights after that pass
+    sb: list = field(default_factory=list)
 
 
 def close(u, v, ev, kind="forward"):
@@ -43,7 +47,16 @@ def close(u, v, ev, kind="forward"):
 
 def diagnose(ev):
     found = []
-    for test in (transpose, missing_bias, activation, activation_slope, norm_epsilon, dropout_active, dtype):
+    for test in (
+        transpose,
+        missing_bias,
+        activation,
+        activation_slope,
+        norm_epsilon,
+        batchnorm_momentum,
+        dropout_active,
+        dtype,
+    ):
         found += test(ev)
     if ev.la is not None:
         found += loss_reduction(ev) + double_activation(ev)
@@ -148,6 +161,35 @@ def norm_epsilon(ev):
             msg = f"{ha.name} vs {hb.name}: ε {ha.eps:g} vs {hb.eps:g} (torch 1e-5, Keras 1e-3, Flax 1e-5)"
             out.append(Hint("batchnorm-epsilon", i, msg))
     return out
+
+
+def batchnorm_momentum(ev):
+    """Running means apart after one training pass: B's update re-run with A's batch weight
+    (old·(1 − m_a) + batch·m_a, B's BatchNorm input from its own pass) gives A's running mean."""
+    out = []
+    for d in (d for d in ev.report.divergences if d.message.startswith("running mean")):
+        heads = (ev.blocks_a[d.block].head, ev.blocks_b[d.block].head)
+        if None in (heads[0].momentum, heads[1].momentum):
+            continue  # torch's momentum=None is a cumulative average: no single weight to re-run
+        m, old = heads[0].momentum, ev.mb.weights()[d.block]["moving_mean"]
+        batch = np.mean(ev.tb[d.block][0], axis=0)
+        if close((1 - m) * old + m * batch, ev.sa[d.block]["moving_mean"], ev):
+            out.append(Hint("batchnorm-momentum", d.block, momentum_message(ev, *heads)))
+    return out
+
+
+def native(framework, m):
+    """A batch weight as the framework's momentum: torch's is the weight, Keras's and Flax's 1 − it."""
+    return m if framework == "torch" else 1 - m
+
+
+def momentum_message(ev, ha, hb):
+    fa, fb = ev.ma.framework, ev.mb.framework
+    return (
+        f"BatchNorm momentum {native(fa, ha.momentum):g} ({fa}) vs {native(fb, hb.momentum):g} ({fb}): "
+        f"{fb} needs momentum={native(fb, ha.momentum):g} to match; Keras/Flax momentum = 1 − torch's "
+        "(defaults: torch 0.1 = Keras/Flax 0.9; Keras/Flax 0.99 = torch 0.01)"
+    )
 
 
 def dropout_active(ev):

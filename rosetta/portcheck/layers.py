@@ -37,6 +37,7 @@ class Layer:
     act: str = ""  # kind "act": one of FUNCTIONS
     alpha: float | None = None  # leaky_relu slope, elu α
     eps: float | None = None  # batchnorm, layernorm
+    momentum: float | None = None  # batchnorm: the batch mean's weight in the running mean (torch's m)
     rate: float = 0.0  # dropout
 
 

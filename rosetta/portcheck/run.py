@@ -33,6 +33,7 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
     ev.weights = compare_weights(report, ma.weights(), mb.weights())
     ev.fa, ev.fb = (split_outputs(m.layers, m.tensor(x), m.outputs(x)) for m in (ma, mb))
     compare_forward(report, ev.fa, ev.fb)
+    compare_running_means(report, ev)
     if loss is not None:
         names = loss if isinstance(loss, tuple) else (loss, loss)
         ev.loss_fns = loss_a(names[0]), loss_b(names[1])  # each framework's own loss object
@@ -147,6 +148,32 @@ def compare_forward(report, fa, fb):
             row[key + "_abs"] = float(np.max(np.abs(np.asarray(u, np.float64) - v))) if np.size(u) else 0.0
             if row[key] > tol:
                 report.divergences.append(Divergence("forward", i, part, row[key]))
+
+
+def trainable_pass(ev):
+    """Both models hold BatchNorm, no Dropout (its masks differ across frameworks), and neither is
+    canonical (it has no training mode)."""
+    layers = ev.ma.layers + ev.mb.layers
+    has = [hasattr(m, "training_pass") for m in (ev.ma, ev.mb)]
+    batchnorm = all(any(b.head.kind == "batchnorm" for b in blocks) for blocks in (ev.blocks_a, ev.blocks_b))
+    return all(has) and batchnorm and not any(layer.kind == "dropout" and layer.rate for layer in layers)
+
+
+def compare_running_means(report, ev):
+    """One training-mode forward on copies of both models: each BatchNorm's running mean after it
+    (not the variance: torch updates it with the unbiased batch variance, Keras and Flax the biased)."""
+    if not trainable_pass(ev):
+        return
+    (outs_a, ev.sa), (outs_b, ev.sb) = (m.training_pass(ev.x) for m in (ev.ma, ev.mb))
+    ev.ta, ev.tb = (split_outputs(m.layers, m.tensor(ev.x), o) for m, o in ((ev.ma, outs_a), (ev.mb, outs_b)))
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        if ba.head.kind != "batchnorm" or bb.head.kind != "batchnorm":
+            continue
+        rel = tolerances.rel_diff(ev.sa[i]["moving_mean"], ev.sb[i]["moving_mean"], report.dtype)
+        report.blocks[i]["running_mean"] = rel
+        if rel > report.tolerance["forward"]:
+            message = "running mean after one training-mode forward differs"
+            report.divergences.append(Divergence("weights", i, "linear", rel, message=message))
 
 
 def compare_loss(report, ev):

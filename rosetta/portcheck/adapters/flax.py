@@ -33,10 +33,9 @@ def describe(layer):
         n_in, n_out = layer.in_features, layer.out_features
         return Layer("dense", f"Linear({n_in}→{n_out})", n_in, n_out, layer.bias is not None)
     if isinstance(layer, nnx.BatchNorm):
-        n = layer.num_features
-        return Layer(
-            "batchnorm", f"BatchNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon
-        )
+        n, name = layer.num_features, f"BatchNorm(ε={layer.epsilon:g}, momentum={layer.momentum:g})"
+        momentum = 1 - layer.momentum  # Flax keeps momentum·old: the batch's weight is 1 − momentum
+        return Layer("batchnorm", name, n, n, layer.bias is not None, eps=layer.epsilon, momentum=momentum)
     if isinstance(layer, nnx.LayerNorm):
         n = layer.num_features
         return Layer(
@@ -122,6 +121,12 @@ class FlaxModel:
 
     def outputs_as_left(self, x):
         return self.outputs(x, nnx.clone(self.model)) if dropout_active(self.model) else None
+
+    def training_pass(self, x):
+        """One training-mode forward on a clone: every layer's output, and the weights after it."""
+        model = nnx.clone(self.model)
+        model.train()  # BatchNorm on the batch statistics, updating its running ones
+        return self.outputs(x, model), [canonical(layer) for layer in parametrized(model)]
 
     def loss_and_grads(self, x, y, loss_fn):
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)

@@ -50,10 +50,12 @@ def describe(layer):
 def describe_other(layer):
     L = keras.layers  # noqa: N806
     if isinstance(layer, L.BatchNormalization):
-        n = layer.gamma.shape[0]
-        return Layer(
-            "batchnorm", f"BatchNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon
+        n, name = (
+            layer.gamma.shape[0],
+            f"BatchNormalization(ε={layer.epsilon:g}, momentum={layer.momentum:g})",
         )
+        momentum = 1 - layer.momentum  # Keras keeps momentum·old: the batch's weight is 1 − momentum
+        return Layer("batchnorm", name, n, n, layer.center, eps=layer.epsilon, momentum=momentum)
     if isinstance(layer, L.LayerNormalization):
         n = layer.gamma.shape[0]
         return Layer(
@@ -128,14 +130,15 @@ class KerasModel:
     def weights(self, model=None):
         return [canonical(layer, layer.weights) for layer in parametrized(model or self.model)]
 
-    def outputs(self, x, model=None):
-        """Every layer's output in inference mode; a fused Dense gives x @ kernel + bias, then f of it."""
+    def outputs(self, x, model=None, training=False):
+        """Every layer's output in inference mode (or training mode, which moves BatchNorm's running
+        statistics); a fused Dense gives x @ kernel + bias, then f of it."""
         a, captured = self.tensor(x), []
         for layer in chain(model or self.model):
             if isinstance(layer, keras.layers.Dense) and fused(layer) != "linear":
                 z = ops.matmul(a, layer.kernel)
                 captured.append(numpy(z if layer.bias is None else ops.add(z, layer.bias)))
-            a = layer(a, training=False)
+            a = layer(a, training=training)
             captured.append(numpy(a))
         return captured
 
@@ -151,10 +154,19 @@ class KerasModel:
         loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
         return float(numpy(loss)), canonical_grads(model, grads)
 
-    def train(self, x, y, loss_fn, optimizer, steps):
-        """`steps` steps of a fresh copy of `optimizer` on a clone; weights, gradients and lr of each."""
+    def clone(self):
         model = keras.models.clone_model(self.model)
         model.set_weights(self.model.get_weights())
+        return model
+
+    def training_pass(self, x):
+        """One training-mode forward on a clone: every layer's output, and the weights after it."""
+        model = self.clone()
+        return self.outputs(x, model, training=True), self.weights(model)
+
+    def train(self, x, y, loss_fn, optimizer, steps):
+        """`steps` steps of a fresh copy of `optimizer` on a clone; weights, gradients and lr of each."""
+        model = self.clone()
         optimizer = type(optimizer).from_config(optimizer.get_config())
         record = []
         for _ in range(steps):

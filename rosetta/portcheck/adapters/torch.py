@@ -43,9 +43,8 @@ def describe(m):
             m.bias is not None,
         )
     if isinstance(m, nn.BatchNorm1d):
-        return Layer(
-            "batchnorm", f"BatchNorm1d(eps={m.eps:g})", m.num_features, m.num_features, True, eps=m.eps
-        )
+        n, name = m.num_features, f"BatchNorm1d(eps={m.eps:g}, momentum={m.momentum})"
+        return Layer("batchnorm", name, n, n, True, eps=m.eps, momentum=m.momentum)
     if isinstance(m, nn.LayerNorm):
         n = m.normalized_shape[-1]
         return Layer("layernorm", f"LayerNorm(eps={m.eps:g})", n, n, m.bias is not None, eps=m.eps)
@@ -122,6 +121,11 @@ class TorchModel:
 
     def outputs_as_left(self, x):
         return self.outputs(x, inference=False) if self.model.training else None
+
+    def training_pass(self, x):
+        """One training-mode forward on a deep copy: every leaf's output, and the weights after it."""
+        model = copy.deepcopy(self.model).train()
+        return self.outputs(x, model, inference=False), [canonical(m) for m in parametrized(model)]
 
     def loss_and_grads(self, x, y, loss_fn, model=None):
         model = model or self.model
