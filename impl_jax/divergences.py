@@ -16,7 +16,7 @@ import reference_numpy as ref
 from impl_jax import mlp, optim
 from impl_jax.train import train
 from rosetta import initializers, tasks
-from rosetta.divergences import KERAS_EPSILON, Gap
+from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -98,12 +98,7 @@ def momentum_lr_change():
     lr, trace = optim.learning_rate(opt), optax.trace(decay=opt.momentum, nesterov=opt.nesterov)
     torch_form = optax_train(optax.sgd(lr, momentum=opt.momentum, nesterov=opt.nesterov), task, params, steps)
     keras_form = optax_train(optax.chain(optax.scale_by_learning_rate(lr), trace), task, params, steps)
-    own = ref.train(task, params, steps)[0]
-    return Gap(
-        rel_diff_params(keras_form, torch_form),
-        rel_diff_params(train(task, params, steps)[0], own),
-        TRAJECTORY[F64],
-    )
+    return formula_gap(train, task, steps, keras_form, torch_form)
 
 
 def adam_epsilon():
@@ -119,12 +114,7 @@ def adam_epsilon():
 
     keras_form = optax_train(optax.inject_hyperparams(optax.adam)(eps=epsilon_hat, **kw), task, params, steps)
     torch_form = optax_train(optax.adam(eps=opt.eps, **kw), task, params, steps)
-    own = ref.train(task, params, steps)[0]
-    return Gap(
-        rel_diff_params(keras_form, torch_form),
-        rel_diff_params(train(task, params, steps)[0], own),
-        TRAJECTORY[F64],
-    )
+    return formula_gap(train, task, steps, keras_form, torch_form)
 
 
 def weight_decay():

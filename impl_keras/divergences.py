@@ -15,7 +15,7 @@ import reference_numpy as ref
 from impl_keras import mlp, optim
 from impl_keras.train import train
 from rosetta import initializers, tasks
-from rosetta.divergences import KERAS_EPSILON, Gap
+from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -64,12 +64,7 @@ def adam_epsilon():
 
     keras_form = fit_full_batch(task, params, steps, adam)
     torch_form = fit_full_batch(task, params, steps, adam, torch_epsilon)
-    own = ref.train(keras_task, params, steps)[0]
-    return Gap(
-        rel_diff_params(torch_form, keras_form),
-        rel_diff_params(train(keras_task, params, steps)[0], own),
-        TRAJECTORY[F64],
-    )
+    return formula_gap(train, keras_task, steps, torch_form, keras_form)
 
 
 def momentum_lr_change():
@@ -91,11 +86,7 @@ def momentum_lr_change():
     full_batch = replace(task, batch_size=None)
     keras_form = fit_full_batch(full_batch, params, steps, sgd)
     torch_form = fit_full_batch(full_batch, params, steps, sgd, torch_buffer)
-    return Gap(
-        rel_diff_params(torch_form, keras_form),
-        rel_diff_params(train(task, params, steps)[0], ref.train(task, params, steps)[0]),
-        TRAJECTORY[F64],
-    )
+    return formula_gap(train, task, steps, torch_form, keras_form)
 
 
 def weight_decay():

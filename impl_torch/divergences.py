@@ -17,7 +17,7 @@ import reference_numpy as ref
 from impl_torch import mlp, optim
 from impl_torch.train import train
 from rosetta import initializers, tasks
-from rosetta.divergences import KERAS_EPSILON, Gap
+from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -73,12 +73,7 @@ def momentum_lr_change():
 
     torch_form = torch_train(task, params, steps, sgd, torch_lr)
     keras_form = torch_train(task, params, steps, sgd, keras_velocity)
-    own = ref.train(task, params, steps)[0]
-    return Gap(
-        rel_diff_params(keras_form, torch_form),
-        rel_diff_params(train(task, params, steps)[0], own),
-        TRAJECTORY[F64],
-    )
+    return formula_gap(train, task, steps, keras_form, torch_form)
 
 
 def adam_epsilon():
@@ -97,12 +92,7 @@ def adam_epsilon():
 
     keras_form = torch_train(task, params, steps, adam, epsilon_hat)
     torch_form = torch_train(task, params, steps, adam)
-    own = ref.train(task, params, steps)[0]
-    return Gap(
-        rel_diff_params(keras_form, torch_form),
-        rel_diff_params(train(task, params, steps)[0], own),
-        TRAJECTORY[F64],
-    )
+    return formula_gap(train, task, steps, keras_form, torch_form)
 
 
 def weight_decay():

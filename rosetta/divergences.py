@@ -145,3 +145,18 @@ def format(measured):
     lines.append("gaps are relative differences (max|a − b|/max|b|) measured now, on this machine;")
     lines.append("a rounding gap (float32 against float64) varies with the CPU, its kernels and threads.")
     return "\n".join(lines)
+
+
+def formula_gap(train, task, steps, theirs, ours):
+    """A formula the framework has no switch for. default: its optimizer made to follow the other
+    framework's formula (`theirs`) against it as it is (`ours`), both trained `steps` on `task`;
+    setting: the framework's train against the reference running the framework's own formula."""
+    import reference_numpy as ref
+
+    params = task.init_params()
+    own = ref.train(task, params, steps)[0]
+    return Gap(
+        tolerances.rel_diff_params(theirs, ours),
+        tolerances.rel_diff_params(train(task, params, steps)[0], own),
+        tolerances.TRAJECTORY["float64"],
+    )
