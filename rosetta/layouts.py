@@ -1,0 +1,116 @@
+"""The canonical layouts of the layers beyond Dense, stated once (Keras's and Flax's; torch converts).
+
+Images: NHWC, (N, H, W, C), as Keras (channels_last) and Flax. torch is NCHW.
+
+Conv2D: kernel "W" (kh, kw, in, out) as Keras and Flax, bias "b" (out,);
+    out[n, y, x, f] = b[f] + Σ_{i, j, c} x_pad[n, s·y + i, s·x + j, c] · W[i, j, c, f]
+    torch's Conv2d.weight is (out, in, kh, kw): W = weight.permute(2, 3, 1, 0).
+
+Padding, per spatial axis of size H, kernel k, stride s:
+    "valid": no padding; output ⌊(H − k)/s⌋ + 1.
+    "same":  TensorFlow's rule (Keras on every backend, Flax "SAME"): output ⌈H/s⌉,
+             pad_total = max((⌈H/s⌉ − 1)·s + k − H, 0), before = pad_total // 2, the odd pixel after
+             (bottom/right). So "same" with stride 2 may pad only the bottom (H = 6, k = 3: (0, 1)).
+             torch's padding="same" also puts the odd pixel after, but refuses stride > 1: a port pads
+             with F.pad((left, right, top, bottom)) and convolves with padding=0.
+
+Pooling (max and average): window p, stride p, "valid": output ⌊H/p⌋, the last H mod p rows dropped
+    (Keras MaxPooling2D/AveragePooling2D defaults, torch MaxPool2d(p)/AvgPool2d(p)).
+
+Flatten: row-major over (H, W, C) of NHWC, i.e. x.reshape(N, H·W·C), as Keras's Flatten on
+    channels_last. torch's nn.Flatten on NCHW flattens (C, H, W): a port must permute to NHWC first
+    (x.permute(0, 2, 3, 1).flatten(1)), or the next Dense kernel's rows come out in another order.
+
+LSTM, u units: {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}, gate blocks in the order i, f, g, o
+    (input, forget, cell candidate, output): Keras's kernel / recurrent_kernel / bias, and torch's
+    weight_ih / weight_hh rows (W = weight_ih.T, U = weight_hh.T). One bias: torch's b_ih + b_hh.
+    a = x_t W + h_{t−1} U + b, split into a_i, a_f, a_g, a_o
+    i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+    c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
+
+GRU, u units: {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, Keras's reset_after=True form (the Keras 3
+    default), gate blocks in the order z, r, h (update, reset, candidate); b[0] the input bias, b[1] the
+    recurrent bias (kept apart: b1_h sits inside r ⊙ (...)).
+    z = σ(x_t W_z + b0_z + h_{t−1} U_z + b1_z),   r = σ(x_t W_r + b0_r + h_{t−1} U_r + b1_r)
+    ĥ = tanh(x_t W_h + b0_h + r ⊙ (h_{t−1} U_h + b1_h))
+    h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
+    torch's nn.GRU computes the same function (h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}) with its blocks in the
+    order r, z, n: W = weight_ih.T, U = weight_hh.T, b = [bias_ih, bias_hh], each with the blocks
+    reordered [r, z, n] -> [z, r, h] (TORCH_GRU_BLOCKS). Keras's reset_after=False (the v1 paper form,
+    r applied before the matmul, one bias (3u,)) is a different function, not a layout.
+
+All recurrent layers start from zero state unless given one; x is (N, T, in), the outputs (N, T, u).
+"""
+
+import math
+
+import numpy as np
+
+from rosetta.errors import ArgumentError, ParamsError, unknown
+
+IMAGE = ("N", "H", "W", "C")
+CONV_KERNEL = ("kh", "kw", "in", "out")
+PADDINGS = ("valid", "same")
+LSTM_GATES = ("i", "f", "g", "o")
+GRU_GATES = ("z", "r", "h")
+TORCH_GRU_BLOCKS = (1, 0, 2)  # canonical block k is torch's block TORCH_GRU_BLOCKS[k], and vice versa
+
+
+# ---- padding and output sizes, one spatial axis ----
+
+
+def same_padding(size, kernel, stride):
+    """(before, after) of TensorFlow's "same": the odd pixel goes after (bottom/right)."""
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def output_size(size, kernel, stride, padding):
+    if padding not in PADDINGS:
+        raise unknown("padding", padding, PADDINGS)
+    out = math.ceil(size / stride) if padding == "same" else (size - kernel) // stride + 1
+    if out < 1:
+        raise ArgumentError(f"a {kernel}-wide window with {padding!r} padding does not fit in size {size}")
+    return out
+
+
+# ---- shape checks: each returns the sizes it read ----
+
+
+def check_image(x):
+    """(N, H, W, C) of an NHWC batch."""
+    if np.ndim(x) != 4:
+        raise ArgumentError(f"images are NHWC (N, H, W, C); got shape {np.shape(x)}")
+    return np.shape(x)
+
+
+def check_conv(W, b, channels):
+    """(kh, kw, out) of a conv kernel (kh, kw, in, out) reading `channels` input channels."""
+    if np.ndim(W) != 4 or W.shape[2] != channels:
+        raise ParamsError(f"conv kernel is (kh, kw, in={channels}, out); got {np.shape(W)}")
+    if np.shape(b) != (W.shape[3],):
+        raise ParamsError(f"conv bias is (out,) = ({W.shape[3]},); got {np.shape(b)}")
+    return W.shape[0], W.shape[1], W.shape[3]
+
+
+def check_recurrent(params, n_in, gates, bias_rows):
+    """Units u of {"W": (in, g·u), "U": (u, g·u), "b": (g·u,) or (rows, g·u)}; g = len(gates)."""
+    if set(params) != {"W", "U", "b"}:
+        raise ParamsError(f"recurrent weights are W, U, b; got keys {sorted(params)}")
+    u = np.shape(params["U"])[0]
+    width = len(gates) * u
+    bias = (width,) if bias_rows is None else (bias_rows, width)
+    want = {"W": (n_in, width), "U": (u, width), "b": bias}
+    for key, shape in want.items():
+        if np.shape(params[key]) != shape:
+            blocks = ", ".join(gates)
+            raise ParamsError(f"{key} is {shape} (gate blocks {blocks}); got {np.shape(params[key])}")
+    return u
+
+
+def check_lstm(params, n_in):
+    return check_recurrent(params, n_in, LSTM_GATES, None)
+
+
+def check_gru(params, n_in):
+    return check_recurrent(params, n_in, GRU_GATES, 2)
