@@ -10,11 +10,13 @@ from dataclasses import replace
 
 import keras
 import numpy as np
+from keras import ops
 
 import reference_numpy as ref
-from impl_keras import mlp, optim
+from impl_keras import float64_fixes, mlp, optim
 from impl_keras.train import train
 from rosetta import initializers, tasks
+from rosetta.arrays import as_dtype
 from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
@@ -41,9 +43,9 @@ def fit_full_batch(task, params, steps, optimizer, adjust=None):
     callbacks = [] if adjust is None else [BeforeStep(adjust)]
     with mlp.floatx_of(params):
         model = mlp.build(task, params)
-        eager = adjust is not None
-        model.compile(optimizer=optimizer(), loss=mlp.loss_function(task.loss), run_eagerly=eager)
-        x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+        eager, (loss, weight) = adjust is not None, mlp.keras_loss(task)
+        model.compile(optimizer=optimizer(), loss=loss, loss_weights=weight, run_eagerly=eager)
+        x, y = as_dtype(x, params), as_dtype(y, params)
         model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
         return mlp.get_params(model)
 
@@ -130,7 +132,7 @@ def confident_miss():
             model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(units, activation=activation)])
             model.set_weights([kernel, np.zeros(units)])
             naive = float(keras.ops.convert_to_numpy(keras_loss()(target, model(x))))
-            fixed = float(mlp.loss_function(name)(labels, logits))
+            fixed = float(mlp.loss_value(tasks.make((1, units), ["linear"], name), logits, labels))
         if units == 1:  # −log(1 − σ(z))
             exact, p = np.logaddexp(0, LOGIT), 1 - 1 / (1 + np.exp(LOGIT))
         else:  # −log softmax(z)[1]
@@ -168,9 +170,8 @@ def leaky_relu_slope():
     params, (x, _) = task.init_params(), task.data()
     with mlp.floatx_of(params):
         model = mlp.build(task, params)
-        default = [
-            keras.layers.LeakyReLU() if isinstance(layer, mlp.LeakyReLU) else layer for layer in model.layers
-        ]
+        leaky = keras.layers.LeakyReLU
+        default = [leaky() if isinstance(layer, leaky) else layer for layer in model.layers]
         naive = keras.ops.convert_to_numpy(keras.Sequential([keras.Input((3,)), *default])(x))
     reference = ref.forward(task, params, x)
     return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
@@ -204,8 +205,8 @@ def fit_defaults():
     reference = ref.train(task, params, steps)[0]
     with mlp.floatx_of(params):
         model = mlp.build(task, params)
-        model.compile(optimizer=optim.make(task.optimizer), loss=mlp.loss_function(task.loss))
-        model.fit(mlp.as_dtype(x, params), mlp.as_dtype(y, params), epochs=1, verbose=0)
+        model.compile(optimizer=optim.make(task.optimizer), loss=mlp.keras_loss(task)[0])  # line: weight 1
+        model.fit(as_dtype(x, params), as_dtype(y, params), epochs=1, verbose=0)
         naive = mlp.get_params(model)
     return Gap(
         rel_diff_params(naive, reference),
@@ -277,3 +278,60 @@ def prelu_init():
         naive = keras.ops.convert_to_numpy(model(x))
     reference = ref.forward(task, params, x)
     return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+
+
+# ---- float64: where Keras 3.15 computes in float32, and impl_keras/float64_fixes.py ----
+
+TENTH = 0.1  # float32(0.1) = 0.100000001490116: a float32 step shows as a 1.49e-8 relative error
+
+
+def float64_promotion():
+    """jax/torch: ops.mean([0.1]) and ops.matmul([[0.1]], [[1]]) on float64 arrays, computed in float32
+    by Keras's type promotion (default) and with float64_fixes.type_promotion (setting)."""
+    x = np.array([[TENTH]])
+
+    def worst():
+        mean, product = ops.mean(ops.convert_to_tensor(x)), ops.matmul(x, np.ones((1, 1)))
+        return max(rel_diff(ops.convert_to_numpy(v).item(), TENTH) for v in (mean, product))
+
+    with mlp.floatx_of([{"W": x}]):  # float64, with the fix
+        fixed = worst()
+    return Gap(worst(), fixed, FORWARD[F64])
+
+
+def fixed_and_stock(make_fix, make_stock, compute, exact_value):
+    """Gap(stock Keras, the float64 fix) of `compute(layer or regularizer)` in float64."""
+    with mlp.floatx_of([{"W": np.zeros((1, 1))}]):
+        fixed, stock = compute(make_fix()), compute(make_stock())
+    return Gap(rel_diff(stock, exact_value), rel_diff(fixed, exact_value), FORWARD[F64])
+
+
+def leaky_relu_alpha():
+    """tensorflow: LeakyReLU(negative_slope=0.01) at z = −1 in float64: TF's op holds α as float32."""
+    return fixed_and_stock(
+        lambda: float64_fixes.LeakyReLU(negative_slope=0.01),
+        lambda: keras.layers.LeakyReLU(negative_slope=0.01),
+        lambda layer: ops.convert_to_numpy(layer(-np.ones((1, 1)))).item(),
+        -0.01,
+    )
+
+
+def l2_cast():
+    """tensorflow: L2(1e-3) of a float64 weight 1: Keras casts λ to float64 through float32."""
+    return fixed_and_stock(
+        lambda: float64_fixes.L2(1e-3),
+        lambda: keras.regularizers.L2(1e-3),
+        lambda penalty: ops.convert_to_numpy(penalty(ops.ones((1, 1), dtype=F64))).item(),
+        1e-3,
+    )
+
+
+def hyperparameter_cast():
+    """tensorflow: ops.cast(0.9, "float64"), as Keras's optimizers cast momentum and β to the
+    variables' dtype, against the NumPy float64 float64_fixes.exact passes."""
+    return fixed_and_stock(
+        lambda: float64_fixes.exact(0.9),
+        lambda: 0.9,
+        lambda value: ops.convert_to_numpy(ops.cast(value, F64)).item(),
+        0.9,
+    )

@@ -6,17 +6,11 @@ steps lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) with its "epsilon hat" �
 """
 
 import keras
-import numpy as np
+
+from impl_keras.float64_fixes import exact
 
 # Keras's own default ε̂, used when the task asks for torch's m̂/(√v̂ + ε), which Keras cannot compute.
 KERAS_EPSILON = 1e-7
-
-
-def exact(value):
-    """A hyperparameter as Keras should cast it: Keras applies ops.cast(value, variable.dtype), which
-    on TensorFlow turns a Python float into float32 first (momentum 0.9 becomes 0.89999998 in
-    float64); a NumPy float64 casts exactly. float32 runs keep Keras's Python floats."""
-    return np.float64(value) if keras.config.floatx() == "float64" else value
 
 
 def learning_rate(opt):
@@ -30,12 +24,15 @@ def learning_rate(opt):
     )
 
 
-def make(opt):
-    """keras.optimizers.SGD or Adam; no weight_decay (Keras's is decoupled): L2 is a regularizer."""
-    if opt.name == "sgd":  # Keras 1/2: SGD(lr=...)
-        return keras.optimizers.SGD(
-            learning_rate=learning_rate(opt), momentum=exact(opt.momentum), nesterov=opt.nesterov
-        )
+def sgd(opt):
+    """keras.optimizers.SGD: v = μ·v − lr·g; w += v, or w += μ·v − lr·g for Nesterov."""
+    return keras.optimizers.SGD(  # Keras 1/2: SGD(lr=...)
+        learning_rate=learning_rate(opt), momentum=exact(opt.momentum), nesterov=opt.nesterov
+    )
+
+
+def adam(opt):
+    """keras.optimizers.Adam: w −= α·m/(√v + ε̂), α = lr·√(1−β2ᵗ)/(1−β1ᵗ)."""
     epsilon = opt.eps if opt.form == "keras" else KERAS_EPSILON
     return keras.optimizers.Adam(
         learning_rate=learning_rate(opt),
@@ -43,3 +40,8 @@ def make(opt):
         beta_2=exact(opt.beta2),
         epsilon=exact(epsilon),
     )
+
+
+def make(opt):
+    """keras.optimizers.SGD or Adam; no weight_decay (Keras's is decoupled): L2 is a regularizer."""
+    return adam(opt) if opt.name == "adam" else sgd(opt)

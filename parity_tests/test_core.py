@@ -1,5 +1,7 @@
 """rosetta's core: the catalog, the batch schedule, weight files and the errors users see."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -56,7 +58,7 @@ def test_legacy_init_replays_numpys_global_rng():
 
 def test_he_normal_is_truncated_at_two_sigma():
     task = tasks.make((400, 300), ("tanh",))
-    w = tasks.Task(**{**task.__dict__, "init": "he_normal"}).init_params()[0]["W"]
+    w = replace(task, init="he_normal").init_params()[0]["W"]
     sigma = np.sqrt(2 / 400) / 0.87962566103423978
     assert np.abs(w).max() <= 2 * sigma
     assert abs(w.std() / np.sqrt(2 / 400) - 1) < 0.01  # the rescaled σ keeps the target variance

@@ -125,7 +125,7 @@ def test_history_is_per_step_not_an_epoch_mean():
 def test_the_check_catches_keras_defaults(monkeypatch):
     """Keras's default LeakyReLU slope (0.3) instead of the task's α is caught."""
     task = tasks.make((3, 4, 2), ("leaky_relu", "linear"), "mse", seed=3)
-    monkeypatch.setattr(impl_keras.mlp, "activation_layers", lambda spec: [keras.layers.LeakyReLU()])
+    monkeypatch.setattr(impl_keras.mlp, "alpha_layers", lambda spec: [keras.layers.LeakyReLU()])
     diffs = forward_diffs(impl_keras, task, off_kink_params(task), "float64")
     assert diffs["forward"] > 1e-3
 
@@ -133,7 +133,7 @@ def test_the_check_catches_keras_defaults(monkeypatch):
 def test_the_check_catches_shuffled_batches(monkeypatch):
     """fit's default order (shuffled batches) instead of the task's is caught."""
     task = tasks.get("sine-relu")
-    batches = importlib.import_module("impl_keras.train").OrderedBatches
+    batches = importlib.import_module("impl_keras.train").Batches
     real_rows = batches.__init__
 
     def swapped(self, task, steps, x, y):  # steps 2k and 2k + 1 change places

@@ -107,6 +107,18 @@ CATALOG = [
     D("floatx/keras", "Keras builds layers in floatx (float32): set_weights casts float64 silently",
       "impl_keras.divergences:floatx", 1e-7, "set_floatx and set_dtype_policy from the weights",
       kind="rounding"),
+    D("float64-promotion/keras", "Keras's type promotion computes float64 in float32 on jax and torch",
+      "impl_keras.divergences:float64_promotion", 1.49e-8, "float64_fixes.type_promotion",
+      backends=("jax", "torch")),
+    D("leaky-relu-alpha/keras", "TensorFlow's LeakyRelu op holds α in float32",
+      "impl_keras.divergences:leaky_relu_alpha", 2.24e-8, "float64_fixes.LeakyReLU: where(z > 0, z, α·z)",
+      backends=("tensorflow",)),
+    D("l2-cast/keras", "TensorFlow backend: keras.regularizers.L2 casts λ through float32",
+      "impl_keras.divergences:l2_cast", 4.75e-8, "float64_fixes.L2: λ as a NumPy float64",
+      backends=("tensorflow",)),
+    D("hyperparameter-cast/keras", "TensorFlow backend: optimizers cast momentum, β, ε through float32",
+      "impl_keras.divergences:hyperparameter_cast", 2.65e-8, "float64_fixes.exact: NumPy float64 values",
+      backends=("tensorflow",)),
 ]  # fmt: skip
 
 # issue 14: PReLU's defaults (appended here, apart from the rows above)

@@ -5,6 +5,7 @@ L2 penalty, an optimizer, a batch schedule and the data. `get(name)` returns a c
 builds an ad-hoc one for any MLP.
 """
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -156,9 +157,9 @@ class Task:
                 layer["alpha"] = np.full(spec.units, spec.alpha, dtype=dtype)
         return params
 
-    @property
+    @functools.cached_property
     def n_samples(self):
-        return len(self.data()[0])
+        return len(self.data()[0])  # generated once per task
 
     @property
     def steps_per_epoch(self):
@@ -169,18 +170,17 @@ class Task:
         return self.epochs * self.steps_per_epoch
 
     def batches(self, steps=None):
-        """Row selectors of each step, in order: slice(None) for full batch, else the minibatches
-        of `batch_size` (the last one shorter) of a seeded permutation drawn anew each epoch."""
+        """The row selectors of each step, in order, as a list: slice(None) for full batch, else the
+        minibatches of `batch_size` (the last one shorter) of a seeded permutation drawn anew each epoch."""
         steps = self.steps if steps is None else steps
-        n, size = self.n_samples, self.batch_size
-        for step in range(steps):
-            if size is None:
-                yield slice(None)
-                continue
-            epoch, k = divmod(step, self.steps_per_epoch)
-            if k == 0:
-                order = np.random.default_rng([self.shuffle_seed, epoch]).permutation(n)
-            yield order[k * size : (k + 1) * size]
+        if self.batch_size is None:
+            return [slice(None)] * steps
+        n, size, per_epoch = self.n_samples, self.batch_size, self.steps_per_epoch
+        rows = []
+        for epoch in range(math.ceil(steps / per_epoch)):
+            order = np.random.default_rng([self.shuffle_seed, epoch]).permutation(n)
+            rows += [order[k * size : (k + 1) * size] for k in range(per_epoch)]
+        return rows[:steps]
 
     def evaluate(self, out, y):
         """The task's metric of the network output `out` on targets/labels `y` (multitask: the

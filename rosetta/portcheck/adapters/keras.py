@@ -245,9 +245,13 @@ def form(optimizer):
 def loss_function(loss):
     """A name from rosetta.tasks.LOSSES as impl_keras computes it, or the user's own Keras loss."""
     if isinstance(loss, str):
-        from impl_keras.mlp import loss_function as named
+        from impl_keras.mlp import named_loss
 
-        return named(loss)
+        def by_name(y, out):
+            keras_loss, weight = named_loss(loss, out.shape[-1])
+            return weight * keras_loss(y, out)
+
+        return by_name
     return loss
 
 

@@ -1,0 +1,72 @@
+"""Where Keras 3.15 computes float64 in float32, and the one change a float64 run makes for each.
+
+impl_keras is stock Keras; these fixes apply only when the weights are float64 (float32 runs never
+see them). Each has a row in docs/divergences.md measuring stock Keras against the fix.
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+from keras import ops
+from keras.src.backend.common import dtypes
+
+BACKEND = keras.backend.backend()
+
+if BACKEND == "jax":
+    import jax
+
+    # `float32-default/jax`: JAX computes in float32, silently truncating float64, unless x64 is on.
+    # Process-wide; float32 weights still compute in float32 (Keras casts inputs to the layers' dtype).
+    jax.config.update("jax_enable_x64", True)
+
+
+@contextlib.contextmanager
+def type_promotion(dtype):
+    """`float64-promotion/keras` (jax, torch): Keras's type promotion maps float64 to float32 off
+    TensorFlow "to be aligned with JAX's default" (keras/src/backend/common/dtypes.py,
+    BIT64_TO_BIT32_DTYPE), so ops.matmul on torch and ops.tanh and ops.mean on jax compute float64
+    in float32. With x64 on, JAX keeps float64: promote float64 to float64 for this run only."""
+    table, previous = dtypes.BIT64_TO_BIT32_DTYPE, dtypes.BIT64_TO_BIT32_DTYPE["float64"]
+    if dtype == "float64":
+        table["float64"] = "float64"
+    try:
+        yield
+    finally:
+        table["float64"] = previous
+
+
+def exact(value):
+    """`hyperparameter-cast/keras` (tensorflow): ops.cast(0.9, "float64") makes a float32 constant
+    first (0.89999998); a NumPy float64 casts exactly. float32 runs keep the Python float."""
+    return np.float64(value) if keras.config.floatx() == "float64" else value
+
+
+class LeakyReLU(keras.layers.LeakyReLU):
+    """`leaky-relu-alpha/keras` (tensorflow): TensorFlow's LeakyRelu op holds α as a float32
+    attribute (0.01 becomes 0.0099999998 in float64); where(z > 0, z, α·z) keeps α in float64."""
+
+    def call(self, inputs):
+        return ops.where(inputs > 0, inputs, exact(self.negative_slope) * inputs)
+
+
+class L2(keras.regularizers.L2):
+    """`l2-cast/keras` (tensorflow): keras.regularizers.L2 computes ops.cast(λ, dtype)·ΣW², and the
+    cast goes through float32 (λ = 1e-3 becomes 1.0000000475e-3); λ as a NumPy float64 instead."""
+
+    def __call__(self, x):
+        return ops.cast(exact(self.l2), x.dtype) * ops.sum(ops.square(x))
+
+
+def leaky_relu(alpha):
+    """keras.layers.LeakyReLU(negative_slope=α); its float64 fix on TensorFlow."""
+    if BACKEND == "tensorflow" and keras.config.floatx() == "float64":
+        return LeakyReLU(negative_slope=alpha)
+    return keras.layers.LeakyReLU(negative_slope=alpha)  # Keras's default slope is 0.3: pass ours
+
+
+def l2(penalty):
+    """keras.regularizers.L2(λ); its float64 fix on TensorFlow."""
+    if BACKEND == "tensorflow" and keras.config.floatx() == "float64":
+        return L2(penalty)
+    return keras.regularizers.L2(penalty)
