@@ -16,6 +16,7 @@ import reference_numpy as ref
 from impl_jax import mlp, optim
 from impl_jax.train import train
 from rosetta import initializers, tasks
+from rosetta.arrays import as_dtype
 from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
@@ -33,8 +34,8 @@ def leaky_relu_grad_at_zero():
         for spec, layer in zip(task.layers, params):
             z = a @ layer["W"] + layer["b"]
             leaky = spec.activation == "leaky_relu"
-            a = jax.nn.leaky_relu(z) if leaky else mlp.activate(spec.activation, z, spec.alpha)
-        return mlp.loss_value(task.loss, a, y)
+            a = jax.nn.leaky_relu(z) if leaky else mlp.activation(spec.activation, z, spec.alpha)
+        return mlp.loss_value(task, a, y)
 
     naive = mlp.get_params(jax.grad(naive_loss)(mlp.build(task, params)))
     reference = ref.loss_and_grads(task, params, x, y)[1]
@@ -75,11 +76,11 @@ def init_truncation(fan_in=400, fan_out=300):
 def optax_train(tx, task, params, steps):
     """`steps` steps of the optax transformation `tx` on the task's loss, batches in the task's order."""
     params, (x, y) = mlp.build(task, params), task.data()
-    x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+    x, y = as_dtype(x, params), as_dtype(y, params)
 
     @jax.jit  # retraces once for an epoch's short last batch
     def step(params, state, x, y):
-        grads = jax.grad(mlp.loss, argnums=1)(task, params, x, y)
+        grads = jax.grad(mlp.total_loss, argnums=1)(task, params, x, y)
         updates, state = tx.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rosetta import validate
+from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
@@ -20,7 +21,7 @@ jax.config.update("jax_enable_x64", True)
 # ---- activations: a = f(z); da/dz comes from jax.grad ----
 
 
-def activate(name, z, alpha):
+def activation(name, z, alpha):
     if name == "linear":
         return z
     if name == "relu":
@@ -59,7 +60,7 @@ def predict(task, params, x):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         if "b" in layer:
             z = z + layer["b"]
-        a = activate(spec.activation, z, slope(spec, layer))
+        a = activation(spec.activation, z, slope(spec, layer))
     return a
 
 
@@ -73,17 +74,16 @@ def forward(task, params, x):
     return np.asarray(predict_jit(task, params, as_dtype(x, params)))
 
 
-def as_dtype(x, params):
-    """Inputs and float targets in the dtype of the weights; integer class labels as they are.
-    At the NumPy boundary: a jnp cast would compile a small program for every new shape."""
-    x = np.asarray(x)
-    return x if x.dtype.kind in "iu" else x.astype(params[0]["W"].dtype, copy=False)
-
-
 # ---- losses: N rows, K outputs ----
 
 
-def loss_value(name, out, y):
+def loss_value(task, out, y):
+    """The task's loss of the output (N, K)."""
+    return multitask(task, out, y) if task.loss == "multitask" else named_loss(task.loss, out, y)
+
+
+def named_loss(name, out, y):
+    """A loss of rosetta.tasks.LOSSES."""
     n = out.shape[0]
     if name == "half_sse":
         return 0.5 * jnp.sum((out - y) ** 2)  # L = ½Σ(out − y)²
@@ -112,7 +112,7 @@ def softmax_ce(z, labels):
 def multitask(task, out, y):
     """w₁·MSE(regression columns) + w₂·softmax CE(class columns); y (N, R + K), one-hot classes."""
     r, (w1, w2) = task.n_regression, task.loss_weights
-    mse = loss_value("mse", out[:, :r], y[:, :r])
+    mse = named_loss("mse", out[:, :r], y[:, :r])
     ce = -jnp.mean(jnp.sum(y[:, r:] * jax.nn.log_softmax(out[:, r:], axis=1), axis=1))  # one-hot · log p
     return w1 * mse + w2 * ce
 
@@ -125,17 +125,17 @@ def l2_penalty(task, params):
 # ---- the backward pass: jax.grad of the loss ----
 
 
-def loss(task, params, x, y):
+def total_loss(task, params, x, y):
     """The loss incl. L2, a pure function of the weights: what jax.grad differentiates."""
     out = predict(task, params, x)
-    value = multitask(task, out, y) if task.loss == "multitask" else loss_value(task.loss, out, y)
+    value = loss_value(task, out, y)
     if task.l2:
         value = value + l2_penalty(task, params)
     return value
 
 
 # (loss, grads) on arrays already in the weights' dtype; grads is a pytree shaped like params.
-loss_and_grads_native = jax.jit(jax.value_and_grad(loss, argnums=1), static_argnums=0)
+loss_and_grads_native = jax.jit(jax.value_and_grad(total_loss, argnums=1), static_argnums=0)
 
 
 def loss_and_grads(task, params, x, y):

@@ -10,10 +10,6 @@ import optax
 from rosetta.errors import RosettaError
 
 
-def init_state(opt, params):
-    return transform(opt).init(params)
-
-
 def learning_rate(opt):
     """The constant lr, or a schedule of optax's step count (0-based) following opt.lr_at."""
     if not opt.lr_drops:
@@ -42,11 +38,12 @@ def adam(opt):
     return optax.adam(learning_rate(opt), b1=opt.beta1, b2=opt.beta2, eps=opt.eps)
 
 
-def transform(opt):
+def make(opt):
+    """optax.sgd or optax.adam: a GradientTransformation; make(opt).init(params) is its state."""
     return adam(opt) if opt.name == "adam" else sgd(opt)
 
 
 def update(opt, params, grads, state):
     """One optimizer step on every weight of every layer: (new params, new state)."""
-    updates, state = transform(opt).update(grads, state, params)
+    updates, state = make(opt).update(grads, state, params)
     return optax.apply_updates(params, updates), state

@@ -8,6 +8,7 @@ import numpy as np
 
 from impl_jax import mlp, optim
 from rosetta import validate
+from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 
 
@@ -17,7 +18,7 @@ def train(task, params, steps=None):
     steps = task.steps if steps is None else steps
     params = mlp.build(task, params)  # jax arrays are immutable: the caller's weights stay as they are
     x, y = task.data()
-    x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
+    x, y = as_dtype(x, params), as_dtype(y, params)
     if task.batch_size is None:
         params, losses = run_full_batch(task, params, x, y, steps)
     else:
@@ -30,7 +31,7 @@ def train(task, params, steps=None):
 def step(task, carry, x, y):
     """One training step on one batch; carry = (params, optimizer state)."""
     params, state = carry
-    loss, grads = jax.value_and_grad(mlp.loss, argnums=1)(task, params, x, y)
+    loss, grads = jax.value_and_grad(mlp.total_loss, argnums=1)(task, params, x, y)
     params, state = optim.update(task.optimizer, params, grads, state)
     return (params, state), loss
 
@@ -38,7 +39,7 @@ def step(task, carry, x, y):
 @partial(jax.jit, static_argnums=(0, 4))
 def run_full_batch(task, params, x, y, steps):
     """`steps` steps on all rows, one scan: (params, losses (steps,))."""
-    carry = (params, optim.init_state(task.optimizer, params))
+    carry = (params, optim.make(task.optimizer).init(params))
     (params, _), losses = jax.lax.scan(lambda carry, _: step(task, carry, x, y), carry, length=steps)
     return params, losses
 
@@ -47,7 +48,7 @@ def schedule(task, steps):
     """The task's batches (row indices in its seeded order) as scan inputs, one row per step: is
     the step the epoch's short last batch, the rows of a full batch (size,), the rows of a short
     one (R,) with R = N mod size (N if N < size); the unused one of the two is a dummy."""
-    batches = list(task.batches(steps))
+    batches = task.batches(steps)
     size, n_short = task.batch_size, task.n_samples % task.batch_size
     is_short = np.array([len(rows) != size for rows in batches], dtype=bool)
     full = [np.zeros(size, np.int64) if s else rows for s, rows in zip(is_short, batches)]
@@ -73,6 +74,6 @@ def run_minibatches(task, params, x, y, is_short, full, rest):
             return batch(carry, full)
         return jax.lax.cond(is_short, lambda: batch(carry, rest), lambda: batch(carry, full))
 
-    carry = (params, optim.init_state(task.optimizer, params))
+    carry = (params, optim.make(task.optimizer).init(params))
     (params, _), losses = jax.lax.scan(body, carry, (is_short, full, rest))
     return params, losses

@@ -17,6 +17,7 @@ import reference_numpy as ref
 from impl_torch import mlp, optim
 from impl_torch.train import train
 from rosetta import initializers, tasks
+from rosetta.arrays import as_dtype
 from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
@@ -41,12 +42,12 @@ def torch_train(task, params, steps, optimizer_of, before_step=lambda optimizer,
     `before_step(optimizer, step)` may change its param_groups or state before each step."""
     model = mlp.build(task, params)
     x, y = task.data()
-    x, y = mlp.as_tensor(x, model), mlp.as_tensor(y, model)
+    x, y = torch.as_tensor(as_dtype(x, params)), torch.as_tensor(as_dtype(y, params))
     optimizer = optimizer_of(model)
     for step, rows in enumerate(task.batches(steps)):
         rows = torch.as_tensor(rows) if not isinstance(rows, slice) else rows
         optimizer.zero_grad()
-        mlp.loss_native(task, model, x[rows], y[rows]).backward()
+        mlp.total_loss(task, model, x[rows], y[rows]).backward()
         before_step(optimizer, step)
         optimizer.step()
     return mlp.get_params(model)
@@ -63,7 +64,8 @@ def momentum_lr_change():
         return torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
 
     def torch_lr(optimizer, step):
-        optim.set_lr(optimizer, opt, step)
+        for group in optimizer.param_groups:
+            group["lr"] = optim.learning_rate(opt, step)
 
     def keras_velocity(optimizer, step):  # buf_t = μ·(lr_{t−1}/lr_t)·buf_{t−1} + g_t
         ratio = optimizer.param_groups[0]["lr"] / opt.lr_at(step)

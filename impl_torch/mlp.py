@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rosetta import validate
+from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
@@ -81,19 +82,19 @@ def forward(task, params, x):
     x = validate.forward_call(task, params, x)
     model = build(task, params)
     with torch.no_grad():
-        return model(as_tensor(x, model)).numpy()
-
-
-def as_tensor(x, model):
-    """Inputs and float targets in the dtype of the weights; integer class labels as int64."""
-    x = torch.as_tensor(x)
-    return x if not x.is_floating_point() else x.to(model[0].weight.dtype)
+        return model(torch.as_tensor(as_dtype(x, params))).numpy()
 
 
 # ---- losses on the output (N, K) ----
 
 
-def loss_value(name, out, y):
+def loss_value(task, out, y):
+    """The task's loss of the output (N, K)."""
+    return multitask(task, out, y) if task.loss == "multitask" else named_loss(task.loss, out, y)
+
+
+def named_loss(name, out, y):
+    """A loss of rosetta.tasks.LOSSES."""
     n = out.shape[0]
     if name == "half_sse":
         return 0.5 * torch.sum((out - y) ** 2)  # L = ½Σ(out − y)²
@@ -125,10 +126,9 @@ def l2_penalty(task, model):
 # ---- the loss and its gradient by autograd ----
 
 
-def loss_native(task, model, x, y):
+def total_loss(task, model, x, y):
     """The loss incl. L2 on tensors already in the weights' dtype; a 0-d tensor autograd can follow."""
-    out = model(x)
-    loss = multitask(task, out, y) if task.loss == "multitask" else loss_value(task.loss, out, y)
+    loss = loss_value(task, model(x), y)
     if task.l2:
         loss = loss + l2_penalty(task, model)
     return loss
@@ -138,6 +138,7 @@ def loss_and_grads(task, params, x, y):
     """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
     x, y = validate.loss_call(task, params, x, y)
     model = build(task, params)
-    loss = loss_native(task, model, as_tensor(x, model), as_tensor(y, model))
+    x, y = torch.as_tensor(as_dtype(x, params)), torch.as_tensor(as_dtype(y, params))  # labels: int64
+    loss = total_loss(task, model, x, y)
     loss.backward()  # fills each parameter's .grad, shaped like the parameter: Linear's (out, in)
     return loss.item(), get_params(model, grads=True)

@@ -9,17 +9,25 @@ import torch
 from rosetta.errors import RosettaError
 
 
+def learning_rate(opt, step):
+    """The task's learning rate of 0-based `step` (its lr_drops). train sets it on the optimizer's
+    param_groups each step, as pytorch/examples' imagenet adjust_learning_rate does: torch applies
+    the current lr to the momentum buffer / Adam moments."""
+    return opt.lr_at(step)
+
+
+def sgd(opt, parameters):
+    """torch.optim.SGD: buf = μ·buf + g; w −= lr·buf, or lr·(g + μ·buf) for Nesterov."""
+    return torch.optim.SGD(parameters, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+
+
+def adam(opt, parameters):
+    """torch.optim.Adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)."""
+    return torch.optim.Adam(parameters, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
+
+
 def make(opt, parameters):
     """torch.optim.SGD or Adam over `parameters`; no weight_decay: L2 is a term in the loss."""
     if opt.form != "torch" and (opt.name == "adam" or opt.momentum):
         raise RosettaError(f"torch.optim has no {opt.form!r} form of {opt.name} (Keras's ε̂ / velocity)")
-    if opt.name == "sgd":
-        return torch.optim.SGD(parameters, lr=opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
-    return torch.optim.Adam(parameters, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
-
-
-def set_lr(optimizer, opt, step):
-    """The task's learning rate for 0-based `step` (its lr_drops), as pytorch/examples' imagenet
-    adjust_learning_rate does: torch applies the current lr to the momentum buffer / Adam moments."""
-    for group in optimizer.param_groups:
-        group["lr"] = opt.lr_at(step)
+    return adam(opt, parameters) if opt.name == "adam" else sgd(opt, parameters)

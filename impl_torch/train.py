@@ -7,6 +7,7 @@ import torch
 
 from impl_torch import mlp, optim
 from rosetta import validate
+from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 
 
@@ -15,15 +16,16 @@ def train(task, params, steps=None):
     steps = validate.train_call(task, params, steps)
     model = mlp.build(task, params)
     x, y = task.data()
-    x, y = mlp.as_tensor(x, model), mlp.as_tensor(y, model)
+    x, y = torch.as_tensor(as_dtype(x, params)), torch.as_tensor(as_dtype(y, params))  # labels: int64
     optimizer = optim.make(task.optimizer, model.parameters())
     losses = []
     for step, rows in enumerate(task.batches(steps)):
         rows = torch.as_tensor(rows) if not isinstance(rows, slice) else rows  # index array or [:]
         optimizer.zero_grad()
-        loss = mlp.loss_native(task, model, x[rows], y[rows])
+        loss = mlp.total_loss(task, model, x[rows], y[rows])
         loss.backward()
-        optim.set_lr(optimizer, task.optimizer, step)
+        for group in optimizer.param_groups:
+            group["lr"] = optim.learning_rate(task.optimizer, step)
         optimizer.step()
         losses.append(loss.item())
         if not math.isfinite(losses[-1]):

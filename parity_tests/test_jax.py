@@ -65,8 +65,12 @@ def test_gradients_on_the_kink_follow_the_reference():
 )
 def test_the_check_catches_a_wrong_gradient_at_the_kink(monkeypatch, activation, wrong):
     task = kinked_task()  # a new task (its own data function): nothing compiled for it yet
-    real = mlp.activate
-    monkeypatch.setattr(mlp, "activate", lambda n, z, a: wrong(z, a) if n == activation else real(n, z, a))
+    real = mlp.activation
+
+    def patched(spec, z):
+        return wrong(z, spec.alpha) if spec.activation == activation else real(spec, z)
+
+    monkeypatch.setattr(mlp, "activation", patched)
     diffs = forward_diffs(impl_jax, task, task.init_params(), "float64")
     assert diffs["forward"] <= tolerances.FORWARD["float64"]  # same values,
     assert diffs["grads"] > 1e-3  # different derivative at 0

@@ -58,12 +58,12 @@ def test_gradcheck_random_mlps(task):
 def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     """The check can fail: a tanh derivative missing its square is caught."""
     task = tasks.make((2, 3, 1), ("tanh", "linear"), "mse", seed=1)
-    real = ref.mlp.activate_grad
+    real = ref.mlp.activation_grad
 
-    def wrong(name, z, a, alpha):
-        return 1 - a if name == "tanh" else real(name, z, a, alpha)  # tanh' is 1 − a², not 1 − a
+    def wrong(spec, z, a):
+        return 1 - a if spec.activation == "tanh" else real(spec, z, a)  # tanh' is 1 − a², not 1 − a
 
-    monkeypatch.setattr(ref.mlp, "activate_grad", wrong)
+    monkeypatch.setattr(ref.mlp, "activation_grad", wrong)
     assert gradcheck_error(task) > 1e-3
 
 
@@ -220,7 +220,7 @@ def test_multitask_is_the_weighted_sum_of_its_two_losses():
     params, (x, y) = task.init_params(), task.data()
     r, (w1, w2) = task.n_regression, task.loss_weights
     out = ref.forward(task, params, x)
-    mse, _ = ref.mlp.loss_value_and_grad("mse", out[:, :r], y[:, :r])
+    mse, _ = ref.mlp.named_loss("mse", out[:, :r], y[:, :r])
     ce, _ = ref.mlp.softmax_ce(out[:, r:], np.argmax(y[:, r:], axis=1))
     assert ref.loss_and_grads(task, params, x, y)[0] == pytest.approx(w1 * mse + w2 * ce, rel=1e-14)
     assert w1 != w2  # the weights matter: a swap would change the loss
@@ -252,6 +252,6 @@ def test_autoencoder_learns_eight_distinct_codes():
     decoding recovers every input."""
     task, params, _ = trained("autoencoder")
     x, y = task.data()
-    codes = ref.mlp.activate("sigmoid", x @ params[0]["W"] + params[0]["b"], 0)  # (8, 3)
+    codes = ref.mlp.activation("sigmoid", x @ params[0]["W"] + params[0]["b"], 0)  # (8, 3)
     assert len({tuple(row) for row in np.round(codes, 1)}) == 8
     assert task.evaluate(ref.forward(task, params, x), y) == 1.0

@@ -8,13 +8,14 @@ Every array follows the dtype of the weights (float64 or float32).
 import numpy as np
 
 from rosetta import validate
+from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
 from rosetta.tasks import ACTIVATIONS, LOSSES
 
 # ---- activations: a = f(z) and its derivative da/dz ----
 
 
-def activate(name, z, alpha):
+def activation(name, z, alpha):
     if name == "linear":
         return z
     if name == "relu":
@@ -30,7 +31,7 @@ def activate(name, z, alpha):
     raise unknown("activation", name, ACTIVATIONS)
 
 
-def activate_grad(name, z, a, alpha):
+def activation_grad(name, z, a, alpha):
     if name == "linear":
         return np.ones_like(z)
     if name == "relu":
@@ -69,7 +70,7 @@ def predict(task, params, x):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         if "b" in layer:
             z = z + layer["b"]
-        a_in, a = a, activate(spec.activation, z, slope(spec, layer))
+        a_in, a = a, activation(spec.activation, z, slope(spec, layer))
         cache.append((a_in, z, a))
     return a, cache
 
@@ -81,16 +82,16 @@ def forward(task, params, x):
     return predict(task, params, as_dtype(x, params))[0]
 
 
-def as_dtype(x, params):
-    """Inputs and float targets in the dtype of the weights; integer class labels as they are."""
-    x = np.asarray(x)
-    return x if x.dtype.kind in "iu" else x.astype(params[0]["W"].dtype, copy=False)
-
-
 # ---- losses: the value and dL/dout; N rows, K outputs ----
 
 
-def loss_value_and_grad(name, out, y):
+def loss_value(task, out, y):
+    """(L, dL/dout) of the task's loss on the output (N, K)."""
+    return multitask(task, out, y) if task.loss == "multitask" else named_loss(task.loss, out, y)
+
+
+def named_loss(name, out, y):
+    """(L, dL/dout) of a loss of rosetta.tasks.LOSSES."""
     n = out.shape[0]
     if name == "half_sse":
         return 0.5 * np.sum((out - y) ** 2), out - y  # L = ½Σ(out − y)²
@@ -108,7 +109,7 @@ def loss_value_and_grad(name, out, y):
 def multitask(task, out, y):
     """w₁·MSE(regression columns) + w₂·softmax CE(class columns, one-hot targets); dL/dout (N, R + K)."""
     r, (w1, w2) = task.n_regression, task.loss_weights
-    mse, d_reg = loss_value_and_grad("mse", out[:, :r], y[:, :r])
+    mse, d_reg = named_loss("mse", out[:, :r], y[:, :r])
     ce, d_cls = softmax_ce(out[:, r:], np.argmax(y[:, r:], axis=1))
     return w1 * mse + w2 * ce, np.concatenate([w1 * d_reg, w2 * d_cls], axis=1)
 
@@ -116,7 +117,7 @@ def multitask(task, out, y):
 def bce_logits(z, y):
     """mean[max(z, 0) − z·y + log(1 + e^−|z|)] (stable); dL/dz = (σ(z) − y)/(N·K)."""
     loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
-    return loss, (activate("sigmoid", z, 0) - y) / z.size
+    return loss, (activation("sigmoid", z, 0) - y) / z.size
 
 
 def softmax_ce(z, labels):
@@ -142,7 +143,7 @@ def backward(task, params, cache, dout):
     """Chain rule from dL/dout back to every W and b, last layer first."""
     grads, delta = [], dout  # delta = dL/da, (N, fan_out) of the current layer
     for spec, layer, (a_in, z, a) in reversed(list(zip(task.layers, params, cache))):
-        dz = delta * activate_grad(spec.activation, z, a, slope(spec, layer))  # dL/dz = dL/da ⊙ f'(z)
+        dz = delta * activation_grad(spec.activation, z, a, slope(spec, layer))  # dL/dz = dL/da ⊙ f'(z)
         grad = {"W": a_in.T @ dz}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
         if "b" in layer:
             # dL/db = Σ over rows of dL/dz, accumulated in float64: with balanced classes the terms
@@ -160,10 +161,7 @@ def backward(task, params, cache, dout):
 def loss_and_grads_native(task, params, x, y):
     """(loss incl. L2, grads) on arrays already in the weights' dtype."""
     out, cache = predict(task, params, x)
-    if task.loss == "multitask":
-        loss, dout = multitask(task, out, y)
-    else:
-        loss, dout = loss_value_and_grad(task.loss, out, y)
+    loss, dout = loss_value(task, out, y)
     if task.l2:
         loss = loss + l2_penalty(task, params)
     return float(loss), backward(task, params, cache, dout)

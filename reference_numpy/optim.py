@@ -7,11 +7,9 @@ step t. Momentum buffers and Adam moments live in `state`, one dict per layer, s
 import numpy as np
 
 
-def init_state(opt, params):
-    zeros = [{key: np.zeros_like(value) for key, value in layer.items()} for layer in params]
-    if opt.name == "adam":
-        return {"m": zeros, "v": [{k: v.copy() for k, v in layer.items()} for layer in zeros]}
-    return {"buf": zeros}
+def learning_rate(opt, step):
+    """The task's learning rate of 0-based `step` (its lr_drops)."""
+    return opt.lr_at(step)
 
 
 def sgd(opt, w, g, buf, lr):
@@ -61,9 +59,17 @@ def adam_keras(opt, w, g, m, v, t, lr):
     w -= alpha * m / (np.sqrt(v) + opt.eps)
 
 
+def make(opt, params):
+    """The optimizer's state: Adam's moments or momentum's buffers, one dict per layer like the weights."""
+    zeros = [{key: np.zeros_like(value) for key, value in layer.items()} for layer in params]
+    if opt.name == "adam":
+        return {"m": zeros, "v": [{k: v.copy() for k, v in layer.items()} for layer in zeros]}
+    return {"buf": zeros}
+
+
 def update(opt, params, grads, state, t):
     """Step t (from 1) on every weight of every layer."""
-    lr = opt.lr_at(t - 1)
+    lr = learning_rate(opt, t - 1)
     for i, (layer, grad) in enumerate(zip(params, grads)):
         for key in layer:
             if opt.name == "adam":

@@ -4,6 +4,7 @@ import numpy as np
 
 from reference_numpy import mlp, optim
 from rosetta import validate
+from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 
 
@@ -12,8 +13,8 @@ def train(task, params, steps=None):
     steps = validate.train_call(task, params, steps)
     params = mlp.build(task, params)
     x, y = task.data()
-    x, y = mlp.as_dtype(x, params), mlp.as_dtype(y, params)
-    state = optim.init_state(task.optimizer, params)
+    x, y = as_dtype(x, params), as_dtype(y, params)
+    state = optim.make(task.optimizer, params)
     losses = []
     for t, rows in enumerate(task.batches(steps), start=1):
         loss, grads = mlp.loss_and_grads_native(task, params, x[rows], y[rows])

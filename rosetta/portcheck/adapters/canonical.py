@@ -10,6 +10,7 @@ from dataclasses import replace
 from reference_numpy import mlp, optim
 from rosetta import params as canonical_params
 from rosetta import tasks
+from rosetta.arrays import as_dtype
 from rosetta.portcheck.layers import Layer, NotSupported, apply
 
 
@@ -58,10 +59,10 @@ class CanonicalModel:
         return mlp.build(self.task, self.params)
 
     def tensor(self, a):
-        return mlp.as_dtype(a, self.params)
+        return as_dtype(a, self.params)
 
     def outputs(self, x):
-        _, cache = mlp.predict(self.task, self.params, mlp.as_dtype(x, self.params))
+        _, cache = mlp.predict(self.task, self.params, as_dtype(x, self.params))
         captured = []
         for spec, (_, z, a) in zip(self.task.layers, cache):
             captured += [z] if spec.activation == "linear" else [z, a]
@@ -78,7 +79,7 @@ class CanonicalModel:
 
     def train(self, x, y, loss, opt, steps):
         """`steps` reference updates with `opt` (a rosetta.tasks.Optimizer) on a copy of the weights."""
-        params, state, record = mlp.build(self.task, self.params), optim.init_state(opt, self.params), []
+        params, state, record = mlp.build(self.task, self.params), optim.make(opt, self.params), []
         for t in range(1, steps + 1):
             _, grads = self.loss_and_grads(x, y, loss, params)
             optim.update(opt, params, grads, state, t)

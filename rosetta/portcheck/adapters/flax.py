@@ -163,9 +163,9 @@ def canonical_grads(graphdef, grads, rest):
 def loss_function(loss):
     """A name from rosetta.tasks.LOSSES as impl_jax computes it, or the user's own (out, y) callable."""
     if isinstance(loss, str):
-        from impl_jax.mlp import loss_value
+        from impl_jax.mlp import named_loss
 
-        return lambda out, y: loss_value(loss, out, y)
+        return lambda out, y: named_loss(loss, out, y)
     return loss
 
 

@@ -184,9 +184,9 @@ def form(optimizer):
 def loss_function(loss):
     """A name from rosetta.tasks.LOSSES as impl_torch computes it, or the user's own (input, target) loss."""
     if isinstance(loss, str):
-        from impl_torch.mlp import loss_value
+        from impl_torch.mlp import named_loss
 
-        return lambda out, y: loss_value(loss, out, y)
+        return lambda out, y: named_loss(loss, out, y)
     return loss
 
 
