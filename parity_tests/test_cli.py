@@ -19,7 +19,7 @@ def rosetta(*argv):
 
 
 def labels(rows):
-    return [f"{r['framework']}-{r['backend']}" if r["backend"] else r["framework"] for r in rows]
+    return [frameworks.label(r["framework"], r["backend"]) for r in rows]
 
 
 def test_list_imports_no_framework():
@@ -61,6 +61,7 @@ def test_compare_table_and_regression_plots(tmp_path):
     code, out, err = rosetta("compare", "hard-tanh", "-f", "numpy", "--steps", "5", "--out", str(tmp_path))
     assert code == 0, err
     assert out.splitlines()[2].split()[:2] == ["hard-tanh", "numpy"]
+    assert err.startswith("training 1/1 numpy hard-tanh (")  # not a terminal: a line per finished run
     assert {p.name for p in tmp_path.iterdir()} == {"hard-tanh-loss.png", "hard-tanh-fit.png"}
 
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from rosetta import progress, runner, tasks
+from rosetta import frameworks, progress, runner, tasks
 
 LARGE = "mlp-large"
 
@@ -79,7 +79,7 @@ def format(report):
              f"{'task':<14} {'framework':<16} {'dtype':<8} {'steps':>6} {'µs/step':>10} {'× numpy':>8} "
              f"{'compile s':>9} {'GFLOP/s':>8}"]  # fmt: skip
     for r in report["rows"]:
-        label = f"{r['framework']}-{r['backend']}" if r["backend"] else r["framework"]
+        label = frameworks.label(r["framework"], r["backend"])
         gflops = f"{r['gflops']:.1f}" if "gflops" in r else ""
         lines.append(f"{r['task']:<14} {label:<16} {r['dtype']:<8} {r['steps']:>6} {r['us_per_step']:>10.1f} "
                      f"{r['speedup_vs_numpy']:>8.2f} {r['compile_seconds']:>9.2f} {gflops:>8}")  # fmt: skip

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from rosetta import tasks
+from rosetta import frameworks, tasks
 from rosetta.errors import (
     ArgumentError,
     MissingFrameworkError,
@@ -20,8 +20,6 @@ from rosetta.errors import (
     UsageError,
 )
 from rosetta.validate import MAX_STEPS
-
-FRAMEWORK_NAMES = ["numpy", "torch", "jax", "keras"]
 
 
 def cmd_list(args):
@@ -48,7 +46,7 @@ def selected_tasks(name):
 
 
 def cmd_run(args):
-    from rosetta import frameworks, params, runner
+    from rosetta import params, runner
 
     if args.task == "all":
         raise UsageError("run trains one task; `rosetta compare all` runs every task")
@@ -80,11 +78,11 @@ def cmd_compare(args):
     from rosetta import compare, progress, runner
 
     selected = selected_tasks(args.task)
-    runs = runner.expand(args.framework or FRAMEWORK_NAMES)
+    runs = runner.expand(args.framework or frameworks.NAMES)
     check_out(args.out, selected)
     jobs = [(task.name, args.steps) for task in selected]
     with progress.bar(len(runs) * len(jobs), quiet=args.json) as advance:
-        results = {run.label: runner.run_all(run, jobs, args.dtype, on_done=advance) for run in runs}
+        results = runner.run_runs(runs, jobs, args.dtype, on_done=advance)
     rows = [
         compare.row(task, run, args.dtype, results[run.label][task.name], results["numpy"][task.name])
         for task in selected
@@ -127,7 +125,7 @@ def cmd_parity(args):
     from rosetta import parity
 
     selected = selected_tasks(args.task)
-    matrices = parity.run(selected, args.framework or FRAMEWORK_NAMES, args.dtype, args.steps, args.json)
+    matrices = parity.run(selected, args.framework or frameworks.NAMES, args.dtype, args.steps, args.json)
     ok = all(m["ok"] for m in matrices)
     print(
         json.dumps({"dtype": args.dtype, "tasks": matrices, "ok": ok})
@@ -140,7 +138,7 @@ def cmd_parity(args):
 def cmd_bench(args):
     from rosetta import bench
 
-    report = bench.run(selected_tasks(args.task), args.framework or FRAMEWORK_NAMES, args.steps, args.json)
+    report = bench.run(selected_tasks(args.task), args.framework or frameworks.NAMES, args.steps, args.json)
     print(json.dumps(report) if args.json else bench.format(report))
 
 
@@ -155,7 +153,7 @@ def cmd_diff(args):
         doc = [
             {"key": d.key, "title": d.title, "kind": d.kind, "fix": d.fix, **vars(gap)} for d, gap in measured
         ]
-        print(json.dumps({"backend": divergences.keras_backend(), "entries": doc, "ok": ok}))
+        print(json.dumps({"backend": frameworks.keras_backend(), "entries": doc, "ok": ok}))
     else:
         print(divergences.format(measured))
     return 0 if ok else 1
@@ -169,7 +167,7 @@ def cmd_check(args):
 
 def add_common(p, task_default=None, framework_multi=True, task_help="a task or 'all'"):
     p.add_argument("task", nargs="?" if task_default else None, default=task_default, help=task_help)
-    p.add_argument("-f", "--framework", choices=FRAMEWORK_NAMES, action="append" if framework_multi else None,
+    p.add_argument("-f", "--framework", choices=frameworks.NAMES, action="append" if framework_multi else None,
                    help="repeat to select several (default: all)" if framework_multi else None)  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON document")
 

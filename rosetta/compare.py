@@ -1,6 +1,6 @@
 """`rosetta compare`: every framework from the same weights, side by side against the reference."""
 
-from rosetta import tolerances
+from rosetta import frameworks, tolerances
 from rosetta.tolerances import rel_diff, rel_diff_params
 
 
@@ -33,7 +33,7 @@ def passed(r):
 
 
 def label(r):
-    return f"{r['framework']}-{r['backend']}" if r["backend"] else r["framework"]
+    return frameworks.label(r["framework"], r["backend"])
 
 
 def format_table(rows):

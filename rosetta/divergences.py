@@ -14,10 +14,9 @@ so only its order is asserted: above 100× the float64 tolerance, below the floa
 """
 
 import importlib
-import os
 from dataclasses import dataclass
 
-from rosetta import tolerances
+from rosetta import frameworks, tolerances
 
 KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default ε̂ (keras/src/optimizers/adam.py)
 KINDS = ("formula", "rounding")
@@ -130,13 +129,9 @@ CATALOG += [
 ]  # fmt: skip
 
 
-def keras_backend():
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
-
-
 def rows():
     """The rows that hold in this process: Keras's backend is fixed per process."""
-    return [d for d in CATALOG if not d.backends or keras_backend() in d.backends]
+    return [d for d in CATALOG if not d.backends or frameworks.keras_backend() in d.backends]
 
 
 def measure(selected, on_done=lambda key: None):

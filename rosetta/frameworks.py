@@ -1,6 +1,7 @@
 """The framework packages, imported only when asked for, each keeping DESIGN.md §2's contract."""
 
 import importlib
+import os
 
 from rosetta.errors import MissingFrameworkError, unknown
 
@@ -8,9 +9,11 @@ from rosetta.errors import MissingFrameworkError, unknown
 FRAMEWORKS = {
     "numpy": ("reference_numpy", None),
     "torch": ("impl_torch", "torch"),
-    "keras": ("impl_keras", "keras"),
     "jax": ("impl_jax", "jax"),
+    "keras": ("impl_keras", "keras"),
 }
+NAMES = list(FRAMEWORKS)
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def check(name):
@@ -31,13 +34,19 @@ def load(name):
         ) from exc
 
 
-def backend(name):
-    """Keras's backend when `name` is keras (fixed at import by KERAS_BACKEND), else None."""
-    if name != "keras":
-        return None
-    import keras
+def keras_backend():
+    """The backend Keras takes in this process: KERAS_BACKEND, fixed at import (default tensorflow)."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
 
-    return keras.backend.backend()
+
+def backend(name):
+    """Keras's backend when `name` is keras, else None."""
+    return keras_backend() if name == "keras" else None
+
+
+def label(framework, backend=None):
+    """A run's name in tables and results: "torch", "keras-jax"."""
+    return f"{framework}-{backend}" if backend else framework
 
 
 def formula(framework, task):

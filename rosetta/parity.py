@@ -17,7 +17,7 @@ def run(selected, names, dtype, cap=tolerances.TRAJECTORY_STEPS, quiet=False):
     runs = runner.expand(names)
     jobs = [(task.name, min(tolerances.trajectory_steps(task, dtype), cap)) for task in selected]
     with progress.bar(len(runs) * len(jobs), quiet=quiet) as advance:
-        results = {run.label: runner.run_all(run, jobs, dtype, on_done=advance) for run in runs}
+        results = runner.run_runs(runs, jobs, dtype, on_done=advance)
     return [matrix(task, steps, _columns(task, runs, results, dtype, steps), dtype) for task, (_, steps) in
             zip(selected, jobs)]  # fmt: skip
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,6 @@ import numpy as np
 from rosetta import frameworks, plotdata, tasks
 from rosetta.errors import RosettaError
 
-KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 PARENT = "ROSETTA_PARENT_PID"  # tells a worker whose death it must not outlive
 
 
@@ -34,7 +34,7 @@ class Run:
 
     @property
     def label(self):
-        return f"{self.framework}-{self.backend}" if self.backend else self.framework
+        return frameworks.label(self.framework, self.backend)
 
 
 def expand(names):
@@ -43,7 +43,7 @@ def expand(names):
     for name in dict.fromkeys(names):  # -f jax -f jax: once
         frameworks.check(name)
         if name == "keras":
-            runs += [Run("keras", backend) for backend in KERAS_BACKENDS]
+            runs += [Run("keras", backend) for backend in frameworks.KERAS_BACKENDS]
         elif name != "numpy":
             runs.append(Run(name))
     return runs
@@ -104,6 +104,45 @@ def worker(framework, mode, dtype, out_dir, jobs):
         with open(os.path.join(out_dir, f"{name}.pkl"), "wb") as fh:
             pickle.dump(result, fh)
         print(name, flush=True)
+
+
+def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, workers=None):
+    """{run label: {task name: result}} for every run over jobs, `workers` processes side by side
+    (default: one per core). Each run's jobs are split in two halves by steps, so that no single
+    run (Keras's torch backend: ~1.5 ms a step) holds one core while the other is idle."""
+    ordered = sorted(
+        runs, key=lambda run: SLOWEST_FIRST.index(run.label) if run.label in SLOWEST_FIRST else 9
+    )
+    units = [(run, half) for run in ordered for half in halves(jobs) if half]
+    results = {run.label: {} for run in runs}
+
+    def work(unit):
+        run, part = unit
+        done = run_all(run, part, dtype, mode, on_done=lambda name: on_done(f"{run.label} {name}"))
+        results[run.label].update(done)
+
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        list(pool.map(work, units))  # a worker's error is raised here
+    return {label: {name: by_task[name] for name, _ in jobs} for label, by_task in results.items()}
+
+
+# µs a step on this project's 2-core machine, slowest first (rosetta bench): they start first
+SLOWEST_FIRST = ("keras-torch", "keras-tensorflow", "torch", "numpy", "keras-jax", "jax")
+
+
+def halves(jobs):
+    """Two lists of jobs with about equal steps each (greedy, largest first)."""
+    halves, steps = ([], []), [0, 0]
+    for name, cap in sorted(jobs, key=lambda job: -job_steps(job)):
+        i = steps.index(min(steps))
+        halves[i].append((name, cap))
+        steps[i] += job_steps((name, cap))
+    return halves
+
+
+def job_steps(job):
+    name, steps = job
+    return tasks.get(name).steps if steps is None else steps
 
 
 def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None):
