@@ -17,7 +17,7 @@ from impl_jax import mlp, optim
 from impl_jax.train import train
 from rosetta import initializers, tasks
 from rosetta.arrays import as_dtype
-from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
+from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -53,8 +53,7 @@ def float32_default():
     params, (x, _) = task.init_params(F64), task.data()
     with jax.enable_x64(False):
         naive = mlp.forward(task, params, x)  # device_put turns the float64 weights into float32
-    reference = ref.forward(task, params, x)
-    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+    return forward_gap(mlp.forward, task, params, x, naive)
 
 
 def init_truncation(fan_in=400, fan_out=300):
@@ -65,7 +64,7 @@ def init_truncation(fan_in=400, fan_out=300):
     plain = jax.nn.initializers.variance_scaling(2.0, "fan_in", "normal")(key, shape, jnp.float64)
     truncated = jax.nn.initializers.he_normal()(key, shape, jnp.float64)
     canonical = initializers.he_normal(np.random.default_rng(0), fan_in, fan_out)
-    bound = 2 * np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+    bound = 2 * initializers.he_truncated_std(fan_in)
 
     def share(w):
         return float(np.mean(np.abs(np.asarray(w)) > bound))

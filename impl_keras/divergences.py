@@ -17,7 +17,7 @@ from impl_keras import float64_fixes, mlp, optim
 from impl_keras.train import train
 from rosetta import initializers, tasks
 from rosetta.arrays import as_dtype
-from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
+from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -173,8 +173,7 @@ def leaky_relu_slope():
         leaky = keras.layers.LeakyReLU
         default = [leaky() if isinstance(layer, leaky) else layer for layer in model.layers]
         naive = keras.ops.convert_to_numpy(keras.Sequential([keras.Input((3,)), *default])(x))
-    reference = ref.forward(task, params, x)
-    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+    return forward_gap(mlp.forward, task, params, x, naive)
 
 
 def init_truncation(fan_in=400, fan_out=300):
@@ -187,7 +186,7 @@ def init_truncation(fan_in=400, fan_out=300):
     plain = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=0)(shape, F64)
     truncated = keras.initializers.HeNormal(seed=0)(shape, F64)
     canonical = initializers.he_normal(np.random.default_rng(0), fan_in, fan_out)
-    bound = 2 * np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+    bound = 2 * initializers.he_truncated_std(fan_in)
 
     def share(w):
         return float(np.mean(np.abs(keras.ops.convert_to_numpy(w)) > bound))
@@ -261,8 +260,7 @@ def floatx():
     params, (x, _) = task.init_params(F64), task.data()
     model = mlp.build(task, params)  # float32 variables: set_weights casts silently
     naive = keras.ops.convert_to_numpy(model(x))  # the float64 input is cast to float32 too
-    reference = ref.forward(task, params, x)
-    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+    return forward_gap(mlp.forward, task, params, x, naive)
 
 
 def prelu_init():
@@ -276,8 +274,7 @@ def prelu_init():
         for layer, weights in zip(dense, params):
             layer.set_weights([weights["W"], weights["b"]])
         naive = keras.ops.convert_to_numpy(model(x))
-    reference = ref.forward(task, params, x)
-    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+    return forward_gap(mlp.forward, task, params, x, naive)
 
 
 # ---- float64: where Keras 3.15 computes in float32, and impl_keras/float64_fixes.py ----

@@ -18,7 +18,7 @@ from impl_torch import mlp, optim
 from impl_torch.train import train
 from rosetta import initializers, tasks
 from rosetta.arrays import as_dtype
-from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap
+from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
@@ -33,8 +33,7 @@ def dense_layout():
         for linear, layer in zip([m for m in model if isinstance(m, nn.Linear)], params):
             linear.weight.copy_(torch.as_tensor(layer["W"]))  # (in, out) taken as (out, in)
         naive = model(torch.as_tensor(x)).numpy()
-    reference = ref.forward(task, params, x)
-    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+    return forward_gap(mlp.forward, task, params, x, naive)
 
 
 def torch_train(task, params, steps, optimizer_of, before_step=lambda optimizer, step: None):
@@ -142,15 +141,14 @@ def leaky_relu_slope():
     model[1] = nn.LeakyReLU()  # torch's default negative_slope=0.01
     with torch.no_grad():
         naive = model(torch.as_tensor(x)).numpy()
-    reference = ref.forward(task, params, x)
-    return Gap(rel_diff(naive, reference), rel_diff(mlp.forward(task, params, x), reference), FORWARD[F64])
+    return forward_gap(mlp.forward, task, params, x, naive)
 
 
 def init_truncation(fan_in=400, fan_out=300):
     """Share of He-normal weights beyond Keras/JAX's truncation at 2σ' (σ' = √(2/fan_in)/0.8796).
     default: torch's kaiming_normal_, a plain normal; setting: the worse of torch's trunc_normal_
     with σ' and ±2σ' (what Keras's HeNormal draws) and the canonical NumPy draw (both 0)."""
-    sigma = np.sqrt(2 / fan_in) / initializers.TRUNCATED_STD
+    sigma = initializers.he_truncated_std(fan_in)
     w, truncated = (torch.empty(fan_out, fan_in, dtype=torch.float64) for _ in range(2))
     torch.manual_seed(0)
     nn.init.kaiming_normal_(w, nonlinearity="relu")  # N(0, 2/fan_in), fan_in = weight.shape[1]

@@ -167,3 +167,16 @@ def formula_gap(train, task, steps, theirs, ours):
         tolerances.rel_diff_params(train(task, params, steps)[0], own),
         tolerances.TRAJECTORY["float64"],
     )
+
+
+def forward_gap(forward, task, params, x, naive):
+    """Gap(a framework default's output `naive`, the framework's `forward`), each against the
+    reference's forward pass on the same float64 weights."""
+    import reference_numpy as ref
+
+    reference = ref.forward(task, params, x)
+    return Gap(
+        tolerances.rel_diff(naive, reference),
+        tolerances.rel_diff(forward(task, params, x), reference),
+        tolerances.FORWARD["float64"],
+    )

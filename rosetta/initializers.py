@@ -33,8 +33,12 @@ def glorot_normal(rng, fan_in, fan_out):
 
 
 def he_normal(rng, fan_in, fan_out):
-    stddev = np.sqrt(2.0 / fan_in) / TRUNCATED_STD
-    return _truncated_normal(rng, stddev, (fan_in, fan_out))
+    return _truncated_normal(rng, he_truncated_std(fan_in), (fan_in, fan_out))
+
+
+def he_truncated_std(fan_in):
+    """σ' = √(2/fan_in)/0.8796: the σ He normal draws with before truncating at ±2σ'."""
+    return np.sqrt(2.0 / fan_in) / TRUNCATED_STD
 
 
 def legacy_uniform(rng, fan_in, fan_out):
