@@ -167,7 +167,8 @@ def cmd_check(args):
 
 def add_common(p, task_default=None, framework_multi=True, task_help="a task or 'all'"):
     p.add_argument("task", nargs="?" if task_default else None, default=task_default, help=task_help)
-    p.add_argument("-f", "--framework", choices=frameworks.NAMES, action="append" if framework_multi else None,
+    p.add_argument("-f", "--framework", choices=frameworks.NAMES,
+                   action="append" if framework_multi else None,
                    help="repeat to select several (default: all)" if framework_multi else None)  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
