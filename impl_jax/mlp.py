@@ -98,6 +98,14 @@ def named_loss(name, out, y):
     raise unknown("loss", name, LOSSES)
 
 
+def multitask(task, out, y):
+    """w₁·MSE(regression columns) + w₂·softmax CE(class columns); y (N, R + K), one-hot classes."""
+    r, (w1, w2) = task.n_regression, task.loss_weights
+    mse = named_loss("mse", out[:, :r], y[:, :r])
+    ce = -jnp.mean(jnp.sum(y[:, r:] * jax.nn.log_softmax(out[:, r:], axis=1), axis=1))  # one-hot · log p
+    return w1 * mse + w2 * ce
+
+
 def bce_logits(z, y):
     """mean[max(z, 0) − z·y + log(1 + e^−|z|)] (stable)."""
     return jnp.mean(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))))
@@ -107,14 +115,6 @@ def softmax_ce(z, labels):
     """mean over rows of logsumexp(z) − z[label] (stable)."""
     log_p = jax.nn.log_softmax(z, axis=1)  # (N, K)
     return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
-
-
-def multitask(task, out, y):
-    """w₁·MSE(regression columns) + w₂·softmax CE(class columns); y (N, R + K), one-hot classes."""
-    r, (w1, w2) = task.n_regression, task.loss_weights
-    mse = named_loss("mse", out[:, :r], y[:, :r])
-    ce = -jnp.mean(jnp.sum(y[:, r:] * jax.nn.log_softmax(out[:, r:], axis=1), axis=1))  # one-hot · log p
-    return w1 * mse + w2 * ce
 
 
 def l2_penalty(task, params):

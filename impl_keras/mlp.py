@@ -113,9 +113,9 @@ def loss_value(task, out, y):
 
 
 def keras_loss(task):
-    """(a keras.losses object, the loss_weights compile takes) for the task's loss."""
+    """(a Keras loss, the loss_weights compile takes) for the task's loss."""
     if task.loss == "multitask":
-        return keras.losses.LossFunctionWrapper(multitask(task), name="multitask"), 1.0
+        return multitask(task), 1.0  # compile takes a function (y_true, y_pred) as a loss
     return named_loss(task.loss, task.sizes[-1])
 
 
@@ -136,16 +136,15 @@ def named_loss(name, k):
 
 
 def multitask(task):
-    """w₁·MSE(regression columns) + w₂·CE(one-hot class columns) of one output (N, R + K), row by
-    row; the loss's mean over rows gives the two means, weighted."""
+    """w₁·MSE(regression columns) + w₂·CE(one-hot class columns) of one output (N, R + K)."""
     r, (w1, w2) = task.n_regression, task.loss_weights
 
-    def per_row(y_true, y_pred):  # (N, R + K) -> (N,)
-        mse = keras.losses.mean_squared_error(y_true[:, :r], y_pred[:, :r])
-        ce = keras.losses.categorical_crossentropy(y_true[:, r:], y_pred[:, r:], from_logits=True)
-        return w1 * mse + w2 * ce
+    def loss(y_true, y_pred):
+        mse = keras.losses.mean_squared_error(y_true[:, :r], y_pred[:, :r])  # (N,): mean over R
+        ce = keras.losses.categorical_crossentropy(y_true[:, r:], y_pred[:, r:], from_logits=True)  # (N,)
+        return w1 * ops.mean(mse) + w2 * ops.mean(ce)
 
-    return per_row
+    return loss
 
 
 def l2_penalty(task):

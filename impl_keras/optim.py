@@ -8,9 +8,7 @@ steps lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) with its "epsilon hat" �
 import keras
 
 from impl_keras.float64_fixes import exact
-
-# Keras's own default ε̂, used when the task asks for torch's m̂/(√v̂ + ε), which Keras cannot compute.
-KERAS_EPSILON = 1e-7
+from rosetta.divergences import KERAS_EPSILON  # used when a task asks for torch's m̂/(√v̂ + ε)
 
 
 def learning_rate(opt):

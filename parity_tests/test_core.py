@@ -1,5 +1,6 @@
 """rosetta's core: the catalog, the batch schedule, weight files and the errors users see."""
 
+import dataclasses
 from dataclasses import replace
 
 import numpy as np
@@ -191,4 +192,4 @@ def test_binary_and_multitask_metrics_read_the_right_columns():
 def test_multitask_settings_are_checked(changes, message):
     task = tasks.make((2, 3, 5), ("tanh", "linear"), "multitask", n_regression=2)
     with pytest.raises(ArgumentError, match=message):
-        tasks.Task(**{**task.__dict__, **changes})
+        dataclasses.replace(task, **changes)

@@ -67,8 +67,8 @@ def test_the_check_catches_a_wrong_gradient_at_the_kink(monkeypatch, activation,
     task = kinked_task()  # a new task (its own data function): nothing compiled for it yet
     real = mlp.activation
 
-    def patched(spec, z):
-        return wrong(z, spec.alpha) if spec.activation == activation else real(spec, z)
+    def patched(name, z, alpha):
+        return wrong(z, alpha) if name == activation else real(name, z, alpha)
 
     monkeypatch.setattr(mlp, "activation", patched)
     diffs = forward_diffs(impl_jax, task, task.init_params(), "float64")

@@ -14,7 +14,17 @@ import pytest
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 FOLDERS = ("reference_numpy", "impl_torch", "impl_jax", "impl_keras")
 SHARED = {  # what every folder's file defines, in order
-    "mlp.py": ["activation", "build", "get_params", "forward", "loss_value", "l2_penalty", "loss_and_grads"],
+    "mlp.py": [
+        "activation",
+        "build",
+        "get_params",
+        "forward",
+        "loss_value",
+        "named_loss",
+        "multitask",
+        "l2_penalty",
+        "loss_and_grads",
+    ],
     "optim.py": ["learning_rate", "sgd", "adam", "make"],
     "train.py": ["train"],
 }

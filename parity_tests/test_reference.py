@@ -60,8 +60,8 @@ def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     task = tasks.make((2, 3, 1), ("tanh", "linear"), "mse", seed=1)
     real = ref.mlp.activation_grad
 
-    def wrong(spec, z, a):
-        return 1 - a if spec.activation == "tanh" else real(spec, z, a)  # tanh' is 1 − a², not 1 − a
+    def wrong(name, z, a, alpha):
+        return 1 - a if name == "tanh" else real(name, z, a, alpha)  # tanh' is 1 − a², not 1 − a
 
     monkeypatch.setattr(ref.mlp, "activation_grad", wrong)
     assert gradcheck_error(task) > 1e-3
@@ -197,7 +197,7 @@ def test_gradcheck_handbook_tasks(name):
     """Every weight, PReLU's α included, against central differences (a slice of the bigger data)."""
     task = tasks.get(name)
     if task.n_samples > 40:
-        task = tasks.Task(**{**task.__dict__, "make_data": lambda t=task: tuple(a[::25] for a in t.data())})
+        task = replace(task, make_data=lambda t=task: tuple(a[::25] for a in t.data()))
     assert gradcheck_error(task) <= tolerances.GRADCHECK
 
 

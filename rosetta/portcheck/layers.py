@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference_numpy.mlp import activate
+from reference_numpy.mlp import activation
 
 PARAMETRIZED = ("dense", "batchnorm", "layernorm")
 PASSTHROUGH = ("dropout", "flatten")  # no arithmetic in inference mode
@@ -103,7 +103,7 @@ def apply(act, z, alpha):
         return 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))
     if act == "prelu":
         return np.where(z > 0, z, alpha * z)
-    return activate(act, z, alpha)
+    return activation(act, z, alpha)
 
 
 def apply_block_acts(acts, z, alphas=None):
