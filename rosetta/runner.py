@@ -106,10 +106,15 @@ def worker(framework, mode, dtype, out_dir, jobs):
         print(name, flush=True)
 
 
+# A worker beside others takes one thread: torch's OpenMP pool spins against the other worker's, and
+# Keras's torch backend then takes 20 ms a step instead of 3.5 (hard-deep, two workers on two cores).
+SIDE_BY_SIDE = {"OMP_NUM_THREADS": "1"}
+
+
 def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, workers=None):
     """{run label: {task name: result}} for every run over jobs, `workers` processes side by side
-    (default: one per core). Each run's jobs are split in two halves by steps, so that no single
-    run (Keras's torch backend: ~1.5 ms a step) holds one core while the other is idle."""
+    (default: one per core), one thread each. Each run's jobs are split in two halves by steps, so
+    that no single run (Keras's torch backend: ~2 ms a step) holds one core while the other is idle."""
     ordered = sorted(
         runs, key=lambda run: SLOWEST_FIRST.index(run.label) if run.label in SLOWEST_FIRST else 9
     )
@@ -118,7 +123,7 @@ def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, work
 
     def work(unit):
         run, part = unit
-        done = run_all(run, part, dtype, mode, on_done=lambda name: on_done(f"{run.label} {name}"))
+        done = run_all(run, part, dtype, mode, lambda name: on_done(f"{run.label} {name}"), SIDE_BY_SIDE)
         results[run.label].update(done)
 
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
@@ -145,11 +150,11 @@ def job_steps(job):
     return tasks.get(name).steps if steps is None else steps
 
 
-def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None):
+def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None, env=None):
     """{task name: result} for one run over jobs [(task name, steps or None)]; every framework but
-    NumPy in a worker process."""
+    NumPy in a worker process, with `env` added to its environment."""
     if run.framework != "numpy":
-        return _run_worker(run, jobs, dtype, mode, on_done)
+        return _run_worker(run, jobs, dtype, mode, on_done, env or {})
     fw, results = frameworks.load("numpy"), {}
     for name, steps in jobs:
         results[name] = MODES[mode](fw, tasks.get(name), dtype, steps)
@@ -157,8 +162,9 @@ def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None):
     return results
 
 
-def _run_worker(run, jobs, dtype, mode, on_done):
-    env = dict(os.environ, KERAS_BACKEND=run.backend or os.environ.get("KERAS_BACKEND", "tensorflow"))
+def _run_worker(run, jobs, dtype, mode, on_done, extra_env):
+    env = dict(os.environ, **extra_env)
+    env["KERAS_BACKEND"] = run.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     env[PARENT] = str(os.getpid())
     args = [f"{name}:{'' if steps is None else steps}" for name, steps in jobs]
     with tempfile.TemporaryDirectory() as out_dir, open(os.path.join(out_dir, "stderr"), "w+") as err:
