@@ -339,7 +339,7 @@ def start_compare(tmp_path):
             pid for pid, (ppid, cmd) in processes().items() if ppid == proc.pid and "rosetta.runner" in cmd
         ]
 
-    wait_for(lambda: worker() and any(temp.iterdir()), "the worker to start")
+    wait_for(lambda: worker() and any(temp.glob("rosetta-*")), "the worker to start")
     return proc, worker()[0], temp
 
 
@@ -350,7 +350,7 @@ def test_a_signal_to_compare_ends_its_worker_and_removes_its_temp_folder(tmp_pat
     _, err = proc.communicate()
     assert proc.returncode in (128 + sig, 130) and b"Traceback" not in err
     wait_for(lambda: worker not in processes(), "the worker to end")
-    assert list(temp.iterdir()) == []
+    assert not list(temp.glob("rosetta-*"))  # torch may leave its own cache folder there
 
 
 def test_the_worker_dies_when_its_parent_is_killed(tmp_path):

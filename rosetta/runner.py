@@ -167,7 +167,10 @@ def _run_worker(run, jobs, dtype, mode, on_done, extra_env):
     env["KERAS_BACKEND"] = run.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     env[PARENT] = str(os.getpid())
     args = [f"{name}:{'' if steps is None else steps}" for name, steps in jobs]
-    with tempfile.TemporaryDirectory() as out_dir, open(os.path.join(out_dir, "stderr"), "w+") as err:
+    with (
+        tempfile.TemporaryDirectory(prefix="rosetta-") as out_dir,
+        open(os.path.join(out_dir, "stderr"), "w+") as err,
+    ):
         cmd = [sys.executable, "-m", "rosetta.runner", run.framework, mode, dtype, out_dir, *args]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         try:
