@@ -1,4 +1,4 @@
-"""PyTorch: nn.Sequential of nn.Linear, autograd, torch.optim; canonical NumPy weights in and out."""
+"""PyTorch: nn.Sequential over the task's layers, autograd, torch.optim; canonical NumPy in and out."""
 
 from impl_torch.mlp import build, forward, get_params, loss_and_grads
 from impl_torch.train import train

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import reference_numpy as ref
-from impl_torch import mlp, optim
+from impl_torch import conv, mlp, optim
 from impl_torch.train import train
 from rosetta import initializers, tasks
 from rosetta.arrays import as_dtype
@@ -177,3 +177,50 @@ def prelu_shared():
     shared[0]["alpha"] = np.broadcast_to(shared[0]["alpha"], expected[0]["alpha"].shape)  # (1,) -> (20,)
     per_unit = train(task, params, steps)[0]
     return Gap(rel_diff_params(shared, expected), rel_diff_params(per_unit, expected), TRAJECTORY[F64])
+
+
+# issue 15: convolutional and recurrent layers
+
+
+def nchw_flatten():
+    """cnn: nn.Flatten() straight on torch's NCHW activations (features in (C, H, W) order) before
+    the Dense head, against the permute back to NHWC (FlattenNHWC) that canonical's kernel expects."""
+    task = tasks.get("cnn")
+    params, (x, _) = task.init_params(), task.data()
+    model = mlp.build(task, params)
+    model[[type(m) for m in model].index(conv.FlattenNHWC)] = nn.Flatten()  # (N, C·H·W)
+    with torch.no_grad():
+        naive = model(torch.as_tensor(x)).numpy()
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def lstm_bias_init():
+    """lstm: the canonical b loaded into bias_ih and bias_hh left as nn.LSTM draws it (U(±1/√u),
+    after torch.manual_seed(0)), against bias_hh = 0 (impl_torch): torch adds both biases. (Left
+    trainable, a zeroed bias_hh still doubles b's step: parity_tests/test_torch.py checks that.)"""
+    task = tasks.get("lstm")
+    params, (x, _) = task.init_params(), task.data()
+    torch.manual_seed(0)
+    (spec, *_), (layer, *_) = task.layers, params
+    default = nn.LSTM(layer["W"].shape[0], spec.units, batch_first=True, dtype=torch.float64)
+    model = mlp.build(task, params)
+    with torch.no_grad():
+        model[0].rnn.bias_hh_l0.copy_(default.bias_hh_l0)  # torch's own init of the second bias
+        naive = model(torch.as_tensor(x)).numpy()
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def gru_gate_order():
+    """gru: the canonical blocks z, r, h copied into nn.GRU's r, z, n as they are (update and reset
+    gates swap roles), against the blocks reordered with TORCH_GRU_BLOCKS (impl_torch)."""
+    task = tasks.get("gru")
+    params, (x, _) = task.init_params(), task.data()
+    model = mlp.build(task, params)
+    gru, (layer, *_) = model[0].rnn, params
+    with torch.no_grad():
+        gru.weight_ih_l0.copy_(torch.as_tensor(layer["W"]).T)  # no reorder
+        gru.weight_hh_l0.copy_(torch.as_tensor(layer["U"]).T)
+        gru.bias_ih_l0.copy_(torch.as_tensor(layer["b"][0]))
+        gru.bias_hh_l0.copy_(torch.as_tensor(layer["b"][1]))
+        naive = model(torch.as_tensor(x)).numpy()
+    return forward_gap(mlp.forward, task, params, x, naive)

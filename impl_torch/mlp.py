@@ -1,18 +1,21 @@
-"""The MLP in PyTorch: an nn.Sequential of nn.Linear and activation modules, autograd for gradients.
+"""The networks in PyTorch: an nn.Sequential over the task's layers, autograd for gradients.
 
-Weights come in canonical ({"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b) and go out the
-same way; nn.Linear keeps weight as (out, in), so build and get_params are the only places that
-transpose. Every tensor follows the dtype of the weights (float64 or float32), not torch's default.
+Weights come in canonical (rosetta.layouts; Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
+y = x @ W + b) and go out the same way. torch keeps Linear.weight as (out, in), Conv2d.weight as
+(out, in, kh, kw), images as NCHW and its own recurrent gate layout: build and get_params (with
+linear here, conv.py and recurrent.py) are the only places that convert. Every tensor follows the
+dtype of the weights (float64 or float32), not torch's default.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from impl_torch import conv, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, LOSSES
+from rosetta.tasks import ACTIVATIONS, LOSSES, LSTM, Conv2D, Flatten, Layer, Pool2D
 
 # ---- activations: one module per layer, α from the task ----
 
@@ -42,38 +45,42 @@ def prelu(alpha):
 
 
 def build(task, params):
-    """nn.Sequential(Linear, activation, ...) holding a copy of the canonical weights."""
-    modules, fan_in = [], task.n_in
-    for spec, layer in zip(task.layers, params):
-        W = torch.tensor(layer["W"])  # (fan_in, fan_out), float64 or float32
-        assert W.shape == (fan_in, spec.units), f"W is {tuple(W.shape)}, expected {(fan_in, spec.units)}"
-        # dtype= : torch's default is float32; the weights' dtype decides. Its own init is overwritten.
-        linear = nn.Linear(fan_in, spec.units, bias="b" in layer, dtype=W.dtype)
-        with torch.no_grad():
-            linear.weight.copy_(W.T)  # canonical (in, out) -> Linear.weight (out, in)
-            if "b" in layer:
-                linear.bias.copy_(torch.tensor(layer["b"]))
-        modules += [linear, prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)]
-        fan_in = spec.units
+    """nn.Sequential over task.layers, holding a copy of the canonical weights: Linear or Conv2d
+    then its activation, MaxPool2d/AvgPool2d, FlattenNHWC, LastStep(LSTM/GRU). Images come in NHWC
+    and are permuted to torch's NCHW once, at the input."""
+    modules = [conv.ToNCHW()] if len(task.input_shape) == 3 else []  # (N, H, W, C) -> (N, C, H, W)
+    for spec, layer, (in_shape, _) in zip(task.layers, params, task.layer_shapes):
+        if isinstance(spec, Layer):
+            act = prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)
+            modules += [linear(spec, layer, in_shape[-1]), act]
+        elif isinstance(spec, Conv2D):
+            modules += [*conv.conv2d(spec, layer, in_shape), activation(spec)]
+        elif isinstance(spec, Pool2D):
+            modules.append(conv.pool2d(spec))
+        elif isinstance(spec, Flatten):
+            modules.append(conv.FlattenNHWC())  # (N, C, H, W) -> (N, H·W·C), NHWC order
+        else:
+            rnn = recurrent.lstm if isinstance(spec, LSTM) else recurrent.gru
+            modules.append(rnn(spec, layer, in_shape[-1]))  # in_shape (T, F)
     return nn.Sequential(*modules)
 
 
 def get_params(model, grads=False):
-    """The canonical weights of the model's nn.Linear layers and PReLU α (grads=True: their
-    gradients), NumPy."""
+    """The canonical weights, one dict per task layer ({} for Pool2D and Flatten), NumPy
+    (grads=True: their gradients). ToNCHW, ZeroPad2d and the activations hold none."""
     params = []
-    for linear, act in zip(model[::2], model[1::2]):  # (Linear, activation) pairs
-        W, b = linear.weight, linear.bias
-        if grads:
-            W, b = W.grad, None if b is None else b.grad
-        W = W.detach().T  # Linear.weight (out, in) -> canonical (in, out)
-        assert W.shape == (linear.in_features, linear.out_features), f"W is {tuple(W.shape)}"
-        layer = {"W": W.numpy().copy()}
-        if b is not None:
-            layer["b"] = b.detach().numpy().copy()
-        if isinstance(act, nn.PReLU):
-            layer["alpha"] = (act.weight.grad if grads else act.weight).detach().numpy().copy()
-        params.append(layer)
+    for module in model:
+        if isinstance(module, nn.Linear):
+            params.append(linear_params(module, grads))
+        elif isinstance(module, nn.PReLU):  # the learned α of the Linear before it
+            params[-1]["alpha"] = (module.weight.grad if grads else module.weight).detach().numpy().copy()
+        elif isinstance(module, nn.Conv2d):
+            params.append(conv.conv_params(module, grads))
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, conv.FlattenNHWC)):
+            params.append({})
+        elif isinstance(module, recurrent.LastStep):
+            read = recurrent.lstm_params if isinstance(module.rnn, nn.LSTM) else recurrent.gru_params
+            params.append(read(module.rnn, grads))
     return params
 
 
@@ -142,3 +149,32 @@ def loss_and_grads(task, params, x, y):
     loss = total_loss(task, model, x, y)
     loss.backward()  # fills each parameter's .grad, shaped like the parameter: Linear's (out, in)
     return loss.item(), get_params(model, grads=True)
+
+
+# ---- Dense: the one transpose ----
+
+
+def linear(spec, layer, fan_in):
+    """nn.Linear holding a copy of {"W": (fan_in, units), "b": (units,)} ("b" absent: no bias)."""
+    W = torch.tensor(layer["W"])  # (fan_in, fan_out), float64 or float32
+    assert W.shape == (fan_in, spec.units), f"W is {tuple(W.shape)}, expected {(fan_in, spec.units)}"
+    # dtype= : torch's default is float32; the weights' dtype decides. Its own init is overwritten.
+    module = nn.Linear(fan_in, spec.units, bias="b" in layer, dtype=W.dtype)
+    with torch.no_grad():
+        module.weight.copy_(W.T)  # canonical (in, out) -> Linear.weight (out, in)
+        if "b" in layer:
+            module.bias.copy_(torch.tensor(layer["b"]))
+    return module
+
+
+def linear_params(module, grads=False):
+    """The canonical {"W": (in, out), "b": (out,)} of an nn.Linear (grads=True: its gradients)."""
+    W, b = module.weight, module.bias
+    if grads:
+        W, b = W.grad, None if b is None else b.grad
+    W = W.detach().T  # Linear.weight (out, in) -> canonical (in, out)
+    assert W.shape == (module.in_features, module.out_features), f"W is {tuple(W.shape)}"
+    layer = {"W": W.numpy().copy()}
+    if b is not None:
+        layer["b"] = b.detach().numpy().copy()
+    return layer

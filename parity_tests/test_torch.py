@@ -8,7 +8,12 @@ from hypothesis import given
 from torch import nn
 
 import impl_torch
-from parity_tests.harness import assert_forward_parity, assert_trajectory_parity, forward_diffs
+from parity_tests.harness import (
+    assert_forward_parity,
+    assert_trajectory_parity,
+    forward_diffs,
+    trajectory_diffs,
+)
 from parity_tests.strategies import mlp_tasks, off_kink_params
 from parity_tests.test_reference import XOR_PRINTED, xor_errors
 from rosetta import tasks, tolerances
@@ -75,6 +80,37 @@ def test_parity_catches_torchs_default_leaky_relu_slope(monkeypatch):
     monkeypatch.setattr(impl_torch.mlp, "activation", lambda spec: nn.LeakyReLU())
     diffs = forward_diffs(impl_torch, task, off_kink_params(task), "float64")
     assert min(diffs.values()) > 1e3 * tolerances.FORWARD["float64"], diffs
+
+
+def test_parity_catches_a_flatten_in_torchs_nchw_order(monkeypatch):
+    """cnn: nn.Flatten on NCHW orders the features (C, H, W); the Dense kernel after it is (H, W, C)."""
+    task = tasks.get("cnn")
+    monkeypatch.setattr(impl_torch.conv.FlattenNHWC, "forward", lambda self, x: x.flatten(1))
+    diffs = forward_diffs(impl_torch, task, task.init_params(), "float64")
+    assert min(diffs.values()) > 1e3 * tolerances.FORWARD["float64"], diffs
+
+
+def test_parity_catches_gru_gates_left_in_canonical_order(monkeypatch):
+    """gru: canonical blocks z, r, h copied into torch's r, z, n as they are: update and reset swap."""
+    task = tasks.get("gru")
+    monkeypatch.setattr(impl_torch.recurrent, "reorder", lambda a, dim: a)
+    diffs = forward_diffs(impl_torch, task, task.init_params(), "float64")
+    assert min(diffs.values()) > 1e3 * tolerances.FORWARD["float64"], diffs
+
+
+def test_parity_catches_a_trainable_second_lstm_bias(monkeypatch):
+    """lstm: with bias_hh trainable too, b = bias_ih + bias_hh moves twice as far each Adam step."""
+    task = tasks.get("lstm")
+    real_lstm = impl_torch.recurrent.lstm
+
+    def two_biases(spec, layer, n_in):
+        module = real_lstm(spec, layer, n_in)
+        module.rnn.bias_hh_l0.requires_grad_(True)
+        return module
+
+    monkeypatch.setattr(impl_torch.recurrent, "lstm", two_biases)
+    diffs = trajectory_diffs(impl_torch, task, "float64", steps=5)
+    assert diffs["params"] > 1e3 * tolerances.TRAJECTORY["float64"], diffs
 
 
 # ---- torch defaults that would give wrong numbers ----

@@ -1,0 +1,71 @@
+"""2-D convolution, pooling and flatten in PyTorch, for a model that takes canonical NHWC images.
+
+torch's Conv2d, MaxPool2d and AvgPool2d read NCHW (N, C, H, W) and keep the kernel as (out, in, kh,
+kw); canonical is NHWC and (kh, kw, in, out) (rosetta.layouts). So the model permutes once at its
+input (ToNCHW) and once before Flatten (FlattenNHWC); conv2d and conv_params are the only places
+where the kernel is permuted.
+
+conv      "same" is TensorFlow's rule, the odd pixel bottom/right: nn.ZeroPad2d with
+          rosetta.layouts.same_padding, then Conv2d(padding=0). Conv2d(padding="same") refuses
+          stride > 1, so every "same" takes this one path.
+pool      MaxPool2d(p) / AvgPool2d(p): window = stride = p, no padding, the leftover rows dropped.
+          MaxPool2d's gradient goes to the first max of a window, like the reference's.
+flatten   back to NHWC before flattening: nn.Flatten on NCHW would order the features (C, H, W).
+"""
+
+import torch
+from torch import nn
+
+from rosetta.layouts import same_padding
+
+
+class ToNCHW(nn.Module):
+    """(N, H, W, C) -> (N, C, H, W): the model's input permute."""
+
+    def forward(self, x):
+        return x.permute(0, 3, 1, 2)
+
+
+class FlattenNHWC(nn.Module):
+    """(N, C, H, W) -> (N, H·W·C), row-major over (H, W, C) as canonical (Keras's Flatten on NHWC)."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).flatten(1)
+
+
+# ---- convolution ----
+
+
+def conv2d(spec, layer, in_shape):
+    """[nn.ZeroPad2d ("same" only), nn.Conv2d] holding a copy of {"W": (k, k, C, F), "b": (F,)};
+    in_shape (H, W, C), per sample."""
+    h, w, c = in_shape
+    k, s = spec.kernel, spec.stride
+    W, b = torch.tensor(layer["W"]), torch.tensor(layer["b"])  # (k, k, C, F), (F,)
+    assert W.shape == (k, k, c, spec.filters), f"W is {tuple(W.shape)}, expected {(k, k, c, spec.filters)}"
+    assert b.shape == (spec.filters,), f"b is {tuple(b.shape)}, expected {(spec.filters,)}"
+    conv = nn.Conv2d(c, spec.filters, k, stride=s, padding=0, dtype=W.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(W.permute(3, 2, 0, 1))  # (kh, kw, in, out) -> Conv2d.weight (out, in, kh, kw)
+        conv.bias.copy_(b)
+    if spec.padding == "valid":
+        return [conv]
+    (top, bottom), (left, right) = same_padding(h, k, s), same_padding(w, k, s)
+    return [nn.ZeroPad2d((left, right, top, bottom)), conv]  # ZeroPad2d's order: (left, right, top, bottom)
+
+
+def conv_params(conv, grads=False):
+    """The canonical {"W": (kh, kw, in, out), "b": (out,)} of an nn.Conv2d (grads=True: its gradients)."""
+    W, b = (conv.weight.grad, conv.bias.grad) if grads else (conv.weight, conv.bias)
+    W = W.detach().permute(2, 3, 1, 0)  # Conv2d.weight (out, in, kh, kw) -> (kh, kw, in, out)
+    expected = (*conv.kernel_size, conv.in_channels, conv.out_channels)
+    assert W.shape == expected, f"W is {tuple(W.shape)}, expected {expected}"
+    return {"W": W.contiguous().numpy().copy(), "b": b.detach().numpy().copy()}
+
+
+# ---- pooling ----
+
+
+def pool2d(spec):
+    """nn.MaxPool2d(p) or nn.AvgPool2d(p): stride p (torch's default stride is the window), no padding."""
+    return {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[spec.kind](spec.size)
