@@ -11,7 +11,7 @@ avg pool  lax.reduce_window(add) / p²
 flatten   (N, H, W, C) -> (N, H·W·C), row-major as the reference.
 """
 
-import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 NHWC = ("NHWC", "HWIO", "NHWC")  # x, kernel, out
@@ -26,11 +26,13 @@ def conv2d(x, W, b, stride=1, padding="valid"):
 def pool_window(x, p, init, op):
     """op over each p×p window, stride p, "valid": (N, H//p, W//p, C)."""
     window = (1, p, p, 1)
-    return lax.reduce_window(x, jnp.array(init, x.dtype), op, window, window, "VALID")
+    # init a NumPy scalar: reduce_window picks its differentiable max/sum only for a concrete init
+    # (a jnp.array under jit is a tracer: the generic reduction, which jax.grad cannot differentiate)
+    return lax.reduce_window(x, np.array(init, x.dtype), op, window, window, "VALID")
 
 
 def maxpool2d(x, p):
-    return pool_window(x, p, -jnp.inf, lax.max)
+    return pool_window(x, p, -np.inf, lax.max)
 
 
 def avgpool2d(x, p):
