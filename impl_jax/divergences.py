@@ -159,3 +159,41 @@ def gelu_approximate():
     return Gap(
         rel_diff(jax.nn.gelu(z), exact), rel_diff(jax.nn.gelu(z, approximate=False), exact), FORWARD[F64]
     )
+
+
+def maxpool_ties():
+    """Gradients of a 2×2 conv with an all-ones kernel (it sums its patch: on 0/1 images different
+    patches tie in the max-pool windows), max pool 2, a Dense head, mse. default: pooling as jnp.max
+    over the p×p blocks, whose gradient splits equally among tied maxima; setting: impl_jax's
+    lax.reduce_window, whose gradient goes to the first max (torch, TensorFlow, the reference)."""
+    layers = (
+        tasks.Conv2D(2, 2, 1, "valid", "linear"),
+        tasks.Pool2D(2, "max"),
+        tasks.Flatten(),
+        tasks.Layer(2),
+    )
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 2, size=(16, 5, 5, 1)).astype(float), rng.standard_normal((16, 2))
+    task = tasks.Task("pool-ties", "max-pool windows with tied maxima", (5, 5, 1), layers, "mse",
+                      tasks.Optimizer(), lambda: (x, y))  # fmt: skip
+    params = task.init_params()
+    params[0]["W"][:] = 1.0
+
+    def naive_loss(params):
+        a = x
+        for spec, layer in zip(task.layers, params):
+            if isinstance(spec, tasks.Pool2D):  # (N, 4, 4, C) -> (N, 2, 2, C)
+                n, h, w, c = a.shape
+                a = jnp.max(a.reshape(n, h // 2, 2, w // 2, 2, c), axis=(2, 4))
+            else:
+                z = mlp.layer_forward(spec, layer, a)
+                a = mlp.activation(spec.activation, z, spec.alpha) if mlp.activated(spec) else z
+        return mlp.loss_value(task, a, y)
+
+    naive = mlp.get_params(jax.grad(naive_loss)(mlp.build(task, params)))
+    reference = ref.loss_and_grads(task, params, x, y)[1]
+    return Gap(
+        rel_diff_params(naive, reference),
+        rel_diff_params(mlp.loss_and_grads(task, params, x, y)[1], reference),
+        FORWARD[F64],
+    )

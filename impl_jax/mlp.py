@@ -1,22 +1,29 @@
-"""The MLP in JAX: the reference's forward and loss in jnp, the backward pass by jax.grad.
+"""The network in JAX: the reference's forward and loss in jnp, the backward pass by jax.grad.
 
-Weights are a pytree in the canonical layout: a list of {"W": (fan_in, fan_out), "b": (fan_out,)},
-y = x @ W + b; a PReLU layer also holds its learned slopes "alpha": (fan_out,), one more leaf for
-jax.grad and optax. Every array follows the dtype of the weights (float64 or float32).
+Weights are a pytree in the canonical layout, one dict per layer: a Dense layer {"W": (fan_in,
+fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer also holds its learned slopes "alpha":
+(fan_out,), one more leaf for jax.grad and optax. Conv2D, LSTM and GRU layers hold the canonical
+weights of rosetta.layouts (impl_jax/conv.py, recurrent.py); Pool2D and Flatten an empty dict, a
+subtree without leaves that jax.grad and optax pass through. Every array follows the dtype of the
+weights (float64 or float32).
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from impl_jax import conv, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, LOSSES
+from rosetta.tasks import ACTIVATIONS, GRU, LOSSES, LSTM, Conv2D, Flatten, Layer, Pool2D
 
 # JAX computes in float32 only, silently truncating float64 inputs, unless x64 is on. With it on,
 # float32 weights still compute in float32: jnp follows the dtype of the arrays.
 jax.config.update("jax_enable_x64", True)
+
+POOLS = {"max": conv.maxpool2d, "avg": conv.avgpool2d}  # max: grad to the first max, as the reference
+RECURRENT = {LSTM: recurrent.lstm, GRU: recurrent.gru}
 
 # ---- activations: a = f(z); da/dz comes from jax.grad ----
 
@@ -54,14 +61,31 @@ def slope(spec, layer):
     return layer["alpha"] if "alpha" in layer else spec.alpha
 
 
+def activated(spec):
+    """Dense and Conv2D layers end in an activation; pooling, flatten and recurrent layers do not."""
+    return isinstance(spec, (Layer, Conv2D))
+
+
 def predict(task, params, x):
-    a = x  # (N, n_in)
+    a = x  # (N, *input_shape)
     for spec, layer in zip(task.layers, params):
-        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
-        if "b" in layer:
-            z = z + layer["b"]
-        a = activation(spec.activation, z, slope(spec, layer))
+        z = layer_forward(spec, layer, a)
+        a = activation(spec.activation, z, slope(spec, layer)) if activated(spec) else z
     return a
+
+
+def layer_forward(spec, layer, a):
+    """The layer's output before any activation."""
+    if isinstance(spec, Layer):
+        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
+        return z + layer["b"] if "b" in layer else z
+    if isinstance(spec, Conv2D):  # (N, H, W, C) -> (N, Ho, Wo, filters)
+        return conv.conv2d(a, layer["W"], layer["b"], spec.stride, spec.padding)
+    if isinstance(spec, Pool2D):  # (N, H, W, C) -> (N, H // p, W // p, C)
+        return POOLS[spec.kind](a, spec.size)
+    if isinstance(spec, Flatten):  # (N, H, W, C) -> (N, H·W·C), row-major
+        return conv.flatten(a)
+    return RECURRENT[type(spec)](a, layer)[:, -1]  # (N, T, F) -> many-to-one: h_T, (N, u)
 
 
 predict_jit = jax.jit(predict, static_argnums=0)  # the task is static: one compile per task and shape

@@ -76,6 +76,54 @@ def test_the_check_catches_a_wrong_gradient_at_the_kink(monkeypatch, activation,
     assert diffs["grads"] > 1e-3  # different derivative at 0
 
 
+def pool_ties():
+    """A 2×2 conv with an all-ones kernel sums its patch: on 0/1 images different patches tie in the
+    max-pool windows, so which tied element gets the gradient changes dW. (The catalog's cnn has
+    noisy pixels: no ties; its bars without noise tie only on identical patches, where it does not.)
+    A new task per call (its own data function): nothing compiled for it yet."""
+
+    def data():
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 2, size=(16, 5, 5, 1)).astype(float), rng.standard_normal((16, 2))
+
+    layers = (
+        tasks.Conv2D(2, 2, 1, "valid", "linear"),
+        tasks.Pool2D(2, "max"),
+        tasks.Flatten(),
+        tasks.Layer(2),
+    )
+    task = tasks.Task(
+        "pool-ties", "max-pool windows with tied maxima", (5, 5, 1), layers, "mse", tasks.Optimizer(), data
+    )
+    params = task.init_params()
+    params[0]["W"][:] = 1.0
+    return task, params
+
+
+def naive_maxpool(x, p):
+    """jnp.max over p×p blocks: its gradient splits among tied maxima."""
+    n, h, w, c = x.shape
+    return jnp.max(x[:, : h // p * p, : w // p * p].reshape(n, h // p, p, w // p, p, c), axis=(2, 4))
+
+
+@pytest.mark.parametrize("dtype", BY_DTYPE)
+def test_max_pool_ties_send_the_gradient_to_the_first_max(dtype):
+    task, params = pool_ties()
+    conv_out = ref.mlp.predict(task, params, task.data()[0])[1][0][2]  # (N, 4, 4, 2)
+    windows = ref.conv.windows(conv_out, 2)  # (N, 2, 2, 2, 4)
+    assert ((windows == windows.max(axis=-1, keepdims=True)).sum(axis=-1) > 1).mean() > 0.3  # ties
+    params = [{k: v.astype(dtype) for k, v in layer.items()} for layer in params]
+    assert_forward_parity(impl_jax, task, dtype, params)
+
+
+def test_the_check_catches_split_ties(monkeypatch):
+    task, params = pool_ties()
+    monkeypatch.setitem(mlp.POOLS, "max", naive_maxpool)
+    diffs = forward_diffs(impl_jax, task, params, "float64")
+    assert diffs["forward"] <= tolerances.FORWARD["float64"]  # same values,
+    assert diffs["grads"] > 1e-2  # the gradient split among the tied maxima
+
+
 def test_float32_weights_compute_in_float32():
     task = tasks.get("softmax")
     x, y = task.data()
