@@ -129,6 +129,19 @@ CATALOG += [
 ]  # fmt: skip
 
 
+# issue 15: convolutional and recurrent layers
+CATALOG += [
+    D("nchw-flatten/torch", "Flatten: torch's nn.Flatten on NCHW orders the features (C, H, W)",
+      "impl_torch.divergences:nchw_flatten", 1.08, "x.permute(0, 2, 3, 1).flatten(1) before the head"),
+    D("lstm-bias/torch", "LSTM: torch adds two biases, bias_ih + bias_hh, each drawn U(±1/√u)",
+      "impl_torch.divergences:lstm_bias_init", 0.201, "b into bias_ih, bias_hh = 0 and frozen"),
+    D("gru-gate-order/torch", "GRU: torch's gate blocks are r, z, n; canonical (Keras) z, r, h",
+      "impl_torch.divergences:gru_gate_order", 0.232, "reorder the blocks with TORCH_GRU_BLOCKS"),
+    D("maxpool-ties/jax", "Max pool: jax.grad of jnp.max splits a tied window's gradient",
+      "impl_jax.divergences:maxpool_ties", 0.0605, "lax.reduce_window(x, -inf, lax.max, ...)"),
+]  # fmt: skip
+
+
 def rows():
     """The rows that hold in this process: Keras's backend is fixed per process."""
     return [d for d in CATALOG if not d.backends or frameworks.keras_backend() in d.backends]
