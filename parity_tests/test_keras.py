@@ -94,8 +94,10 @@ def test_trajectory_with_a_learning_rate_drop(name, dtype):
 
 
 def test_xor_reproduces_the_tutorial():
-    """60000 fit steps in float64 print the tutorial's six errors to 12 digits."""
-    assert xor_errors(impl_keras) == XOR_PRINTED
+    """20000 fit steps in float64 print the tutorial's first three errors to 12 digits. Not all six:
+    fit's step costs 1.5–2 ms on tensorflow and torch, and this test runs on all three backends;
+    `python -m impl_keras xor` prints the six."""
+    assert xor_errors(impl_keras, printouts=3) == XOR_PRINTED[:3]
 
 
 def test_adam_epsilon_hat_gap_on_softmax():
