@@ -172,8 +172,10 @@ def tensorflow_gradient(model, loss_fn, x, y):
 def jax_gradient(model, loss_fn, x, y):
     import jax
 
+    fixed = [v.value for v in model.non_trainable_variables]  # an RNN's dropout SeedGenerator state
+
     def loss_of(trainable):  # a pure function of the weights: stateless_call, not model(x)
-        out, _, losses = model.stateless_call(trainable, [], x, return_losses=True)
+        out, _, losses = model.stateless_call(trainable, fixed, x, return_losses=True)
         return loss_fn(y, out) + sum(losses)
 
     return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])
