@@ -1,16 +1,23 @@
-"""The reference MLP in plain NumPy: forward, loss and a hand-written backward pass.
+"""The reference network in plain NumPy: forward, loss and a hand-written backward pass.
 
-Weights are canonical: a list of {"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU
-layer also holds its learned slopes "alpha": (fan_out,).
+Weights are canonical, one dict per layer: Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
+y = x @ W + b, a PReLU layer also holding its learned slopes "alpha": (fan_out,); Conv2D, LSTM and GRU
+as in rosetta.layouts, computed by conv.py and recurrent.py beside this file; {} for Pool2D, Flatten.
 Every array follows the dtype of the weights (float64 or float32).
 """
 
 import numpy as np
 
+from reference_numpy import conv, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, LOSSES
+from rosetta.tasks import ACTIVATIONS, GRU, LOSSES, LSTM, Conv2D, Flatten, Layer, Pool2D
+
+POOLS = {"max": (conv.maxpool2d_forward, conv.maxpool2d_backward),
+         "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward)}  # fmt: skip
+RECURRENT = {LSTM: (recurrent.lstm_forward, recurrent.lstm_backward),
+             GRU: (recurrent.gru_forward, recurrent.gru_backward)}  # fmt: skip
 
 # ---- activations: a = f(z) and its derivative da/dz ----
 
@@ -62,17 +69,37 @@ def slope(spec, layer):
     return layer["alpha"] if "alpha" in layer else spec.alpha
 
 
+def activated(spec):
+    """Dense and Conv2D layers end in an activation; pooling, flatten and recurrent layers do not."""
+    return isinstance(spec, (Layer, Conv2D))
+
+
 def predict(task, params, x):
-    """Forward pass keeping every layer's input and pre-activation for the backward pass."""
+    """Forward pass keeping, per layer, (saved, z, a) for the backward pass: saved is a Dense
+    layer's input or the cache of a layer function of conv.py / recurrent.py, z the output before
+    the activation, a after it."""
     cache = []
-    a = x  # (N, n_in)
+    a = x  # (N, *input_shape)
     for spec, layer in zip(task.layers, params):
-        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
-        if "b" in layer:
-            z = z + layer["b"]
-        a_in, a = a, activation(spec.activation, z, slope(spec, layer))
-        cache.append((a_in, z, a))
+        z, saved = layer_forward(spec, layer, a)
+        a = activation(spec.activation, z, slope(spec, layer)) if activated(spec) else z
+        cache.append((saved, z, a))
     return a, cache
+
+
+def layer_forward(spec, layer, a):
+    """(z, saved): the layer's output before any activation and what its backward needs."""
+    if isinstance(spec, Layer):
+        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
+        return (z + layer["b"] if "b" in layer else z), a
+    if isinstance(spec, Conv2D):  # (N, H, W, C) -> (N, Ho, Wo, filters)
+        return conv.conv2d_forward(a, layer["W"], layer["b"], spec.stride, spec.padding)
+    if isinstance(spec, Pool2D):  # (N, H, W, C) -> (N, H // p, W // p, C)
+        return POOLS[spec.kind][0](a, spec.size)
+    if isinstance(spec, Flatten):  # (N, H, W, C) -> (N, H·W·C), row-major
+        return conv.flatten_forward(a)
+    hs, saved = RECURRENT[type(spec)][0](a, layer)  # (N, T, F) -> every hidden state (N, T, u)
+    return hs[:, -1], saved  # many-to-one: the last hidden state h_T, (N, u)
 
 
 def forward(task, params, x):
@@ -140,22 +167,49 @@ def l2_penalty(task, params):
 
 
 def backward(task, params, cache, dout):
-    """Chain rule from dL/dout back to every W and b, last layer first."""
-    grads, delta = [], dout  # delta = dL/da, (N, fan_out) of the current layer
-    for spec, layer, (a_in, z, a) in reversed(list(zip(task.layers, params, cache))):
-        dz = delta * activation_grad(spec.activation, z, a, slope(spec, layer))  # dL/dz = dL/da ⊙ f'(z)
-        grad = {"W": a_in.T @ dz}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
-        if "b" in layer:
-            # dL/db = Σ over rows of dL/dz, accumulated in float64: with balanced classes the terms
-            # nearly cancel, and a float32 running sum would be the least accurate number in the test
-            grad["b"] = dz.sum(axis=0, dtype=np.float64).astype(dz.dtype)
-        if "alpha" in layer:  # PReLU: da/dα = min(z, 0), summed over rows like the bias (fan_out,)
-            grad["alpha"] = (delta * np.minimum(z, 0)).sum(axis=0, dtype=np.float64).astype(z.dtype)
-        if task.l2:
-            grad["W"] = grad["W"] + 2 * task.l2 * layer["W"]  # d(λ·ΣW²)/dW = 2λW
-        delta = dz @ layer["W"].T  # dL/da_in = dL/dz·Wᵀ, (N, fan_in)
+    """Chain rule from dL/dout back to every layer's weights, last layer first."""
+    grads, delta = [], dout  # delta = dL/da, shaped like the current layer's output
+    for spec, layer, entry in reversed(list(zip(task.layers, params, cache))):
+        if isinstance(spec, Layer):
+            grad, delta = dense_backward(task, spec, layer, entry, delta)
+        else:
+            grad, delta = layer_backward(spec, layer, entry, delta)
         grads.append(grad)
     return grads[::-1]
+
+
+def dense_backward(task, spec, layer, entry, delta):
+    """(grads, dL/da_in) of a Dense layer from delta = dL/da, (N, fan_out)."""
+    a_in, z, a = entry
+    dz = delta * activation_grad(spec.activation, z, a, slope(spec, layer))  # dL/dz = dL/da ⊙ f'(z)
+    grad = {"W": a_in.T @ dz}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
+    if "b" in layer:
+        # dL/db = Σ over rows of dL/dz, accumulated in float64: with balanced classes the terms
+        # nearly cancel, and a float32 running sum would be the least accurate number in the test
+        grad["b"] = dz.sum(axis=0, dtype=np.float64).astype(dz.dtype)
+    if "alpha" in layer:  # PReLU: da/dα = min(z, 0), summed over rows like the bias (fan_out,)
+        grad["alpha"] = (delta * np.minimum(z, 0)).sum(axis=0, dtype=np.float64).astype(z.dtype)
+    if task.l2:
+        grad["W"] = grad["W"] + 2 * task.l2 * layer["W"]  # d(λ·ΣW²)/dW = 2λW
+    return grad, dz @ layer["W"].T  # dL/da_in = dL/dz·Wᵀ, (N, fan_in)
+
+
+def layer_backward(spec, layer, entry, delta):
+    """(grads, dL/d input) of a layer beyond Dense from delta = dL/d(its output a)."""
+    saved, z, a = entry
+    if isinstance(spec, Conv2D):
+        dz = delta * activation_grad(spec.activation, z, a, spec.alpha)  # (N, Ho, Wo, filters)
+        dx, dW, db = conv.conv2d_backward(dz, saved)
+        return {"W": dW, "b": db}, dx
+    if isinstance(spec, Pool2D):
+        return {}, POOLS[spec.kind][1](delta, saved)
+    if isinstance(spec, Flatten):
+        return {}, conv.flatten_backward(delta, saved)
+    x = saved[0]  # the recurrent layer's input (N, T, F)
+    dh_all = np.zeros(x.shape[:2] + (spec.units,), delta.dtype)  # dL/dh_t: only h_T reaches the head
+    dh_all[:, -1] = delta
+    dx, grad = RECURRENT[type(spec)][1](dh_all, saved)
+    return grad, dx
 
 
 def loss_and_grads_native(task, params, x, y):
@@ -168,7 +222,8 @@ def loss_and_grads_native(task, params, x, y):
 
 
 def loss_and_grads(task, params, x, y):
-    """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    """The loss (with any L2 term) and its gradient with respect to every weight, canonical
+    ({} for a layer without weights)."""
     x, y = validate.loss_call(task, params, x, y)
     params = build(task, params)
     return loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))

@@ -2,8 +2,10 @@
 
 import numpy as np
 
+from rosetta.params import dtype_of
+
 
 def as_dtype(x, params):
     """Inputs and float targets in the dtype of the weights; integer class labels as they are."""
     x = np.asarray(x)
-    return x if x.dtype.kind in "iu" else x.astype(params[0]["W"].dtype, copy=False)
+    return x if x.dtype.kind in "iu" else x.astype(dtype_of(params), copy=False)

@@ -28,16 +28,35 @@ def cmd_list(args):
         print(json.dumps(rows))
         return
     for r in rows:
-        model, acts = "-".join(map(str, r["sizes"])), ",".join(r["activations"])
+        model, acts = r["model"], ",".join(act or "-" for act in r["activations"])
         optimizer = f"{r['optimizer']} lr={r['lr']:g}"
         print(f"{r['task']:<14} {model:<10} {acts:<17} {r['loss']:<11} {optimizer:<13} {r['description']}")
 
 
 def task_summary(task):
+    """sizes: [n_in, ..., n_out] of an MLP, else None; an activation per layer, None for a layer
+    without one (pooling, flatten, recurrent)."""
     opt = task.optimizer
-    layers = [layer.activation for layer in task.layers]
-    return dict(task=task.name, sizes=list(task.sizes), activations=layers, loss=task.loss,
-                optimizer=opt.name, lr=opt.lr, steps=task.steps, description=task.description)  # fmt: skip
+    layers = [getattr(layer, "activation", None) for layer in task.layers]
+    return dict(task=task.name, model=model_text(task), sizes=list(task.sizes) if task.is_mlp else None,
+                activations=layers, loss=task.loss, optimizer=opt.name, lr=opt.lr, steps=task.steps,
+                description=task.description)  # fmt: skip
+
+
+def model_text(task):
+    """The model in a word: 3-4-1 for an MLP; 8x8x1-conv4-conv8/2-maxpool2-flatten-3 or 10x1-lstm8-1."""
+    return "-".join(["x".join(map(str, task.input_shape))] + [layer_text(spec) for spec in task.layers])
+
+
+def layer_text(spec):
+    name = type(spec).__name__
+    if name == "Layer":
+        return str(spec.units)
+    if name == "Conv2D":
+        return f"conv{spec.filters}" + (f"/{spec.stride}" if spec.stride > 1 else "")
+    if name == "Pool2D":
+        return f"{spec.kind}pool{spec.size}"
+    return name.lower() + str(getattr(spec, "units", ""))  # flatten, lstm8, gru8
 
 
 def selected_tasks(name):
@@ -56,9 +75,9 @@ def cmd_run(args):
     params0 = None
     if args.init:
         params0 = params.load(args.init, task)
-        if args.dtype and params0[0]["W"].dtype != args.dtype:
-            raise UsageError(f"--dtype {args.dtype} but {args.init} holds {params0[0]['W'].dtype} weights")
-    dtype = str(params0[0]["W"].dtype) if params0 else args.dtype or "float64"
+        if args.dtype and params.dtype_of(params0) != args.dtype:
+            raise UsageError(f"--dtype {args.dtype} but {args.init} holds {params.dtype_of(params0)} weights")
+    dtype = str(params.dtype_of(params0)) if params0 else args.dtype or "float64"
     fw = runner.run_here(args.framework, lambda: frameworks.load(args.framework))
     result = runner.run_here(args.framework, lambda: runner.run_task(fw, task, dtype, args.steps, params0))
     if args.save:

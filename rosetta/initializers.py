@@ -22,18 +22,22 @@ def _truncated_normal(rng, stddev, shape):
     return stddev * out
 
 
-def glorot_uniform(rng, fan_in, fan_out):
+# Each kernel initializer draws an array of `shape`, (fan_in, fan_out) unless given: a conv kernel
+# (kh, kw, in, out) has Keras's fans kh·kw·in and kh·kw·out (compute_fans).
+
+
+def glorot_uniform(rng, fan_in, fan_out, shape=None):
     limit = np.sqrt(6.0 / (fan_in + fan_out))  # U(±√(6/(fan_in+fan_out)))
-    return rng.uniform(-limit, limit, (fan_in, fan_out))
+    return rng.uniform(-limit, limit, shape or (fan_in, fan_out))
 
 
-def glorot_normal(rng, fan_in, fan_out):
+def glorot_normal(rng, fan_in, fan_out, shape=None):
     stddev = np.sqrt(2.0 / (fan_in + fan_out)) / TRUNCATED_STD
-    return _truncated_normal(rng, stddev, (fan_in, fan_out))
+    return _truncated_normal(rng, stddev, shape or (fan_in, fan_out))
 
 
-def he_normal(rng, fan_in, fan_out):
-    return _truncated_normal(rng, he_truncated_std(fan_in), (fan_in, fan_out))
+def he_normal(rng, fan_in, fan_out, shape=None):
+    return _truncated_normal(rng, he_truncated_std(fan_in), shape or (fan_in, fan_out))
 
 
 def he_truncated_std(fan_in):
@@ -41,14 +45,14 @@ def he_truncated_std(fan_in):
     return np.sqrt(2.0 / fan_in) / TRUNCATED_STD
 
 
-def legacy_uniform(rng, fan_in, fan_out):
+def legacy_uniform(rng, fan_in, fan_out, shape=None):
     """The 11-lines tutorial: 2·np.random.random((in, out)) − 1."""
-    return 2 * rng.random_sample((fan_in, fan_out)) - 1
+    return 2 * rng.random_sample(shape or (fan_in, fan_out)) - 1
 
 
-def legacy_uniform_scaled(rng, fan_in, fan_out):
+def legacy_uniform_scaled(rng, fan_in, fan_out, shape=None):
     """The Lego tutorial: (2·np.random.random((in, out)) − 1) / √in."""
-    return legacy_uniform(rng, fan_in, fan_out) / np.sqrt(fan_in)
+    return legacy_uniform(rng, fan_in, fan_out, shape) / np.sqrt(fan_in)
 
 
 KERNEL_INITIALIZERS = {
@@ -60,6 +64,16 @@ KERNEL_INITIALIZERS = {
 }
 
 
+def orthogonal(rng, rows, cols):
+    """keras.initializers.Orthogonal() of a (rows, cols) matrix, drawn in NumPy: Q of the QR of a
+    N(0, 1) matrix (max, min) of the two sizes, its columns' signs fixed by diag(R), transposed when
+    rows < cols (then the rows are orthonormal)."""
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)  # reduced: q (max, min)
+    q = q * np.sign(np.diag(r))
+    return q.T if rows < cols else q
+
+
 def make_rng(kind, seed):
     """legacy_* replay `np.random.seed(seed)` (a RandomState); the rest use a Generator."""
     if kind.startswith("legacy_"):
@@ -67,18 +81,40 @@ def make_rng(kind, seed):
     return np.random.default_rng(seed)
 
 
-def init_params(sizes, biases, kind, seed, dtype="float64"):
-    """Canonical weights: one {"W": (fan_in, fan_out), "b": (fan_out,)} per layer; biases start at 0.
-
-    Kernels are drawn layer by layer from one stream, in float64, then cast to `dtype`.
-    """
+def drawer(kind, seed):
+    """(the kernel initializer `kind`, its random stream): every layer of a task draws from one stream."""
     if kind not in KERNEL_INITIALIZERS:
         raise unknown("initializer", kind, KERNEL_INITIALIZERS)
-    draw, rng = KERNEL_INITIALIZERS[kind], make_rng(kind, seed)
-    params = []
-    for fan_in, fan_out, bias in zip(sizes[:-1], sizes[1:], biases):
-        layer = {"W": draw(rng, fan_in, fan_out).astype(dtype)}
-        if bias:
-            layer["b"] = np.zeros(fan_out, dtype=dtype)
-        params.append(layer)
-    return params
+    return KERNEL_INITIALIZERS[kind], make_rng(kind, seed)
+
+
+# ---- one layer's initial weights, float64, canonical layout (rosetta.layouts) ----
+
+
+def dense(draw, rng, fan_in, units, bias):
+    """{"W": (fan_in, units), "b": zeros (units,)}, "b" only with a bias."""
+    layer = {"W": draw(rng, fan_in, units)}
+    if bias:
+        layer["b"] = np.zeros(units)
+    return layer
+
+
+def conv(draw, rng, shape):
+    """{"W": (kh, kw, in, out), "b": zeros (out,)}; fans kh·kw·in and kh·kw·out, as Keras's Conv2D."""
+    kh, kw, c_in, c_out = shape
+    return {"W": draw(rng, kh * kw * c_in, kh * kw * c_out, shape), "b": np.zeros(c_out)}
+
+
+def lstm(draw, rng, n_in, units):
+    """Keras's LSTM defaults: W (in, 4u) from the kernel initializer, U (u, 4u) orthogonal, b (4u,)
+    zeros but the forget block at 1 (unit_forget_bias=True); gate blocks i, f, g, o."""
+    b = np.zeros(4 * units)
+    b[units : 2 * units] = 1.0
+    return {"W": draw(rng, n_in, 4 * units), "U": orthogonal(rng, units, 4 * units), "b": b}
+
+
+def gru(draw, rng, n_in, units):
+    """Keras's GRU defaults: W (in, 3u) from the kernel initializer, U (u, 3u) orthogonal, b (2, 3u)
+    zeros (input and recurrent bias); gate blocks z, r, h."""
+    W, U = draw(rng, n_in, 3 * units), orthogonal(rng, units, 3 * units)
+    return {"W": W, "U": U, "b": np.zeros((2, 3 * units))}

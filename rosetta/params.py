@@ -1,8 +1,9 @@
-"""Canonical weights: validation, and save/load as .safetensors or .npz (keys layers.{i}.W/.b/.alpha).
+"""Canonical weights: validation, and save/load as .safetensors or .npz (keys layers.{i}.W/.U/.b/.alpha).
 
-Canonical = a list with one {"W": (fan_in, fan_out), "b": (fan_out,)} per Dense layer, "b" absent
-when the layer has no bias, "alpha": (fan_out,) present when its activation is PReLU; all arrays
-float64 or all float32, finite.
+Canonical = a list with one dict per layer: {"W": (fan_in, fan_out), "b": (fan_out,)} per Dense layer,
+"b" absent when the layer has no bias, "alpha": (fan_out,) present when its activation is PReLU;
+Conv2D {"W": (kh, kw, in, out), "b": (out,)}; LSTM and GRU {"W", "U", "b"} (rosetta.layouts); {} for
+Pool2D and Flatten, which have no keys in a file. All arrays float64 or all float32, finite.
 """
 
 import os
@@ -17,21 +18,12 @@ from rosetta import outdir
 from rosetta.errors import ParamsError, RosettaError, UsageError
 
 SUFFIXES = (".safetensors", ".npz")
-KEYS = ("W", "b", "alpha")  # a layer's arrays: kernel, bias, PReLU's learned slopes
+KEYS = ("W", "U", "b", "alpha")  # a layer's arrays: kernel, recurrent kernel, bias, PReLU's slopes
 
 
 def expected_shapes(task):
-    """[{"W": (fan_in, fan_out), "b": (fan_out,), "alpha": (fan_out,)}, ...] for the task's model."""
-    sizes = task.sizes
-    shapes = []
-    for i, layer in enumerate(task.layers):
-        shape = {"W": (sizes[i], sizes[i + 1])}
-        if layer.bias:
-            shape["b"] = (sizes[i + 1],)
-        if layer.activation == "prelu":
-            shape["alpha"] = (sizes[i + 1],)
-        shapes.append(shape)
-    return shapes
+    """[{"W": shape, "b": shape, ...}, ...] for the task's model, {} for a layer without weights."""
+    return task.weight_shapes
 
 
 def validate(task, params, dtype=None):
@@ -43,17 +35,35 @@ def validate(task, params, dtype=None):
     if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
         got = len(params) if isinstance(params, (list, tuple)) else type(params).__name__
         raise ParamsError(f"task {task.name!r} has {len(shapes)} layers, weights have {got}")
-    for i, (layer, shape) in enumerate(zip(params, shapes)):
+    for i, (layer, shape, spec) in enumerate(zip(params, shapes, task.layers)):
         keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
         if keys != sorted(shape):
-            raise ParamsError(f"layer {i}: expected keys {sorted(shape)}, got {keys}")
-    dtype = np.dtype(dtype or np.asarray(params[0]["W"]).dtype)
+            raise ParamsError(f"{where(i, spec)}: expected keys {sorted(shape)}, got {keys}")
+    i, key = first_array(params)
+    dtype = np.dtype(dtype or np.asarray(params[i][key]).dtype)
     if dtype not in (np.float32, np.float64):
-        raise ParamsError(f"layer 0 'W': expected dtype float64 or float32, got {dtype}")
-    for i, (layer, shape) in enumerate(zip(params, shapes)):
+        raise ParamsError(f"layer {i} {key!r}: expected dtype float64 or float32, got {dtype}")
+    for i, (layer, shape, spec) in enumerate(zip(params, shapes, task.layers)):
         for key, want in shape.items():
-            _check_array(f"layer {i} {key!r}", np.asarray(layer[key]), want, dtype)
+            _check_array(f"{where(i, spec)} {key!r}", np.asarray(layer[key]), want, dtype)
     return dtype
+
+
+def where(i, spec):
+    """How an error names layer i: layer 2, with the kind beyond Dense: layer 0 (LSTM)."""
+    kind = type(spec).__name__
+    return f"layer {i}" if kind == "Layer" else f"layer {i} ({kind})"
+
+
+def first_array(params):
+    """(layer index, key) of the first array in the weights: what their dtype is read from."""
+    return next((i, key) for i, layer in enumerate(params) for key in layer)
+
+
+def dtype_of(params):
+    """The float dtype of canonical weights (of their first array: Pool2D and Flatten have none)."""
+    i, key = first_array(params)
+    return np.asarray(params[i][key]).dtype
 
 
 def _check_array(where, value, shape, dtype):
@@ -72,16 +82,23 @@ def to_flat(params):
     }
 
 
-def from_flat(flat):
-    """{"layers.0.W": ..., ...} -> canonical list; rejects keys outside the layout."""
+def from_flat(flat, task=None):
+    """{"layers.0.W": ..., ...} -> canonical list; rejects keys outside the layout. A layer without
+    weights (Pool2D, Flatten) has no keys: with the task, its index becomes {}."""
     layers = {}
     for name, value in flat.items():
         parts = name.split(".")
         if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in KEYS:
-            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.W, .b or .alpha")
+            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.W, .U, .b or .alpha")
         layers.setdefault(int(parts[1]), {})[parts[2]] = np.asarray(value)
+    weightless = [] if task is None else [i for i, shapes in enumerate(task.weight_shapes) if not shapes]
+    for i in weightless:
+        layers.setdefault(i, {})
     if sorted(layers) != list(range(len(layers))):
-        raise ParamsError(f"layer numbers must be 0..{len(layers) - 1}, got {sorted(layers)}")
+        raise ParamsError(
+            f"layer numbers must be 0..{len(layers) - 1}, got {sorted(layers)}"
+            + ("" if task else " (a model with weightless layers: load it with its task)")
+        )
     return [layers[i] for i in range(len(layers))]
 
 
@@ -189,13 +206,13 @@ def load(path, task=None):
     try:
         headers = npz_headers(path) if suffix == ".npz" else None
         if headers is not None and task is not None:
-            validate(task, from_flat(headers))
+            validate(task, from_flat(headers, task))
         flat = _read(path, suffix)
     except RosettaError:
         raise
     except Exception as exc:  # zipfile, numpy's header and safetensors' own errors alike
         raise ParamsError(f"weight file {str(path)!r} is not a readable {suffix} file: {exc}") from exc
-    params = from_flat(flat)
+    params = from_flat(flat, task)
     if task is not None:
         validate(task, params)
     return params

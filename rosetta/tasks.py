@@ -1,8 +1,8 @@
 """The task catalog: the single source of truth every framework reads.
 
-A task is a model (layer sizes, activations, biases), its initial weights, a loss with an optional
-L2 penalty, an optimizer, a batch schedule and the data. `get(name)` returns a catalog task; `make`
-builds an ad-hoc one for any MLP.
+A task is a model (its layers: Dense `Layer`s, and Conv2D, Pool2D, Flatten, LSTM, GRU), its initial
+weights, a loss with an optional L2 penalty, an optimizer, a batch schedule and the data. `get(name)`
+returns a catalog task; `make` builds an ad-hoc one for any MLP. Layouts beyond Dense: rosetta.layouts.
 """
 
 import functools
@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rosetta import data as datasets
+from rosetta import initializers
 from rosetta.errors import ArgumentError, unknown
-from rosetta.initializers import KERNEL_INITIALIZERS, init_params
+from rosetta.initializers import KERNEL_INITIALIZERS
+from rosetta.layouts import PADDINGS, output_size
 from rosetta.validate import number, whole
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "prelu")
@@ -23,12 +25,16 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "prelu"
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0, "prelu": 0.25}
 LOSSES = ("half_sse", "sse_2n", "mse", "bce_logits", "softmax_ce", "multitask")
 METRICS = ("mae", "mse", "accuracy")
+CONV_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "prelu")
+POOLS = ("max", "avg")
 OPTIMIZERS = ("sgd", "adam")
 FORMS = ("torch", "keras")  # whose formula a stateful optimizer follows (DESIGN.md §5)
 
 
 @dataclass(frozen=True)
 class Layer:
+    """Dense: y = f(x @ W + b) on a flat input (features,)."""
+
     units: int
     activation: str = "linear"
     bias: bool = True
@@ -39,6 +45,150 @@ class Layer:
             raise unknown("activation", self.activation, ACTIVATIONS)
         whole("layer units", self.units)
         number("layer alpha", self.alpha, lambda a: True, "a finite number")
+
+    def output_shape(self, shape):
+        if len(shape) != 1:
+            raise ArgumentError(f"a Dense layer takes a flat input (features,), got {shape}; "
+                                "put a Flatten() before it")  # fmt: skip
+        return (self.units,)
+
+    def weight_shapes(self, shape):
+        shapes = {"W": (shape[0], self.units)}
+        if self.bias:
+            shapes["b"] = (self.units,)
+        if self.activation == "prelu":
+            shapes["alpha"] = (self.units,)
+        return shapes
+
+
+def image(shape, layer):
+    """(H, W, C) of a per-sample image shape; an error naming `layer` for anything else."""
+    if len(shape) != 3:
+        raise ArgumentError(f"{layer} takes images (H, W, C), got input shape {shape}")
+    return shape
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    """A 2-D convolution of NHWC images with a square kernel and a bias, then the activation."""
+
+    filters: int
+    kernel: int = 3
+    stride: int = 1
+    padding: str = "valid"  # or "same", TensorFlow's rule (rosetta.layouts)
+    activation: str = "relu"
+    alpha: float = 0.0  # leaky_relu: the negative slope; elu: the scale α
+
+    def __post_init__(self):
+        for name in ("filters", "kernel", "stride"):
+            whole(f"Conv2D {name}", getattr(self, name))
+        if self.padding not in PADDINGS:
+            raise unknown("padding", self.padding, PADDINGS)
+        if self.activation == "prelu":
+            raise ArgumentError(f"Conv2D activation 'prelu': a learned α per unit is for Dense layers only; "
+                                f"expected one of {', '.join(CONV_ACTIVATIONS)}")  # fmt: skip
+        if self.activation not in CONV_ACTIVATIONS:
+            raise unknown("activation", self.activation, CONV_ACTIVATIONS)
+        number("Conv2D alpha", self.alpha, lambda a: True, "a finite number")
+
+    def output_shape(self, shape):
+        h, w, _ = image(shape, "Conv2D")
+        return tuple(output_size(n, self.kernel, self.stride, self.padding) for n in (h, w)) + (self.filters,)
+
+    def weight_shapes(self, shape):
+        return {"W": (self.kernel, self.kernel, shape[2], self.filters), "b": (self.filters,)}
+
+
+@dataclass(frozen=True)
+class Pool2D:
+    """Max or average pooling: size×size windows, stride = size, "valid" (no weights)."""
+
+    size: int = 2
+    kind: str = "max"
+
+    def __post_init__(self):
+        whole("Pool2D size", self.size)
+        if self.kind not in POOLS:
+            raise unknown("pooling kind", self.kind, POOLS)
+
+    def output_shape(self, shape):
+        h, w, c = image(shape, "Pool2D")
+        return tuple(output_size(n, self.size, self.size, "valid") for n in (h, w)) + (c,)
+
+    def weight_shapes(self, shape):
+        return {}
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """(H, W, C) -> (H·W·C,), row-major over NHWC as Keras's Flatten (no weights)."""
+
+    def output_shape(self, shape):
+        h, w, c = image(shape, "Flatten")
+        return (h * w * c,)
+
+    def weight_shapes(self, shape):
+        return {}
+
+
+@dataclass(frozen=True)
+class LSTM:
+    """Many-to-one LSTM on sequences (T, F): the output is the last hidden state h_T, (units,).
+    Gate blocks i, f, g, o; one bias (rosetta.layouts)."""
+
+    units: int
+
+    def __post_init__(self):
+        whole("LSTM units", self.units)
+
+    def output_shape(self, shape):
+        return sequence(shape, "LSTM", self.units)
+
+    def weight_shapes(self, shape):
+        width = 4 * self.units
+        return {"W": (shape[1], width), "U": (self.units, width), "b": (width,)}
+
+
+@dataclass(frozen=True)
+class GRU:
+    """Many-to-one GRU, Keras's reset_after=True form: gate blocks z, r, h; b[0] the input bias, b[1]
+    the recurrent bias (rosetta.layouts)."""
+
+    units: int
+
+    def __post_init__(self):
+        whole("GRU units", self.units)
+
+    def output_shape(self, shape):
+        return sequence(shape, "GRU", self.units)
+
+    def weight_shapes(self, shape):
+        width = 3 * self.units
+        return {"W": (shape[1], width), "U": (self.units, width), "b": (2, width)}
+
+
+def sequence(shape, layer, units):
+    """(units,): the last hidden state of a recurrent layer reading sequences (T, F)."""
+    if len(shape) != 2:
+        raise ArgumentError(f"{layer} takes sequences (T, F), got input shape {shape}")
+    return (units,)
+
+
+LAYER_KINDS = (Layer, Conv2D, Pool2D, Flatten, LSTM, GRU)
+RECURRENT = (LSTM, GRU)
+
+
+def infer_shapes(shape, layers):
+    """[(in_shape, out_shape), ...] per layer from one sample's input shape (Task.layer_shapes)."""
+    shapes = []
+    for i, spec in enumerate(layers):
+        try:
+            out = spec.output_shape(shape)
+        except ArgumentError as exc:
+            raise ArgumentError(f"layer {i} {spec}: {exc}") from None
+        shapes.append((shape, out))
+        shape = out
+    return shapes
 
 
 @dataclass(frozen=True)
@@ -83,7 +233,7 @@ class Optimizer:
 class Task:
     name: str
     description: str
-    n_in: int
+    n_in: int | tuple  # features; or (T, F) for sequences, (H, W, C) for NHWC images
     layers: tuple
     loss: str
     optimizer: Optimizer
@@ -114,47 +264,101 @@ class Task:
         if self.batch_size is not None:
             whole("batch_size", self.batch_size)
         number("l2", self.l2, lambda v: v >= 0, "a finite number ≥ 0")
+        others = [f"layer {i} {spec}" for i, spec in enumerate(self.layers) if not isinstance(spec, Layer)]
+        if self.l2 and others:
+            raise ArgumentError(f"l2: the L2 penalty is for Dense layers only; set l2=0 or drop {others[0]}")
         if not isinstance(self.optimizer, Optimizer):
             raise ArgumentError(f"optimizer: expected a rosetta.tasks.Optimizer, got {self.optimizer!r}")
 
     def check_model(self):
-        whole("n_in", self.n_in)
-        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
+        self.check_input()
+        if not isinstance(self.layers, tuple) or not self.layers:
+            raise ArgumentError(f"layers: expected a non-empty tuple of layers, got {self.layers!r}")
+        for i, spec in enumerate(self.layers):
+            if not isinstance(spec, LAYER_KINDS):
+                kinds = ", ".join(kind.__name__ for kind in LAYER_KINDS)
+                raise ArgumentError(f"layer {i}: expected a rosetta.tasks {kinds}, got {spec!r}")
+            if isinstance(spec, RECURRENT) and i > 0:
+                raise ArgumentError(f"layer {i} {spec}: a recurrent layer must be the first layer, "
+                                    "reading the input sequence (T, F)")  # fmt: skip
+        if not isinstance(self.layers[-1], Layer):
+            raise ArgumentError(f"the last layer (the head) must be a Dense rosetta.tasks.Layer, "
+                                f"got {self.layers[-1]}")  # fmt: skip
+        infer_shapes(self.input_shape, self.layers)  # every layer fits its input, else an error naming it
+        if self.loss == "softmax_ce" and self.n_out < 2:
             raise ArgumentError(
-                f"layers: expected a non-empty tuple of rosetta.tasks.Layer, got {self.layers!r}"
-            )
-        if self.loss == "softmax_ce" and self.layers[-1].units < 2:
-            raise ArgumentError(
-                f"softmax_ce needs at least 2 outputs (classes), the last layer has {self.layers[-1].units}"
+                f"softmax_ce needs at least 2 outputs (classes), the last layer has {self.n_out}"
             )
         if self.loss == "multitask":
             self.check_multitask()
 
+    def check_input(self):
+        """n_in: a whole number, or a tuple (T, F) or (H, W, C) of whole numbers."""
+        if not isinstance(self.n_in, tuple):
+            whole("n_in", self.n_in)
+            return
+        if len(self.n_in) not in (2, 3):
+            raise ArgumentError(f"n_in: expected features, (T, F) for sequences or (H, W, C) for images, "
+                                f"got {self.n_in!r}")  # fmt: skip
+        for size in self.n_in:
+            whole("n_in", size)
+
     def check_multitask(self):
         """1 ≤ n_regression ≤ outputs − 2 (at least two classes); two finite weights ≥ 0."""
-        whole("n_regression", self.n_regression, 1, self.layers[-1].units - 2)
+        whole("n_regression", self.n_regression, 1, self.n_out - 2)
         if not isinstance(self.loss_weights, tuple) or len(self.loss_weights) != 2:
             raise ArgumentError(f"loss_weights: expected (w1, w2), got {self.loss_weights!r}")
         for w in self.loss_weights:
             number("loss_weights", w, lambda v: v >= 0, "a finite number ≥ 0")
 
     @property
+    def input_shape(self):
+        """One sample's input shape: (n_in,), (T, F) or (H, W, C); x is (N, *input_shape)."""
+        return self.n_in if isinstance(self.n_in, tuple) else (self.n_in,)
+
+    @property
+    def n_out(self):
+        """The width of the output (the Dense head's units)."""
+        return self.layers[-1].units
+
+    @property
+    def layer_shapes(self):
+        """[(in_shape, out_shape), ...] of one sample, per layer; an error names a layer that cannot
+        take the shape it gets (a Dense layer on images, a Conv2D on a sequence, a window too big)."""
+        return infer_shapes(self.input_shape, self.layers)
+
+    @property
+    def weight_shapes(self):
+        """[{"W": shape, "b": shape, ...}, ...] per layer, {} for a layer without weights."""
+        return [spec.weight_shapes(shape) for spec, (shape, _) in zip(self.layers, self.layer_shapes)]
+
+    @property
+    def is_mlp(self):
+        return isinstance(self.n_in, int) and all(isinstance(spec, Layer) for spec in self.layers)
+
+    @property
     def sizes(self):
+        """(n_in, units, ..., n_out) of an all-Dense task."""
+        if not self.is_mlp:
+            raise ArgumentError(f"task {self.name!r}: sizes are for all-Dense tasks; use input_shape, "
+                                "layer_shapes and n_out")  # fmt: skip
         return (self.n_in, *(layer.units for layer in self.layers))
 
     def data(self):
-        """(x, y): x float64 (N, n_in); y float64 targets, or int64 class labels for softmax_ce
+        """(x, y): x float64 (N, *input_shape); y float64 targets, or int64 class labels for softmax_ce
         (multitask: y is (N, n_regression + K), the regression targets then the one-hot classes)."""
         return self.make_data()
 
     def init_params(self, dtype="float64"):
+        """Canonical initial weights, one dict per layer ({} for Pool2D and Flatten): kernels drawn
+        layer by layer from one stream seeded by `seed`, in float64, then cast to `dtype`."""
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-        biases = [layer.bias for layer in self.layers]
-        params = init_params(self.sizes, biases, self.init, self.seed, dtype)
-        for spec, layer in zip(self.layers, params):
-            if spec.activation == "prelu":  # a learned α per unit, as Keras's PReLU, starting at spec.alpha
-                layer["alpha"] = np.full(spec.units, spec.alpha, dtype=dtype)
+        draw, rng = initializers.drawer(self.init, self.seed)
+        params = []
+        for spec, shapes in zip(self.layers, self.weight_shapes):
+            layer = initial_weights(spec, shapes, draw, rng)
+            params.append({key: value.astype(dtype) for key, value in layer.items()})
         return params
 
     @functools.cached_property
@@ -195,6 +399,23 @@ class Task:
             return float(np.mean((out > (0 if self.loss == "bce_logits" else 0.5)) == (y > 0.5)))
         labels = y if y.ndim == 1 else np.argmax(y, axis=1)
         return float(np.mean(np.argmax(out, axis=1) == labels))
+
+
+def initial_weights(spec, shapes, draw, rng):
+    """One layer's initial weights in float64, shaped as `shapes` (Task.weight_shapes)."""
+    if isinstance(spec, Layer):
+        fan_in, units = shapes["W"]
+        layer = initializers.dense(draw, rng, fan_in, units, spec.bias)
+        if spec.activation == "prelu":  # a learned α per unit, as Keras's PReLU, starting at spec.alpha
+            layer["alpha"] = np.full(units, spec.alpha)
+        return layer
+    if isinstance(spec, Conv2D):
+        return initializers.conv(draw, rng, shapes["W"])
+    if isinstance(spec, LSTM):
+        return initializers.lstm(draw, rng, shapes["W"][0], spec.units)
+    if isinstance(spec, GRU):
+        return initializers.gru(draw, rng, shapes["W"][0], spec.units)
+    return {}  # Pool2D, Flatten
 
 
 def make(

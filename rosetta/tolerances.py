@@ -63,14 +63,16 @@ def rel_diff(a, b, dtype="float64"):
 
 
 def rel_diff_params(a, b, dtype="float64"):
-    """The worst layer of two canonical weight (or gradient) lists, each layer's (W, b) compared as
-    one vector: max|a − b| / max|b| over the layer's arrays."""
+    """The worst layer of two canonical weight (or gradient) lists, each layer's arrays (W, U, b, α)
+    compared as one vector: max|a − b| / max|b| over the layer's arrays."""
     if len(a) != len(b):
         raise ValueError(f"{len(a)} layers vs reference {len(b)}")
     worst = 0.0
     for i, (la, lb) in enumerate(zip(a, b)):
         if set(la) != set(lb):
             raise ValueError(f"layer {i}: keys {sorted(la)} vs reference {sorted(lb)}")
+        if not lb:  # a layer without weights (Pool2D, Flatten)
+            continue
         flat_a = np.concatenate([np.ravel(la[k]) for k in sorted(lb)])
         flat_b = np.concatenate([np.ravel(lb[k]) for k in sorted(lb)])
         worst = max(worst, rel_diff(flat_a, flat_b, dtype))

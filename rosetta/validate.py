@@ -39,12 +39,13 @@ def steps(value):
 
 
 def inputs(task, x, dtype):
-    """x as a finite (N, n_in) array in the weights' dtype, N ≥ 1."""
-    x = np.asarray(x)
+    """x as a finite (N, *task.input_shape) array in the weights' dtype, N ≥ 1."""
+    x, shape = np.asarray(x), task.input_shape
     if x.dtype.kind not in "biuf":
         raise ArgumentError(f"x: expected real numbers, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[1] != task.n_in:
-        raise ArgumentError(f"x: expected shape (N, {task.n_in}) for task {task.name!r}, got {x.shape}")
+    if x.shape[1:] != shape or x.ndim != 1 + len(shape):
+        expected = ", ".join(["N", *map(str, shape)])
+        raise ArgumentError(f"x: expected shape ({expected}) for task {task.name!r}, got {x.shape}")
     if x.shape[0] == 0:
         raise ArgumentError("x: an empty batch (0 rows); need at least one row")
     if not np.all(np.isfinite(x)):
@@ -55,7 +56,7 @@ def inputs(task, x, dtype):
 def targets(task, y, n, dtype):
     """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce, else finite (N, K) in the weights'
     dtype, in [0, 1] for bce_logits (soft labels allowed)."""
-    y, k = np.asarray(y), task.sizes[-1]
+    y, k = np.asarray(y), task.n_out
     if task.loss == "softmax_ce":
         return labels(y, n, k)
     if y.dtype.kind not in "biuf" or y.shape != (n, k):
