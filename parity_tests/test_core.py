@@ -193,3 +193,112 @@ def test_multitask_settings_are_checked(changes, message):
     task = tasks.make((2, 3, 5), ("tanh", "linear"), "multitask", n_regression=2)
     with pytest.raises(ArgumentError, match=message):
         dataclasses.replace(task, **changes)
+
+
+# ---- convolutional and recurrent nets (issue 15) ----
+
+NETS = ["cnn", "lstm", "gru"]
+
+
+def test_shapes_are_inferred_layer_by_layer():
+    cnn = tasks.get("cnn")
+    assert cnn.input_shape == (8, 8, 1) and cnn.n_out == 3
+    assert cnn.layer_shapes == [((8, 8, 1), (8, 8, 4)), ((8, 8, 4), (4, 4, 8)), ((4, 4, 8), (2, 2, 8)),
+                                ((2, 2, 8), (32,)), ((32,), (3,))]  # fmt: skip
+    assert tasks.get("lstm").layer_shapes == [((10, 1), (8,)), ((8,), (1,))]
+    assert tasks.get("gru").input_shape == (6, 1) and tasks.get("xor").input_shape == (3,)
+    assert tasks.get("xor").sizes == (3, 4, 1) and tasks.get("xor").n_out == 1
+
+
+def test_weight_shapes_per_layer_kind():
+    assert [{k: v.shape for k, v in layer.items()} for layer in tasks.get("cnn").init_params()] == [
+        {"W": (3, 3, 1, 4), "b": (4,)}, {"W": (3, 3, 4, 8), "b": (8,)}, {}, {}, {"W": (32, 3), "b": (3,)}
+    ]  # fmt: skip
+    lstm, gru = tasks.get("lstm").init_params()[0], tasks.get("gru").init_params()[0]
+    assert {k: v.shape for k, v in lstm.items()} == {"W": (1, 32), "U": (8, 32), "b": (32,)}
+    assert {k: v.shape for k, v in gru.items()} == {"W": (1, 24), "U": (8, 24), "b": (2, 24)}
+
+
+def test_sizes_are_for_mlps_only():
+    with pytest.raises(ArgumentError, match="task 'cnn': sizes are for all-Dense tasks; use input_shape"):
+        print(tasks.get("cnn").sizes)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_recurrent_weights_start_as_keras_does(name):
+    """W glorot uniform over (F, G·u); U orthogonal (Keras's Orthogonal: orthonormal rows when u < G·u);
+    the LSTM's forget block of b at 1 (unit_forget_bias), every other bias 0."""
+    layer = tasks.get(name).init_params()[0]
+    (f, width), u = layer["W"].shape, layer["U"].shape[0]
+    assert np.abs(layer["W"]).max() <= np.sqrt(6 / (f + width))
+    np.testing.assert_allclose(layer["U"] @ layer["U"].T, np.eye(u), atol=1e-14)
+    forget = np.zeros(width)
+    if name == "lstm":
+        forget[u : 2 * u] = 1.0  # blocks i, f, g, o
+    np.testing.assert_array_equal(layer["b"], forget if name == "lstm" else np.zeros((2, width)))
+
+
+def test_orthogonal_is_keras_qr_with_the_sign_fix():
+    """Q of the QR of a (max, min) normal draw with its columns' signs taken from diag(R), as rows
+    when the matrix is wide: the same draw gives the same matrix, and Q R reproduces the draw."""
+    from rosetta import initializers
+
+    u = initializers.orthogonal(np.random.default_rng(3), 4, 12)  # (4, 12): orthonormal rows
+    a = np.random.default_rng(3).standard_normal((12, 4))
+    q, r = np.linalg.qr(a)
+    np.testing.assert_array_equal(u, (q * np.sign(np.diag(r))).T)
+    assert np.all(np.diag(u @ a) > 0)  # the sign fix: Qᵀa = R with a positive diagonal
+
+
+def test_conv_kernels_use_kerass_fans():
+    """glorot_uniform over (kh, kw, in, out): fan_in = kh·kw·in, fan_out = kh·kw·out."""
+    W = tasks.get("cnn").init_params()[1]["W"]  # (3, 3, 4, 8)
+    limit = np.sqrt(6 / (9 * 4 + 9 * 8))
+    assert 0.9 * limit < np.abs(W).max() <= limit
+
+
+@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_cnn_and_recurrent_weights_round_trip(tmp_path, name, suffix):
+    """Pool2D and Flatten have no keys in the file; loading with the task gives them back as {}."""
+    task = tasks.get(name)
+    original = task.init_params("float32")
+    params.save(tmp_path / f"w{suffix}", original, task)
+    loaded = params.load(tmp_path / f"w{suffix}", task)
+    assert [layer.keys() for layer in loaded] == [layer.keys() for layer in original]
+    for a, b in zip(original, loaded):
+        assert all(a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_cnn_file_without_its_task_says_to_load_it_with_the_task(tmp_path):
+    task = tasks.get("cnn")
+    params.save(tmp_path / "w.npz", task.init_params(), task)
+    assert "layers.2.W" not in params.to_flat(task.init_params())
+    with pytest.raises(
+        ParamsError, match=r"got \[0, 1, 4\] \(a model with weightless layers: load it with its task"
+    ):
+        params.load(tmp_path / "w.npz")
+
+
+BAD_NET_WEIGHTS = {
+    "torch's conv layout": ("cnn", lambda p: p[0].update(W=p[0]["W"].transpose(3, 2, 0, 1)),
+                            r"layer 0 \(Conv2D\) 'W': expected shape \(3, 3, 1, 4\), got \(4, 1, 3, 3\)"),
+    "weights on a pool": ("cnn", lambda p: p[2].update(W=np.zeros(1)),
+                          r"layer 2 \(Pool2D\): expected keys \[\], got \['W'\]"),
+    "torch's two LSTM biases": ("lstm", lambda p: p[0].update(b=np.zeros(64)),
+                                r"layer 0 \(LSTM\) 'b': expected shape \(32,\), got \(64,\)"),
+    "one GRU bias": ("gru", lambda p: p[0].update(b=p[0]["b"][0]),
+                     r"layer 0 \(GRU\) 'b': expected shape \(2, 24\), got \(24,\)"),
+    "no U": ("gru", lambda p: p[0].pop("U"),
+             r"layer 0 \(GRU\): expected keys \['U', 'W', 'b'\], got \['W', 'b'\]"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_NET_WEIGHTS)
+def test_bad_cnn_and_recurrent_weights_name_the_layer_kind(case):
+    name, change, message = BAD_NET_WEIGHTS[case]
+    task = tasks.get(name)
+    p = task.init_params()
+    change(p)
+    with pytest.raises(ParamsError, match=message):
+        params.validate(task, p)

@@ -163,6 +163,9 @@ def layers(change):
 
 P, (X, Y) = XOR.init_params(), XOR.data()
 PS, (XS, YS) = SOFTMAX.init_params(), SOFTMAX.data()
+CNN, LSTM = tasks.get("cnn"), tasks.get("lstm")
+PC, (XC, _) = CNN.init_params(), CNN.data()
+PL, (XL, _) = LSTM.init_params(), LSTM.data()
 BAD_CALLS = {
     "one layer": (
         lambda fw: fw.forward(XOR, P[:1], X),
@@ -237,6 +240,21 @@ BAD_CALLS = {
         ArgumentError,
         "task: expected a rosetta.tasks.Task",
     ),
+    "NCHW images for an NHWC net": (
+        lambda fw: fw.forward(CNN, PC, XC.transpose(0, 3, 1, 2)),
+        ArgumentError,
+        "x: expected shape (N, 8, 8, 1) for task 'cnn', got (90, 1, 8, 8)",
+    ),
+    "a sequence without its feature axis": (
+        lambda fw: fw.forward(LSTM, PL, XL[..., 0]),
+        ArgumentError,
+        "x: expected shape (N, 10, 1) for task 'lstm', got (200, 10)",
+    ),
+    "no {} for the pool and the flatten": (
+        lambda fw: fw.forward(CNN, PC[:2] + PC[4:], XC),
+        ParamsError,
+        "task 'cnn' has 5 layers, weights have 3",
+    ),
 }
 
 
@@ -283,6 +301,106 @@ def test_bad_api_calls_fail_alike_in_every_framework(framework, case):
 )
 def test_bad_task_and_optimizer_settings_are_named(make, message):
     with pytest.raises(ArgumentError) as info:
+        make()
+    assert message in str(info.value)
+
+
+def net(n_in, *layers, **settings):
+    """A task with these layers (the data is never drawn)."""
+    return tasks.Task("net", "a stack", n_in, layers, "mse", tasks.Optimizer(), lambda: None, **settings)
+
+
+DENSE, CONV, FLAT = tasks.Layer(2), tasks.Conv2D(4), tasks.Flatten()
+
+
+CONV_REPR = "Conv2D(filters=4, kernel=3, stride=1, padding='valid', activation='relu', alpha=0.0)"
+BAD_STACKS = {
+    "Dense on images": (
+        lambda: net((8, 8, 1), DENSE),
+        "layer 0 Layer(units=2, activation='linear', bias=True, alpha=0.0): a Dense layer takes a flat "
+        "input (features,), got (8, 8, 1); put a Flatten() before it",
+    ),
+    "Conv2D on a sequence": (
+        lambda: net((10, 1), CONV, FLAT, DENSE),
+        f"layer 0 {CONV_REPR}: Conv2D takes images (H, W, C), got input shape (10, 1)",
+    ),
+    "Pool2D on features": (
+        lambda: net(5, tasks.Pool2D(), DENSE),
+        "layer 0 Pool2D(size=2, kind='max'): Pool2D takes images (H, W, C), got input shape (5,)",
+    ),
+    "Flatten on features": (
+        lambda: net(5, FLAT, DENSE),
+        "layer 0 Flatten(): Flatten takes images (H, W, C), got input shape (5,)",
+    ),
+    "LSTM after a conv": (
+        lambda: net((8, 8, 1), CONV, FLAT, tasks.LSTM(4), DENSE),
+        "layer 2 LSTM(units=4): a recurrent layer must be the first layer, reading the input sequence (T, F)",
+    ),
+    "GRU on images": (
+        lambda: net((6, 6, 1), tasks.GRU(3), DENSE),
+        "layer 0 GRU(units=3): GRU takes sequences (T, F), got input shape (6, 6, 1)",
+    ),
+    "a Flatten head": (
+        lambda: net((8, 8, 1), CONV, FLAT),
+        "the last layer (the head) must be a Dense rosetta.tasks.Layer, got Flatten()",
+    ),
+    "an LSTM head": (lambda: net((10, 1), tasks.LSTM(4)), "the last layer (the head) must be a Dense"),
+    "l2 with a conv": (
+        lambda: net((8, 8, 1), CONV, FLAT, DENSE, l2=0.01),
+        f"l2: the L2 penalty is for Dense layers only; set l2=0 or drop layer 0 {CONV_REPR}",
+    ),
+    "prelu on a conv": (
+        lambda: tasks.Conv2D(4, activation="prelu"),
+        "Conv2D activation 'prelu': a learned α per unit is for Dense layers only; expected one of linear, "
+        "relu, leaky_relu, elu, sigmoid, tanh",
+    ),
+    "kernel wider than the image": (
+        lambda: net((3, 3, 1), tasks.Conv2D(2, 5), FLAT, DENSE),
+        "layer 0 Conv2D(filters=2, kernel=5, stride=1, padding='valid', activation='relu', alpha=0.0): "
+        "a 5-wide window with 'valid' padding does not fit in size 3",
+    ),
+    "pool wider than the image": (
+        lambda: net((3, 3, 1), tasks.Pool2D(4), FLAT, DENSE),
+        "layer 0 Pool2D(size=4, kind='max'): a 4-wide window with 'valid' padding does not fit in size 3",
+    ),
+    "n_in of four axes": (
+        lambda: net((8, 8, 1, 1), FLAT, DENSE),
+        "n_in: expected features, (T, F) for sequences or (H, W, C) for images, got (8, 8, 1, 1)",
+    ),
+    "n_in with a 0": (lambda: net((8, 0, 1), FLAT, DENSE), "n_in: expected a whole number ≥ 1, got 0"),
+    "a string as a layer": (
+        lambda: net(3, DENSE, "relu"),
+        "layer 1: expected a rosetta.tasks Layer, Conv2D, Pool2D, Flatten, LSTM, GRU, got 'relu'",
+    ),
+    "0 filters": (lambda: tasks.Conv2D(0), "Conv2D filters: expected a whole number ≥ 1, got 0"),
+    "stride 1.5": (
+        lambda: tasks.Conv2D(4, stride=1.5),
+        "Conv2D stride: expected a whole number ≥ 1, got 1.5",
+    ),
+    "pool size 0": (lambda: tasks.Pool2D(0), "Pool2D size: expected a whole number ≥ 1, got 0"),
+    "0 LSTM units": (lambda: tasks.LSTM(0), "LSTM units: expected a whole number ≥ 1, got 0"),
+    "True GRU units": (lambda: tasks.GRU(True), "GRU units: expected a whole number ≥ 1, got True"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_STACKS)
+def test_stacks_that_cannot_work_are_refused_naming_the_layer(case):
+    make, message = BAD_STACKS[case]
+    with pytest.raises(ArgumentError) as info:
+        make()
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: tasks.Pool2D(kind="min"), "unknown pooling kind 'min'; valid pooling kinds: avg, max"),
+        (lambda: tasks.Conv2D(4, padding="full"), "unknown padding 'full'; valid paddings: same, valid"),
+        (lambda: tasks.Conv2D(4, activation="gelu"), "unknown activation 'gelu'; valid activations: elu,"),
+    ],
+)
+def test_unknown_layer_settings_list_the_valid_ones(make, message):
+    with pytest.raises(UnknownNameError) as info:
         make()
     assert message in str(info.value)
 

@@ -255,3 +255,129 @@ def test_autoencoder_learns_eight_distinct_codes():
     codes = ref.mlp.activation("sigmoid", x @ params[0]["W"] + params[0]["b"], 0)  # (8, 3)
     assert len({tuple(row) for row in np.round(codes, 1)}) == 8
     assert task.evaluate(ref.forward(task, params, x), y) == 1.0
+
+
+# ---- convolutional and recurrent nets (issue 15) ----
+
+NETS = ["cnn", "lstm", "gru"]
+
+
+def tenth(task):
+    """The task on every tenth sample: the one-weight-at-a-time loop stays short."""
+    return replace(task, make_data=lambda t=task: tuple(a[::10] for a in t.data()))
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_gradcheck_cnn_and_recurrent_tasks(name):
+    """Every conv kernel and bias, and the LSTM's and GRU's W, U and b, against central differences."""
+    assert gradcheck_error(tenth(tasks.get(name))) <= tolerances.GRADCHECK
+
+
+def small_net(n_in, layers, loss, n=5, seed=4):
+    """A task on seeded N(0, 1) inputs (N, *n_in) with targets for `loss`: what the catalog does not
+    cover (odd sizes, "valid" and stride-2 "same", average pooling, stacked Dense after a recurrent
+    layer, every conv activation but relu)."""
+    rng = np.random.default_rng(seed)
+    x, k = rng.standard_normal((n, *n_in)), layers[-1].units
+    y = {
+        "mse": lambda: rng.standard_normal((n, k)),
+        "bce_logits": lambda: rng.integers(0, 2, (n, k)).astype(float),
+        "softmax_ce": lambda: rng.integers(0, k, n),
+    }[loss]()
+    return tasks.Task("net", "gradcheck", n_in, tuple(layers), loss, tasks.Optimizer(), lambda: (x, y))
+
+
+SMALL_NETS = {
+    "odd image, stride-2 same, avg pool": small_net(
+        (7, 6, 2),
+        [tasks.Conv2D(3, 3, 2, "same", "tanh"), tasks.Pool2D(2, "avg"), tasks.Flatten(), tasks.Layer(2)],
+        "mse",
+    ),
+    "valid convs, elu and leaky_relu, max pool": small_net(
+        (6, 6, 1),
+        [
+            tasks.Conv2D(2, 2, 1, "valid", "elu", 1.0),
+            tasks.Conv2D(3, 3, 1, "valid", "leaky_relu", 0.1),
+            tasks.Pool2D(2),
+            tasks.Flatten(),
+            tasks.Layer(4, "sigmoid"),
+            tasks.Layer(3),
+        ],
+        "softmax_ce",
+    ),
+    "conv sigmoid, linear, 1x1 kernel": small_net(
+        (4, 5, 3),
+        [
+            tasks.Conv2D(2, 1, 1, "valid", "sigmoid"),
+            tasks.Conv2D(2, 3, 1, "same", "linear"),
+            tasks.Flatten(),
+            tasks.Layer(1),
+        ],
+        "bce_logits",
+    ),
+    "lstm, two Dense after": small_net(
+        (5, 3), [tasks.LSTM(4), tasks.Layer(3, "tanh"), tasks.Layer(1)], "bce_logits"
+    ),
+    "gru, softmax head": small_net((4, 2), [tasks.GRU(3), tasks.Layer(3)], "softmax_ce"),
+}
+
+
+@pytest.mark.parametrize("name", SMALL_NETS)
+def test_gradcheck_small_cnns_and_recurrent_nets(name):
+    assert gradcheck_error(SMALL_NETS[name]) <= tolerances.GRADCHECK
+
+
+def test_gradcheck_catches_the_last_hidden_state_fed_to_the_wrong_step(monkeypatch):
+    """Many-to-one: dL/dh_T belongs to the last step; fed to the first one instead, it is caught."""
+    real = ref.mlp.RECURRENT[tasks.LSTM]
+    monkeypatch.setitem(
+        ref.mlp.RECURRENT, tasks.LSTM, (real[0], lambda dh, cache: real[1](dh[:, ::-1], cache))
+    )
+    assert gradcheck_error(tenth(tasks.get("lstm"))) > 1e-3
+
+
+def test_gradcheck_catches_a_max_pool_gradient_sent_to_the_wrong_element(monkeypatch):
+    """Max pooling's gradient goes to the window's maximum; spread like average pooling's, it is caught."""
+    monkeypatch.setitem(
+        ref.mlp.POOLS,
+        "max",
+        (ref.conv.maxpool2d_forward, lambda d, cache: ref.conv.avgpool2d_backward(d, cache[:2])),
+    )
+    assert gradcheck_error(tenth(tasks.get("cnn"))) > 1e-3
+
+
+def test_cnn_lstm_gru_learn_their_training_data():
+    for name, good in [
+        ("cnn", lambda m: m == 1.0),
+        ("lstm", lambda m: m < 1e-4),
+        ("gru", lambda m: m == 1.0),
+    ]:
+        task, params, history = trained(name)
+        x, y = task.data()
+        assert good(task.evaluate(ref.forward(task, params, x), y)), name
+        assert history["loss"][-1] < history["loss"][0] / 100, name
+
+
+def test_recurrent_layers_read_the_sequence_in_order():
+    """The output is the last hidden state: reversing the time axis changes it, and the LSTM's
+    output equals its last hidden state from recurrent.py."""
+    task = tasks.get("lstm")
+    params, (x, _) = task.init_params(), task.data()
+    out = ref.forward(task, params, x[:5])
+    assert rel_diff(ref.forward(task, params, x[:5, ::-1]), out) > 1e-2
+    hs, _ = ref.recurrent.lstm_forward(x[:5], params[0])
+    np.testing.assert_array_equal(out, hs[:, -1] @ params[1]["W"] + params[1]["b"])
+
+
+def test_the_cnn_flattens_row_major_over_h_w_c():
+    """Flatten's row (y·W + x)·C + c holds pixel (y, x) of channel c, Keras's order on NHWC: a head
+    that reads only that row outputs that pixel of the pooled maps. (A consistent NCHW flatten would
+    pass every gradient check; this and the frameworks' parity tests catch it.)"""
+    task, x = tasks.get("cnn"), tasks.get("cnn").data()[0][:4]
+    params = task.init_params()
+    _, cache = ref.mlp.predict(task, params, x)
+    pooled = cache[2][2]  # (N, 2, 2, 8): the max pool's output
+    (h, w, c), (row, col, channel) = pooled.shape[1:], (1, 0, 5)
+    params[4]["W"] = np.zeros((h * w * c, 3))
+    params[4]["W"][(row * w + col) * c + channel, 0] = 1.0
+    np.testing.assert_array_equal(ref.forward(task, params, x)[:, 0], pooled[:, row, col, channel])

@@ -199,7 +199,8 @@ def layer_backward(spec, layer, entry, delta):
     saved, z, a = entry
     if isinstance(spec, Conv2D):
         dz = delta * activation_grad(spec.activation, z, a, spec.alpha)  # (N, Ho, Wo, filters)
-        dx, dW, db = conv.conv2d_backward(dz, saved)
+        dx, dW, _ = conv.conv2d_backward(dz, saved)
+        db = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(dz.dtype)  # a float64 sum, as dense_backward's
         return {"W": dW, "b": db}, dx
     if isinstance(spec, Pool2D):
         return {}, POOLS[spec.kind][1](delta, saved)

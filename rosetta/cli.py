@@ -27,10 +27,12 @@ def cmd_list(args):
     if args.json:
         print(json.dumps(rows))
         return
-    for r in rows:
-        model, acts = r["model"], ",".join(act or "-" for act in r["activations"])
+    acts = [",".join(act or "-" for act in r["activations"]) for r in rows]
+    wide = max(len(r["model"]) for r in rows), max(map(len, acts))
+    for r, act in zip(rows, acts):
         optimizer = f"{r['optimizer']} lr={r['lr']:g}"
-        print(f"{r['task']:<14} {model:<10} {acts:<17} {r['loss']:<11} {optimizer:<13} {r['description']}")
+        print(f"{r['task']:<14} {r['model']:<{wide[0]}} {act:<{wide[1]}} {r['loss']:<11} {optimizer:<13} "
+              f"{r['description']}")  # fmt: skip
 
 
 def task_summary(task):
@@ -44,7 +46,7 @@ def task_summary(task):
 
 
 def model_text(task):
-    """The model in a word: 3-4-1 for an MLP; 8x8x1-conv4-conv8/2-maxpool2-flatten-3 or 10x1-lstm8-1."""
+    """The model in a word: 3-4-1 for an MLP; 8x8x1-conv4-conv8/2-max2-flat-3 or 10x1-lstm8-1."""
     return "-".join(["x".join(map(str, task.input_shape))] + [layer_text(spec) for spec in task.layers])
 
 
@@ -55,8 +57,8 @@ def layer_text(spec):
     if name == "Conv2D":
         return f"conv{spec.filters}" + (f"/{spec.stride}" if spec.stride > 1 else "")
     if name == "Pool2D":
-        return f"{spec.kind}pool{spec.size}"
-    return name.lower() + str(getattr(spec, "units", ""))  # flatten, lstm8, gru8
+        return f"{spec.kind}{spec.size}"
+    return "flat" if name == "Flatten" else f"{name.lower()}{spec.units}"  # lstm8, gru8
 
 
 def selected_tasks(name):

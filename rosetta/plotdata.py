@@ -7,6 +7,12 @@ MESH = 120  # points per side of a decision-boundary grid
 
 
 def kind(task):
+    if task.family == "cnn":
+        return "filters"
+    if task.family == "recurrent":
+        return "sequence"
+    if not task.is_mlp:
+        return None
     if task.family == "function_approximation" or (task.n_in == 1 and task.metric == "mse"):
         return "regression"
     if task.metric in ("accuracy", "mae") and task.n_in in (2, 3):
@@ -18,7 +24,8 @@ def kind(task):
 
 def file_names(task):
     """The plot files `rosetta compare` writes for the task."""
-    extra = {"regression": "fit", "classification": "boundary", "codes": "codes"}.get(kind(task))
+    extra = {"regression": "fit", "classification": "boundary", "codes": "codes", "filters": "filters",
+             "sequence": "outputs"}.get(kind(task))  # fmt: skip
     return [f"{task.name}-loss.png"] + ([f"{task.name}-{extra}.png"] if extra else [])
 
 
@@ -48,7 +55,7 @@ def mesh_axes(task):
 
 
 def inputs(task):
-    """(M, n_in) float64 inputs to evaluate for the task's plot, or None when it has none."""
+    """(M, *input_shape) float64 inputs to evaluate for the task's plot, or None when it needs none."""
     if kind(task) == "regression":
         return np.linspace(*extrapolated(task), 600).reshape(-1, 1)
     if kind(task) == "classification":
@@ -57,6 +64,6 @@ def inputs(task):
         if task.n_in == 3:  # the 11-lines inputs carry a constant third column (the bias)
             grid = np.c_[grid, np.ones(len(grid))]
         return grid
-    if kind(task) == "codes":
-        return task.data()[0]  # the eight one-hot inputs
+    if kind(task) in ("codes", "sequence"):
+        return task.data()[0]  # the eight one-hot inputs; the training sequences
     return None

@@ -1,5 +1,5 @@
 """The pictures `rosetta compare` writes: loss curves, fitted functions, decision boundaries, an
-autoencoder's bottleneck codes."""
+autoencoder's bottleneck codes, a CNN's first kernels, a recurrent net's output per sequence."""
 
 import matplotlib
 
@@ -133,6 +133,40 @@ def bottleneck_codes(task, results, path):
     _save(fig, path)
 
 
+def conv_filters(task, results, path):
+    """One row per framework: the trained first conv layer's kernels, one panel per filter (input
+    channel 0), on one colour scale per row."""
+    n, filters = len(results), task.layers[0].filters
+    fig, axes = plt.subplots(n, filters, figsize=(1.5 * filters + 1, 1.5 * n + 0.6), squeeze=False)
+    for row, (label, result) in zip(axes, results.items()):
+        W = result["params"][0]["W"]  # (kh, kw, in, filters)
+        limit = np.abs(W).max()
+        for f, ax in enumerate(row):
+            ax.imshow(W[:, :, 0, f], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set(xticks=[], yticks=[])
+        row[0].set_ylabel(label, fontsize="small")
+    for f, ax in enumerate(axes[0]):
+        ax.set_title(f"filter {f}", fontsize="small")
+    fig.suptitle(f"{task.name}: the first layer's trained kernels")
+    _save(fig, path)
+
+
+def sequence_outputs(task, results, path):
+    """Every framework's output for each training sequence over the target: the predicted next value
+    (mse), or the probability σ(logit) of a 1 (bce_logits)."""
+    _, y = task.data()
+    probability = task.loss == "bce_logits"
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.scatter(np.arange(len(y)), y[:, 0], s=10, color="black", label="target", zorder=3)
+    for i, (label, result) in enumerate(results.items()):
+        out = result["plot"][:, 0]
+        ax.plot(1 / (1 + np.exp(-out)) if probability else out, lw=3.0 - 0.35 * i, alpha=0.8, label=label)
+    what = "P(parity = 1)" if probability else "next value"
+    ax.set(xlabel="training sequence", ylabel=what, title=f"{task.name}: {what} per sequence, each framework")
+    ax.legend(fontsize="small")
+    _save(fig, path)
+
+
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -150,4 +184,8 @@ def write(task, results, out_dir):
         decision_boundaries(task, results, out_dir / files[-1])
     elif kind == "codes":
         bottleneck_codes(task, results, out_dir / files[-1])
+    elif kind == "filters":
+        conv_filters(task, results, out_dir / files[-1])
+    elif kind == "sequence":
+        sequence_outputs(task, results, out_dir / files[-1])
     return files

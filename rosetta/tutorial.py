@@ -44,7 +44,8 @@ def softmax(fw, task, params, x, y):
 
 
 def handbook(fw, task, params, x, y):
-    """The handbook's heads and the 8-3-8 autoencoder: the loss every tenth of the run, then the metric."""
+    """The handbook's heads, the 8-3-8 autoencoder, the CNN and recurrent nets: the loss every tenth of
+    the run, then the metric."""
     params, history = fw.train(task, params)
     for step in range(0, task.steps, task.steps // 10):
         print(f"step {step:5d}  loss {history['loss'][step]:.6f}")
@@ -52,6 +53,7 @@ def handbook(fw, task, params, x, y):
 
 
 FAMILIES = {f.__name__: f for f in [eleven_lines, lego, function_approximation, softmax, handbook]}
+FAMILIES.update(cnn=handbook, recurrent=handbook)  # the architectures talk: the same printout
 
 
 def main(fw, argv=None):

@@ -43,7 +43,7 @@ def inputs(task, x, dtype):
     x, shape = np.asarray(x), task.input_shape
     if x.dtype.kind not in "biuf":
         raise ArgumentError(f"x: expected real numbers, got dtype {x.dtype}")
-    if x.shape[1:] != shape or x.ndim != 1 + len(shape):
+    if x.shape[1:] != shape:
         expected = ", ".join(["N", *map(str, shape)])
         raise ArgumentError(f"x: expected shape ({expected}) for task {task.name!r}, got {x.shape}")
     if x.shape[0] == 0:
