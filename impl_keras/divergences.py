@@ -332,3 +332,57 @@ def hyperparameter_cast():
         lambda value: ops.convert_to_numpy(ops.cast(value, F64)).item(),
         0.9,
     )
+
+
+# ---- recurrent layers (issue 15) ----
+
+
+def gru_reset_after():
+    """gru forward: a stock keras.layers.GRU(reset_after=False), the GRU paper's form (r ⊙ h before the
+    matmul with U_h: ĥ = tanh(x W_h + (r ⊙ h) U_h + b_h), one bias (3u,)), loaded with the task's W, U
+    and b[0] + b[1], against the reset_after=True function of the reference; setting: impl_keras's GRU
+    (reset_after=True, Keras 3's default). A different function, not a layout: no weights make them
+    equal."""
+    task = tasks.get("gru")
+    params, (x, _) = task.init_params(F64), task.data()
+    gru, head = params
+    with mlp.floatx_of(params):
+        model = keras.Sequential(
+            [
+                keras.Input(task.input_shape),
+                keras.layers.GRU(gru["U"].shape[0], reset_after=False),
+                keras.layers.Dense(1),
+            ]
+        )
+        model.set_weights([gru["W"], gru["U"], gru["b"][0] + gru["b"][1], head["W"], head["b"]])
+        naive = ops.convert_to_numpy(model(x))
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def lstm_forget_bias():
+    """lstm and gru initial weights: the bias of keras.layers.LSTM(unit_forget_bias=False) (zeros; torch's
+    nn.LSTM draws U(±1/√u) around 0) against the catalog's canonical LSTM b (zeros, the forget block at
+    1). Setting: the worst of Keras's default LSTM and GRU biases against the canonical ones, and of
+    max|U·Uᵀ − I| of Keras's Orthogonal() U and of the canonical U: rosetta draws Keras's defaults."""
+    canonical = {kind: tasks.get(kind).init_params(F64)[0] for kind in ("lstm", "gru")}
+    units, n_in = canonical["lstm"]["U"].shape[0], canonical["lstm"]["W"].shape[0]
+
+    def stock(kind, **options):  # {"U", "b"} of a stock Keras layer with its default initializers
+        with mlp.floatx_of([canonical["lstm"]]):  # float64 variables: the layer takes the policy when made
+            layer = kind(units, seed=0, **options)
+            layer.build((None, 3, n_in))
+            return {
+                "U": ops.convert_to_numpy(layer.cell.recurrent_kernel),
+                "b": ops.convert_to_numpy(layer.cell.bias),
+            }
+
+    def orthonormal_rows(U):  # U (u, G·u) with orthonormal rows: U·Uᵀ = I (u, u)
+        return float(np.max(np.abs(U @ U.T - np.eye(U.shape[0]))))
+
+    zero_forget = stock(keras.layers.LSTM, unit_forget_bias=False)
+    default = {"lstm": stock(keras.layers.LSTM), "gru": stock(keras.layers.GRU)}
+    setting = max(
+        *(float(np.max(np.abs(default[k]["b"] - canonical[k]["b"]))) for k in default),
+        *(orthonormal_rows(layer["U"]) for layer in (*default.values(), *canonical.values())),
+    )
+    return Gap(rel_diff(zero_forget["b"], canonical["lstm"]["b"]), setting, FORWARD[F64])

@@ -1,11 +1,13 @@
-"""The MLP in Keras 3: a keras.Sequential of Dense layers, the loss from keras.losses, and the gradient
-from whichever backend KERAS_BACKEND selects (tensorflow, jax or torch).
+"""The network in Keras 3: a keras.Sequential of stock layers (Dense; Conv2D, pooling, Flatten from
+conv.py; LSTM, GRU from recurrent.py), the loss from keras.losses, and the gradient from whichever
+backend KERAS_BACKEND selects (tensorflow, jax or torch).
 
-Weights come in canonical ({"W": (fan_in, fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer's
-"alpha": (fan_out,)) and go out the same way: Dense.kernel is already (in, out) and PReLU.alpha
-(fan_out,), so no transpose anywhere. Every variable, input and loss follows the dtype of the weights
-(float64 or float32) through keras.config.set_floatx; a float64 run also takes the fixes of
-impl_keras/float64_fixes.py.
+Weights come in canonical, one dict per task layer ({"W": (fan_in, fan_out), "b": (fan_out,)},
+y = x @ W + b; a PReLU layer's "alpha": (fan_out,); Conv2D, LSTM, GRU as in rosetta.layouts; {} for
+pooling and Flatten) and go out the same way: Keras's layouts are the canonical ones (Dense.kernel
+(in, out), Conv2D.kernel (kh, kw, in, out), LSTM/GRU kernel, recurrent_kernel, bias), so no transpose
+anywhere. Every variable, input and loss follows the dtype of the weights (float64 or float32) through
+keras.config.set_floatx; a float64 run also takes the fixes of impl_keras/float64_fixes.py.
 """
 
 import contextlib
@@ -14,26 +16,27 @@ import keras
 import numpy as np
 from keras import ops
 
-from impl_keras import float64_fixes
+from impl_keras import conv, float64_fixes, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, LOSSES
+from rosetta.params import dtype_of
+from rosetta.tasks import ACTIVATIONS, GRU, LOSSES, LSTM, Conv2D, Flatten, Pool2D
 
-# ---- activations: by name on the Dense layer, or a layer with the task's α after it ----
+# ---- activations: by name on the Dense or Conv2D layer, or a layer with the task's α after it ----
 
 NAMED = ("linear", "relu", "sigmoid", "tanh")
 
 
 def activation(spec):
-    """Dense's activation= argument; None where a layer with an α follows (alpha_layers)."""
+    """Dense's or Conv2D's activation= argument; None where a layer with an α follows (alpha_layers)."""
     if spec.activation not in ACTIVATIONS:
         raise unknown("activation", spec.activation, ACTIVATIONS)
     return spec.activation if spec.activation in NAMED else None
 
 
 def alpha_layers(spec):
-    """The layers after a Dense(activation=None): LeakyReLU, ELU or PReLU."""
+    """The layers after a Dense or Conv2D(activation=None): LeakyReLU, ELU or PReLU (Dense only)."""
     if spec.activation == "leaky_relu":
         return [float64_fixes.leaky_relu(spec.alpha)]  # keras.layers.LeakyReLU(negative_slope=α)
     if spec.activation == "elu":
@@ -46,36 +49,65 @@ def alpha_layers(spec):
 # ---- the network ----
 
 
+def dense(task, spec):
+    """keras.layers.Dense(units) with the task's activation (or None, the α layer after it) and L2."""
+    return keras.layers.Dense(
+        spec.units,
+        activation=activation(spec),
+        use_bias=spec.bias,
+        kernel_initializer="zeros",  # Keras 1: init=; set_weights replaces it with the task's
+        kernel_regularizer=l2_penalty(task),  # adds λ·ΣW² to the loss
+    )
+
+
+ONE_LAYER = {Pool2D: conv.pool2d, Flatten: conv.flatten, LSTM: recurrent.lstm, GRU: recurrent.gru}
+
+
+def keras_layers(task, spec):
+    """The Keras layers of one task layer: Dense or Conv2D and its α layer, or one stock layer."""
+    if isinstance(spec, Conv2D):
+        return [conv.conv2d(spec, activation(spec)), *alpha_layers(spec)]
+    if type(spec) in ONE_LAYER:
+        return [ONE_LAYER[type(spec)](spec)]
+    return [dense(task, spec), *alpha_layers(spec)]
+
+
 def build(task, params):
-    """keras.Sequential([keras.Input, Dense, ...]) holding a copy of the canonical weights."""
-    layers = [keras.Input(shape=(task.n_in,))]  # Keras 1/2: Dense(..., input_dim=n_in)
+    """keras.Sequential([keras.Input, one or two Keras layers per task layer, ...]) holding a copy of
+    the canonical weights."""
+    layers = [keras.Input(shape=task.input_shape)]  # Keras 1/2: Dense(..., input_dim=n_in)
     for spec in task.layers:
-        dense = keras.layers.Dense(
-            spec.units,
-            activation=activation(spec),
-            use_bias=spec.bias,
-            kernel_initializer="zeros",  # Keras 1: init=; set_weights replaces it with the task's
-            kernel_regularizer=l2_penalty(task),  # adds λ·ΣW² to the loss
-        )
-        layers += [dense, *alpha_layers(spec)]
+        layers += keras_layers(task, spec)
     model = keras.Sequential(layers)
-    model.set_weights([layer[key] for layer in params for key in ("W", "b", "alpha") if key in layer])
+    # Keras's variables, in order: kernel, recurrent_kernel, bias, PReLU α of each layer
+    model.set_weights([layer[key] for layer in params for key in ("W", "U", "b", "alpha") if key in layer])
     return model
 
 
 def get_params(model, grads=None):
-    """The canonical weights of the model's Dense and PReLU layers (or `grads`, in the same order:
-    kernel, bias, PReLU α, kernel, ...), NumPy."""
+    """The canonical weights of the model's layers (or `grads`, in the same order: kernel,
+    [recurrent_kernel,] bias, [PReLU α,] kernel, ...), NumPy; {} for pooling and Flatten."""
     arrays, params = iter(model.trainable_variables if grads is None else grads), []
     for layer in model.layers:
         if isinstance(layer, keras.layers.PReLU):
             params[-1]["alpha"] = np.array(ops.convert_to_numpy(next(arrays)))  # (fan_out,)
-        if not isinstance(layer, keras.layers.Dense):
-            continue
-        params.append({"W": np.array(ops.convert_to_numpy(next(arrays)))})  # Dense.kernel: (in, out)
-        assert params[-1]["W"].shape == (layer.kernel.shape[0], layer.units), f"W is {params[-1]['W'].shape}"
-        if layer.use_bias:
-            params[-1]["b"] = np.array(ops.convert_to_numpy(next(arrays)))
+        elif isinstance(layer, keras.layers.Dense):
+            params.append(dense_params(layer, arrays))
+        elif isinstance(layer, keras.layers.Conv2D):
+            params.append(conv.conv2d_params(layer, arrays))
+        elif isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+            params.append(recurrent.recurrent_params(layer, arrays))
+        elif isinstance(layer, (*conv.POOLS.values(), keras.layers.Flatten)):
+            params.append({})
+    return params  # a LeakyReLU or ELU layer after a Dense or Conv2D has no weights and no entry
+
+
+def dense_params(layer, arrays):
+    """The canonical {"W"[, "b"]} of a Dense from the next one or two of `arrays`."""
+    params = {"W": np.array(ops.convert_to_numpy(next(arrays)))}  # Dense.kernel: (in, out)
+    assert params["W"].shape == (layer.kernel.shape[0], layer.units), f"W is {params['W'].shape}"
+    if layer.use_bias:
+        params["b"] = np.array(ops.convert_to_numpy(next(arrays)))
     return params
 
 
@@ -92,7 +124,7 @@ def floatx_of(params):
     """Keras creates variables, losses, metrics and optimizer state, and casts inputs, in the global
     floatx (default float32); layers take the global dtype policy, which Keras fixes from floatx the
     first time a layer is built. Set both to the weights' dtype for this call only, then restore them."""
-    dtype, previous = str(params[0]["W"].dtype), (keras.config.floatx(), keras.config.dtype_policy())
+    dtype, previous = str(dtype_of(params)), (keras.config.floatx(), keras.config.dtype_policy())
     keras.config.set_floatx(dtype)
     keras.config.set_dtype_policy(dtype)
     try:
@@ -116,7 +148,7 @@ def keras_loss(task):
     """(a Keras loss, the loss_weights compile takes) for the task's loss."""
     if task.loss == "multitask":
         return multitask(task), 1.0  # compile takes a function (y_true, y_pred) as a loss
-    return named_loss(task.loss, task.sizes[-1])
+    return named_loss(task.loss, task.n_out)
 
 
 def named_loss(name, k):
@@ -172,8 +204,10 @@ def tensorflow_gradient(model, loss_fn, x, y):
 def jax_gradient(model, loss_fn, x, y):
     import jax
 
+    fixed = [v.value for v in model.non_trainable_variables]  # an RNN's dropout SeedGenerator state
+
     def loss_of(trainable):  # a pure function of the weights: stateless_call, not model(x)
-        out, _, losses = model.stateless_call(trainable, [], x, return_losses=True)
+        out, _, losses = model.stateless_call(trainable, fixed, x, return_losses=True)
         return loss_fn(y, out) + sum(losses)
 
     return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])

@@ -15,6 +15,7 @@ from impl_keras import mlp, optim
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
+from rosetta.params import dtype_of
 
 
 def train(task, params, steps=None):
@@ -30,7 +31,7 @@ def train(task, params, steps=None):
         # epochs: Keras 1's nb_epoch. One Keras epoch is the whole run: the task's epochs are in batches.
         model.fit(batches, epochs=1, shuffle=False, callbacks=[losses], verbose=0)
         trained = mlp.get_params(model)
-    history = np.array(losses.values, dtype=params[0]["W"].dtype)
+    history = np.array(losses.values, dtype=dtype_of(params))
     check_history(task.name, history)
     return trained, {"loss": history}
 
@@ -46,7 +47,7 @@ class Batches(keras.utils.PyDataset):
         return len(self.rows)
 
     def __getitem__(self, k):
-        return self.x[self.rows[k]], self.y[self.rows[k]]  # (B, n_in), (B, K) or labels (B,)
+        return self.x[self.rows[k]], self.y[self.rows[k]]  # (B, *input_shape), (B, K) or labels (B,)
 
 
 class StepLosses(keras.callbacks.Callback):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keras import ops
 
 import impl_keras
 from parity_tests.harness import (
@@ -54,6 +55,17 @@ def test_forward_loss_and_grads(name, dtype):
 @given(mlp_tasks(), st.sampled_from(DTYPES))
 def test_random_mlps(task, dtype):
     """Every activation (Keras's LeakyReLU/ELU with the task's α), loss, bias on/off, L2 on/off."""
+    assert_forward_parity(impl_keras, task, dtype, off_kink_params(task, dtype), name=NAME)
+
+
+LAYER_CASES = [(name, dtype) for name in ("cnn", "lstm", "gru") for dtype in DTYPES]
+
+
+@pytest.mark.parametrize("name, dtype", LAYER_CASES, ids=ids(LAYER_CASES))
+def test_conv_and_recurrent_nets_with_nonzero_biases(name, dtype):
+    """The catalog's biases start at 0 (LSTM's forget block at 1), which would hide a bias loaded
+    into the wrong place (GRU's input and recurrent rows swapped): random biases everywhere."""
+    task = tasks.get(name)
     assert_forward_parity(impl_keras, task, dtype, off_kink_params(task, dtype), name=NAME)
 
 
@@ -145,3 +157,46 @@ def test_the_check_catches_shuffled_batches(monkeypatch):
     monkeypatch.setattr(batches, "__init__", swapped)
     diffs = trajectory_diffs(impl_keras, task, "float64", steps=20)
     assert diffs["loss_history"] > 1e-3
+
+
+def build_then(change):
+    """mlp.build followed by change(model): a wrong weight load, as a broken set_weights would do."""
+    real_build = impl_keras.mlp.build
+
+    def build(task, params):
+        model = real_build(task, params)
+        change(model)
+        return model
+
+    return build
+
+
+def test_the_check_catches_lstm_gate_blocks_out_of_order(monkeypatch):
+    """lstm: gate blocks i and f swapped in the kernel, the recurrent kernel and the bias."""
+    task = tasks.get("lstm")
+
+    def swap_i_f(model):
+        cell = model.layers[0].cell
+        for v in (cell.kernel, cell.recurrent_kernel, cell.bias):
+            i, f, g, o = np.split(ops.convert_to_numpy(v), 4, axis=-1)
+            v.assign(np.concatenate([f, i, g, o], axis=-1))
+
+    monkeypatch.setattr(impl_keras.mlp, "build", build_then(swap_i_f))
+    diffs = forward_diffs(impl_keras, task, task.init_params(), "float64")
+    assert min(diffs.values()) > 1e-3, diffs
+
+
+def test_the_check_catches_swapped_gru_bias_rows(monkeypatch):
+    """gru: the input and recurrent bias rows b[0], b[1] loaded the wrong way round. The catalog's zero
+    biases hide it (forward, gradients and the trajectory all match); random biases do not."""
+    task = tasks.get("gru")
+
+    def swap_rows(model):
+        bias = model.layers[0].cell.bias
+        bias.assign(ops.convert_to_numpy(bias)[::-1])
+
+    monkeypatch.setattr(impl_keras.mlp, "build", build_then(swap_rows))
+    hidden = forward_diffs(impl_keras, task, task.init_params(), "float64")
+    assert max(hidden.values()) <= tolerances.FORWARD["float64"], hidden
+    diffs = forward_diffs(impl_keras, task, off_kink_params(task), "float64")
+    assert diffs["forward"] > 1e-3 and diffs["grads"] > 1e-3, diffs
