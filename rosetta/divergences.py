@@ -139,6 +139,10 @@ CATALOG += [
       "impl_torch.divergences:gru_gate_order", 0.232, "reorder the blocks with TORCH_GRU_BLOCKS"),
     D("maxpool-ties/jax", "Max pool: jax.grad of jnp.max splits a tied window's gradient",
       "impl_jax.divergences:maxpool_ties", 0.0605, "lax.reduce_window(x, -inf, lax.max, ...)"),
+    D("gru-reset-after/keras", "GRU: Keras reset_after=False applies r before the matmul, one bias",
+      "impl_keras.divergences:gru_reset_after", 0.1245, "reset_after=True (Keras 3's default)"),
+    D("lstm-forget-bias/keras", "LSTM init: Keras unit_forget_bias=True starts the forget bias at 1",
+      "impl_keras.divergences:lstm_forget_bias", 1.0, "draw the canonical weights; they follow Keras"),
 ]  # fmt: skip
 
 
