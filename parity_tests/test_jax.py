@@ -137,6 +137,13 @@ def test_float32_weights_compute_in_float32():
 # ---- training: per-step losses and final weights ----
 
 
+@pytest.mark.parametrize("name", ["cnn", "lstm", "gru"], ids=lambda n: f"jax-{n}-nonzero-biases")
+def test_conv_and_recurrent_nets_with_nonzero_biases(name):
+    """Random biases: the catalog's zeros would hide one loaded into the wrong place (GRU's rows)."""
+    task = tasks.get(name)
+    assert_forward_parity(impl_jax, task, "float64", off_kink_params(task))
+
+
 @pytest.mark.parametrize("name, dtype", CATALOG)
 def test_trajectory(name, dtype):
     assert_trajectory_parity(impl_jax, tasks.get(name), dtype)

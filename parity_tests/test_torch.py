@@ -34,6 +34,13 @@ def test_forward_loss_grads_random_mlps(task, dtype):
     assert_forward_parity(impl_torch, task, dtype, off_kink_params(task, dtype))
 
 
+@pytest.mark.parametrize("name", ["cnn", "lstm", "gru"], ids=lambda n: f"torch-{n}-nonzero-biases")
+def test_conv_and_recurrent_nets_with_nonzero_biases(name):
+    """Random biases: the catalog's zeros would hide one loaded into the wrong place (GRU's rows)."""
+    task = tasks.get(name)
+    assert_forward_parity(impl_torch, task, "float64", off_kink_params(task))
+
+
 @pytest.mark.parametrize("name, dtype", CASES)
 def test_trajectory(name, dtype):
     assert_trajectory_parity(impl_torch, tasks.get(name), dtype)
