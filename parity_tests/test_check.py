@@ -502,3 +502,20 @@ def test_flax_conv_is_refused_with_a_clear_message():
     model = nnx.Sequential(nnx.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0)), nnx.relu)
     with pytest.raises(ValueError, match="not supported yet: Flax Conv in rosetta.check"):
         rosetta.check(model, build_layers("keras", "cnn"), x)
+
+
+def test_torch_padding_1_for_tensorflows_stride_2_same_is_found_at_its_block_and_other_pooling_is_structure():
+    from torch import nn
+
+    x, _ = layer_data("cnn")
+    modules = list(build_layers("torch", "cnn"))
+    modules[3].padding = (1, 1)  # both sides, where TensorFlow pads only bottom/right: (0, 1)
+    report = rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules[:2], *modules[3:]), x)
+    assert where(report) == ("forward", 1, "linear") and report.hints == []
+    modules = list(build_layers("torch", "cnn"))
+    modules[5] = nn.AvgPool2d(2)
+    report = rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules), x)
+    assert where(report) == ("structure", 1, "activation") and "pooling" in report.first.message
+    modules[2] = nn.Identity()  # no ZeroPad2d: 3×3 where the Linear takes 2×2
+    with pytest.raises(ValueError, match="the torch model does not run on x permuted to NCHW"):
+        rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules[:2], *modules[3:]), x)

@@ -245,6 +245,9 @@ class TorchModel:
         try:
             with torch.no_grad(), eval_mode(self.model):
                 self.model(self.input(np.asarray(x)[:1]))
+        except RuntimeError as exc:  # a model that does not run on this input: one line, no traceback
+            given = "x permuted to NCHW" if self.images else "x"
+            raise ValueError(f"the torch model does not run on {given}: {str(exc).splitlines()[0]}") from exc
         finally:
             for hook in hooks:
                 hook.remove()
