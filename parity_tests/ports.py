@@ -250,6 +250,13 @@ def keras_layers(kind, params, bug=None):
     else:
         layers = [(L.LSTM if kind == "lstm" else L.GRU)(4, dtype=dtype), L.Dense(2, dtype=dtype)]
     model = keras.Sequential([keras.Input(shape, dtype=dtype), *layers])
+    params = [dict(layer) for layer in params]
+    if bug == "flatten-order":  # the Dense holds a torch Linear's rows, (C, H, W) = (6, 2, 2), as they are
+        params[4]["W"] = params[4]["W"].reshape(2, 2, 6, 3).transpose(2, 0, 1, 3).reshape(24, 3)
+    if bug == "gate-order" and kind == "gru":  # torch's r, z, n copied as Keras's z, r, h
+        params[0] = {
+            k: np.concatenate([np.split(a, 3, -1)[j] for j in (1, 0, 2)], -1) for k, a in params[0].items()
+        }
     model.set_weights([layer[k] for layer in params for k in ("W", "U", "b") if k in layer])
     return model
 
@@ -259,6 +266,11 @@ def canonical_layers(kind, params, bug=None):
 
 
 LAYER_BUILD = {"torch": torch_layers, "keras": keras_layers, "canonical": canonical_layers}
+
+
+def torch_cnn(dtype):
+    """`rosetta check --spec-b parity_tests.ports:torch_cnn`: the torch CNN a state_dict loads into."""
+    return torch_layers("cnn", layer_weights("cnn", dtype)[1])
 
 
 def build_layers(framework, kind, dtype="float64", bug=None):

@@ -519,3 +519,11 @@ def test_torch_padding_1_for_tensorflows_stride_2_same_is_found_at_its_block_and
     modules[2] = nn.Identity()  # no ZeroPad2d: 3×3 where the Linear takes 2×2
     with pytest.raises(ValueError, match="the torch model does not run on x permuted to NCHW"):
         rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules[:2], *modules[3:]), x)
+
+
+@pytest.mark.parametrize("kind,bug,block", [("cnn", "flatten-order", 2), ("gru", "gate-order", 0)])
+def test_the_same_bugs_in_a_keras_port_of_a_torch_model_are_named(kind, bug, block):
+    x, _ = layer_data(kind)
+    report = rosetta.check(build_layers("torch", kind), build_layers("keras", kind, bug=bug), x)
+    assert where(report) == ("weights", block, "linear")
+    assert [(h.kind, h.block) for h in report.hints] == [(bug, block)], str(report)
