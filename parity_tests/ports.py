@@ -118,8 +118,8 @@ def build(framework, dtype="float64", **kw):
 # Bugs: "flatten-order" (torch's nn.Flatten on NCHW into a Linear holding Keras's kernel as is),
 # "conv-kernel" (block 1's kernel permuted (3, 2, 1, 0): kh and kw swapped), "gate-order" (GRU: the
 # blocks copied without TORCH_GRU_BLOCKS; LSTM: read as i, f, o, g), "double-bias" (LSTM: bias_hh
-# left as nn.LSTM drew it beside bias_ih = b), "trainable-bias-hh" (LSTM: bias_hh zeroed but
-# trained, so a step moves b twice as far).
+# left as nn.LSTM drew it beside bias_ih = b; "double-bias-copied": b in both), "trainable-bias-hh"
+# (LSTM: bias_hh zeroed but trained, so a step moves b twice as far).
 
 
 def layer_task(kind):
@@ -197,9 +197,11 @@ def torch_layers(kind, params, bug=None):
         rnn.bias_ih_l0.copy_(t(b if kind == "lstm" else b[0]))
         if kind == "gru":
             rnn.bias_hh_l0.copy_(t(b[1]))
+        elif bug == "double-bias-copied":
+            rnn.bias_hh_l0.copy_(t(b))  # Keras's one bias copied into both: torch adds it twice
         elif bug != "double-bias":
             rnn.bias_hh_l0.zero_()  # one bias: torch adds bias_ih + bias_hh
-    if kind == "lstm" and bug not in ("double-bias", "trainable-bias-hh"):
+    if kind == "lstm" and bug not in ("double-bias", "double-bias-copied", "trainable-bias-hh"):
         rnn.bias_hh_l0.requires_grad_(False)  # else both copies get d/db: b moves twice as far
     head = nn.Linear(4, 2, dtype=dtype)
     with torch.no_grad():

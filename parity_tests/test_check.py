@@ -441,6 +441,7 @@ HINTS = [
     ("lstm", "gate-order", 0, "gate-order"),
     ("gru", "gate-order", 0, "gate-order"),
     ("lstm", "double-bias", 0, "lstm-double-bias"),
+    ("lstm", "double-bias-copied", 0, "lstm-double-bias"),
 ]
 
 
