@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rosetta
-from parity_tests.ports import build, data, weights
+from parity_tests.ports import build, build_layers, data, layer_data, weights
 
 FRAMEWORKS = ("torch", "keras", "flax", "canonical")
 PAIRS = list(itertools.permutations(FRAMEWORKS, 2))
@@ -385,3 +385,146 @@ def test_a_block_count_mismatch_keras_torch_and_an_unsupported_layer_stop_before
     assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["first"]["value"] is None
     with pytest.raises(ValueError, match="not supported yet: Conv1d"):
         rosetta.check(nn.Sequential(nn.Conv1d(1, 1, 1)), build("torch"), x)
+
+
+# ---- Conv2D, pooling, Flatten, LSTM, GRU: torch, Keras and canonical (Flax refused, not yet) ----
+
+LAYER_PAIRS = [("keras", "torch"), ("torch", "canonical"), ("canonical", "keras")]  # each side A and B once
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind", ["cnn", "lstm", "gru"])
+@pytest.mark.parametrize("fa,fb", LAYER_PAIRS)
+def test_a_correct_cnn_lstm_gru_port_is_ok_with_loss_and_gradients(fa, fb, kind, dtype):
+    x, y = (a.astype(dtype) for a in layer_data(kind))
+    a, b = build_layers(fa, kind, dtype), build_layers(fb, kind, dtype)
+    report = rosetta.check(a, b, x, y, loss="mse")
+    assert report.ok, str(report)
+    assert report.hints == [] and [row["weights"] for row in report.blocks] == ["equal"] * len(report.blocks)
+    assert all(row["grad"] <= report.tolerance["forward"] for row in report.blocks)
+
+
+@pytest.mark.parametrize("fb,dtype", [("canonical", "float64"), ("keras", "float32")])
+@pytest.mark.parametrize("kind", ["cnn", "lstm", "gru"])
+def test_cnn_lstm_gru_torch_sgd_steps_stay_with_canonical_and_keras(kind, fb, dtype):
+    """float32 against Keras: its optimizer keeps the learning rate as a float32 variable."""
+    import keras
+    import torch
+
+    from rosetta.tasks import Optimizer
+
+    x, y = (a.astype(dtype) for a in layer_data(kind))
+    other = Optimizer("sgd", lr=0.1, momentum=0.9) if fb == "canonical" else keras.optimizers.SGD(0.1, 0.9)
+    optimizers = (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), other)
+    a, b = build_layers("torch", kind, dtype), build_layers(fb, kind, dtype)
+    report = rosetta.check(a, b, x, y, loss="mse", optimizer=optimizers, steps=3)
+    assert report.ok, str(report)  # the frozen bias_hh of torch's LSTM moves no second copy of b
+    assert len(report.steps) == 3
+
+
+def test_a_trainable_zero_bias_hh_diverges_at_the_first_step():
+    import torch
+
+    from rosetta.tasks import Optimizer
+
+    x, y = layer_data("lstm")
+    a, b = build_layers("torch", "lstm", bug="trainable-bias-hh"), build_layers("canonical", "lstm")
+    optimizers = (lambda p: torch.optim.SGD(p, lr=0.1), Optimizer("sgd", lr=0.1))
+    report = rosetta.check(a, b, x, y, loss="mse", optimizer=optimizers, steps=2)
+    assert all(row["grad"] <= report.tolerance["forward"] for row in report.blocks)  # d/db agrees
+    assert (report.first.stage, report.first.block, report.first.step) == ("step", 0, 1)
+
+
+HINTS = [
+    ("cnn", "flatten-order", 2, "flatten-order"),
+    ("cnn", "conv-kernel", 1, "conv-kernel"),
+    ("lstm", "gate-order", 0, "gate-order"),
+    ("gru", "gate-order", 0, "gate-order"),
+    ("lstm", "double-bias", 0, "lstm-double-bias"),
+    ("lstm", "double-bias-copied", 0, "lstm-double-bias"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("fa", ["keras", "canonical"])
+@pytest.mark.parametrize("kind,bug,block,hint", HINTS)
+def test_a_layout_bug_in_torch_is_found_at_its_block_and_named(fa, kind, bug, block, hint, dtype):
+    x, _ = layer_data(kind)
+    report = rosetta.check(
+        build_layers(fa, kind, dtype), build_layers("torch", kind, dtype, bug=bug), x.astype(dtype)
+    )
+    assert where(report) == ("weights", block, "linear"), str(report)
+    assert [(h.kind, h.block) for h in report.hints] == [(hint, block)], str(report)
+    assert report.blocks[block]["pre"] > report.tolerance["forward"]
+
+
+def test_the_double_bias_is_named_on_the_torch_side_when_torch_is_the_first_model():
+    x, _ = layer_data("lstm")
+    report = rosetta.check(build_layers("torch", "lstm", bug="double-bias"), build_layers("keras", "lstm"), x)
+    assert kinds(report) == ["lstm-double-bias"] and report.hints[0].message.startswith("torch's nn.LSTM")
+
+
+def test_the_gru_hint_names_torchs_order():
+    x, _ = layer_data("gru")
+    report = rosetta.check(build_layers("keras", "gru"), build_layers("torch", "gru", bug="gate-order"), x)
+    assert "holds its gate blocks as r, z, h" in report.hints[0].message
+
+
+def test_images_must_be_nhwc_and_sequences_n_t_f():
+    x, _ = layer_data("cnn")
+    with pytest.raises(rosetta.portcheck.InputError, match=r"\(N, H, W, 2\): NHWC"):
+        rosetta.check(build_layers("keras", "cnn"), build_layers("torch", "cnn"), x.transpose(0, 3, 1, 2))
+    with pytest.raises(rosetta.portcheck.InputError, match=r"\(N, T, 3\)"):
+        rosetta.check(build_layers("keras", "lstm"), build_layers("torch", "lstm"), x[:, 0])
+
+
+def test_recurrent_forms_other_than_the_canonical_are_refused_before_any_number():
+    import keras
+    from torch import nn
+
+    x, _ = layer_data("gru")
+    refusals = [
+        (
+            keras.Sequential([keras.Input((5, 3)), keras.layers.GRU(4, reset_after=False)]),
+            "reset_after=False",
+        ),
+        (keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, return_sequences=True)]), "many-to-one"),
+        (nn.Sequential(nn.LSTM(3, 4)), "batch_first=True"),
+    ]
+    for model, message in refusals:
+        with pytest.raises(ValueError, match=message):
+            rosetta.check(model, build_layers("keras", "gru"), x)
+
+
+def test_flax_conv_is_refused_with_a_clear_message():
+    from flax import nnx
+
+    x, _ = layer_data("cnn")
+    model = nnx.Sequential(nnx.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0)), nnx.relu)
+    with pytest.raises(ValueError, match="not supported yet: Flax Conv in rosetta.check"):
+        rosetta.check(model, build_layers("keras", "cnn"), x)
+
+
+def test_torch_padding_1_for_tensorflows_stride_2_same_is_found_at_its_block_and_other_pooling_is_structure():
+    from torch import nn
+
+    x, _ = layer_data("cnn")
+    modules = list(build_layers("torch", "cnn"))
+    modules[3].padding = (1, 1)  # both sides, where TensorFlow pads only bottom/right: (0, 1)
+    report = rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules[:2], *modules[3:]), x)
+    assert where(report) == ("forward", 1, "linear") and report.hints == []
+    modules = list(build_layers("torch", "cnn"))
+    modules[5] = nn.AvgPool2d(2)
+    report = rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules), x)
+    assert where(report) == ("structure", 1, "activation") and "pooling" in report.first.message
+    modules[2] = nn.Identity()  # no ZeroPad2d: 3×3 where the Linear takes 2×2
+    with pytest.raises(ValueError, match="the torch model does not run on x permuted to NCHW"):
+        rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules[:2], *modules[3:]), x)
+
+
+@pytest.mark.parametrize("kind,bug,block", [("cnn", "flatten-order", 2), ("gru", "gate-order", 0)])
+def test_the_same_bugs_in_a_keras_port_of_a_torch_model_are_named(kind, bug, block):
+    x, _ = layer_data(kind)
+    report = rosetta.check(build_layers("torch", kind), build_layers("keras", kind, bug=bug), x)
+    assert where(report) == ("weights", block, "linear")
+    assert [(h.kind, h.block) for h in report.hints] == [(bug, block)], str(report)

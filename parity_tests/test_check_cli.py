@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from parity_tests.ports import SIZES, build, data, weights
+from parity_tests.ports import SIZES, build, build_layers, data, layer_data, weights
 from rosetta import cli, params
 
 SPEC = json.dumps(
@@ -197,3 +197,19 @@ def test_a_pickle_with_a_payload_is_refused_and_nothing_runs(files, tmp_path):
     )
     assert proc.returncode == 2 and "refused" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not marker.exists()
+
+
+def test_a_keras_cnn_file_against_torch_state_dicts_with_a_factory(tmp_path, capsys):
+    """NHWC x.npy; the torch side is built by parity_tests.ports:torch_cnn and given x as NCHW."""
+    import torch
+
+    np.save(tmp_path / "x.npy", layer_data("cnn")[0])
+    build_layers("keras", "cnn").save(tmp_path / "cnn.keras")
+    torch.save(build_layers("torch", "cnn").state_dict(), tmp_path / "cnn.pt")
+    torch.save(build_layers("torch", "cnn", bug="flatten-order").state_dict(), tmp_path / "bad.pt")
+    for name, expected in (("cnn.pt", 0), ("bad.pt", 1)):
+        argv = ["check", tmp_path / "cnn.keras", tmp_path / name, "--spec-b", "parity_tests.ports:torch_cnn"]
+        code, out, err = rosetta(*argv, "--input", tmp_path / "x.npy", "--json", capsys=capsys)
+        doc = json.loads(out)
+        assert code == expected, err
+    assert [h["kind"] for h in doc["hints"]] == ["flatten-order"] and doc["first"]["block"] == 2

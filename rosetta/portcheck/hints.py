@@ -2,11 +2,13 @@
 where the fix closes the gap. NumPy only; the arrays came from the adapters.
 """
 
+import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference_numpy import mlp, optim
+from reference_numpy import conv, mlp, optim, recurrent
 from rosetta import tasks, tolerances
 from rosetta.portcheck.layers import apply_block_acts, split_outputs
 from rosetta.portcheck.report import Hint
@@ -50,6 +52,10 @@ def diagnose(ev):
     for test in (
         transpose,
         missing_bias,
+        flatten_order,
+        conv_kernel,
+        gate_order,
+        double_bias,
         activation,
         activation_slope,
         norm_epsilon,
@@ -99,6 +105,158 @@ def missing_bias(ev):
             size = float(np.max(np.abs(bias)))
             msg = f"{other.framework}'s layer has no bias ({m.framework}'s: max |b| = {size:.3g}); add it"
             out.append(Hint("missing-bias", i, msg))
+    return out
+
+
+# ---- convolutional and recurrent layers: every array canonical (rosetta.layouts) ----
+
+
+def flat_shape(blocks, i):
+    """(H, W, C) flattened right before block i, or None."""
+    shapes = [layer.shape for layer in blocks[i - 1].layers if layer.kind == "flatten"] if i else []
+    return shapes[-1] if shapes and len(shapes[-1]) == 3 else None
+
+
+def row_orders(hwc):
+    """Kernel rows (H·W·C, out) in (H, W, C) order read as (C, H, W), and the other way round."""
+    h, w, c = hwc
+    return (
+        lambda W: W.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1),
+        lambda W: W.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(h * w * c, -1),
+    )
+
+
+def flatten_order(ev):
+    """The Dense after a Flatten: B's kernel with its rows reordered between (H, W, C) and (C, H, W)
+    gives A's pre-activation: one side flattens NCHW activations with the other's kernel."""
+    out, wb = [], ev.mb.weights()
+    for i, ba in enumerate(ev.blocks_a):
+        hwc = flat_shape(ev.blocks_a, i) or flat_shape(ev.blocks_b, i)
+        if ba.head.kind != "dense" or hwc is None or min(hwc[2], hwc[0] * hwc[1]) < 2:
+            continue
+        if close(ev.fb[i][1], ev.fa[i][1], ev):
+            continue
+        if any(
+            close(linear(ev.fa[i][0], wb[i], fix(wb[i]["W"])), ev.fa[i][1], ev) for fix in row_orders(hwc)
+        ):
+            msg = (
+                f"the Dense after Flatten reads the {hwc} features in another order on {ev.mb.framework} "
+                f"than on {ev.ma.framework}: torch's nn.Flatten on NCHW orders them (C, H, W), Keras, Flax "
+                "and canonical (H, W, C) on NHWC; in torch permute before flattening "
+                "(x.permute(0, 2, 3, 1).flatten(1)), or reorder the kernel's rows "
+                "(W.reshape(H, W, C, out).transpose(2, 0, 1, 3).reshape(-1, out))"
+            )
+            out.append(Hint("flatten-order", i, msg))
+    return out
+
+
+def conv_padding(inp, pre, k, s):
+    """The padding rule whose output size B's conv has: TensorFlow's "same" or "valid" (None: other)."""
+    h, ho = np.shape(inp)[1], np.shape(pre)[1]
+    return "same" if ho == math.ceil(h / s) else "valid" if ho == (h - k) // s + 1 else None
+
+
+def kernel_fixes(W, shape):
+    """(description, fixed kernel) of the layout mistakes that give a (kh, kw, in, out) kernel of `shape`."""
+    kh, kw, c, f = shape
+    for axes in itertools.permutations(range(4)):
+        if axes != (0, 1, 2, 3) and W.transpose(axes).shape == shape:
+            yield f"its axes permuted: the fix is W.transpose{axes}", W.transpose(axes)
+    if W.size == kh * kw * c * f:
+        torch_read = W.transpose(3, 2, 0, 1).reshape(shape)  # torch's weight reshaped, not permuted
+        yield "reshaped where it needed a permute (torch (out, in, kh, kw) ↔ (kh, kw, in, out))", torch_read
+        yield "reshaped where it needed a permute", W.reshape(f, c, kh, kw).transpose(2, 3, 1, 0)
+
+
+def conv_kernel(ev):
+    """B's conv kernel in another layout: B's conv re-run with the kernel put back gives A's output."""
+    out, wa, wb = [], ev.ma.weights(), ev.mb.weights()
+    for i, (ba, state) in enumerate(zip(ev.blocks_a, ev.weights)):
+        if ba.head.kind != "conv2d" or state == "equal" or close(ev.fb[i][1], ev.fa[i][1], ev):
+            continue
+        (k, s), inp = ba.head.config, np.asarray(ev.fa[i][0], np.float64)
+        padding = conv_padding(inp, ev.fb[i][1], k, s)
+        if padding is None:
+            continue
+        for how, W in kernel_fixes(np.asarray(wb[i]["W"], np.float64), wa[i]["W"].shape):
+            if close(
+                conv.conv2d_forward(inp, W, np.asarray(wb[i]["b"], np.float64), s, padding)[0],
+                ev.fa[i][1],
+                ev,
+            ):
+                msg = (
+                    f"{ev.mb.framework}'s conv kernel, read as canonical (kh, kw, in, out), is "
+                    f"{ev.ma.framework}'s {how}; torch's Conv2d.weight is (out, in, kh, kw) = "
+                    "W.permute(3, 2, 0, 1), Keras's and Flax's kernel (kh, kw, in, out)"
+                )
+                out.append(Hint("conv-kernel", i, msg))
+                break
+    return out
+
+
+GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "h")}
+FORWARD = {"lstm": recurrent.lstm_forward, "gru": recurrent.gru_forward}
+
+
+def rnn_last(kind, inp, layer):
+    """h_T of the reference LSTM/GRU on `inp` (N, T, F) with canonical {"W", "U", "b"}, float64."""
+    params = {key: np.asarray(layer[key], np.float64) for key in ("W", "U", "b")}
+    return FORWARD[kind](np.asarray(inp, np.float64), params)[0][:, -1]
+
+
+def gate_order(ev):
+    """B's gate blocks in another order: B's layer re-run with its blocks reordered gives A's h_T."""
+    out, wb = [], ev.mb.weights()
+    for i, ba in enumerate(ev.blocks_a):
+        kind = ba.head.kind
+        if kind not in GATES or close(ev.fb[i][1], ev.fa[i][1], ev):
+            continue
+        gates = GATES[kind]
+        for perm in itertools.permutations(range(len(gates))):
+            fixed = {key: blocks(wb[i][key], perm) for key in ("W", "U", "b")}
+            if perm == tuple(range(len(gates))) or not close(
+                rnn_last(kind, ev.fa[i][0], fixed), ev.fa[i][1], ev
+            ):
+                continue
+            held = [gates[perm.index(j)] for j in range(len(gates))]  # the gate each of B's blocks holds
+            msg = (
+                f"{ev.mb.framework}'s {kind.upper()} holds its gate blocks as {', '.join(held)} where "
+                f"{ev.ma.framework}'s are {', '.join(gates)}: "
+                + (
+                    "torch's nn.GRU orders them r, z, n, Keras and canonical z, r, h: reorder the blocks "
+                    "of the kernels and both biases (rosetta.layouts.TORCH_GRU_BLOCKS)"
+                    if kind == "gru"
+                    else "torch's nn.LSTM and Keras both order them i, f, g, o: copy the blocks as they are"
+                )
+            )
+            out.append(Hint("gate-order", i, msg))
+            break
+    return out
+
+
+def blocks(a, perm):
+    """The gate blocks of `a` along its last axis in the order `perm`."""
+    parts = np.split(np.asarray(a), len(perm), axis=-1)
+    return np.concatenate([parts[k] for k in perm], axis=-1)
+
+
+def double_bias(ev):
+    """An LSTM with torch's second bias: that side re-run without bias_hh gives the other side's h_T."""
+    out = []
+    for m, f, g in ((ev.ma, ev.fa, ev.fb), (ev.mb, ev.fb, ev.fa)):
+        for i, layer in enumerate(m.weights()):
+            if ev.blocks_a[i].head.kind != "lstm" or not np.any(layer.get("b_hh", 0)):
+                continue
+            if close(f[i][1], g[i][1], ev):
+                continue
+            fixed = layer | {"b": layer["b"] - layer["b_hh"]}
+            if close(rnn_last("lstm", f[i][0], fixed), g[i][1], ev):
+                size = float(np.max(np.abs(layer["b_hh"])))
+                msg = (
+                    f"{m.framework}'s nn.LSTM adds bias_hh (max |b| = {size:.3g}) to bias_ih: Keras and "
+                    "canonical have one bias b = bias_ih + bias_hh; copy b into bias_ih and zero bias_hh"
+                )
+                out.append(Hint("lstm-double-bias", i, msg))
     return out
 
 

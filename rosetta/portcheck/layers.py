@@ -1,7 +1,10 @@
 """What every adapter reports, framework-free: each native layer as a `Layer`, grouped into blocks.
 
-A block is one parametrized layer (Dense/Linear, BatchNorm, LayerNorm) and the parameter-free layers
-after it; a Keras Dense with a fused activation arrives here already split into two `Layer`s.
+A block is one parametrized layer (Dense/Linear, Conv2D, LSTM, GRU, BatchNorm, LayerNorm) and the
+parameter-free layers after it (activations, pooling, Flatten); a Keras Dense or Conv2D with a fused
+activation arrives here already split into two `Layer`s. Every array the adapters hand over is
+canonical (rosetta.layouts): images NHWC, conv kernels (kh, kw, in, out), recurrent gate blocks
+i, f, g, o (LSTM) and z, r, h (GRU), an LSTM's one bias; an LSTM/GRU's output is its last hidden state.
 """
 
 import math
@@ -11,7 +14,7 @@ import numpy as np
 
 from reference_numpy.mlp import activation
 
-PARAMETRIZED = ("dense", "batchnorm", "layernorm")
+PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm")
 PASSTHROUGH = ("dropout", "flatten")  # no arithmetic in inference mode
 FUNCTIONS = (
     "linear",
@@ -39,6 +42,8 @@ class Layer:
     eps: float | None = None  # batchnorm, layernorm
     momentum: float | None = None  # batchnorm: the batch mean's weight in the running mean (torch's m)
     rate: float = 0.0  # dropout
+    config: tuple = ()  # conv2d (kernel, stride); pool (size, "max" | "avg"): compared as structure
+    shape: tuple = ()  # flatten: its input (H, W, C), canonical NHWC; () when flat already
 
 
 @dataclass

@@ -26,7 +26,10 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
     report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
     if not structure(report, blocks_a, blocks_b):
         return report
-    x = checked_input(x, blocks_a[0].head.n_in)
+    x = checked_input(x, blocks_a[0].head)
+    for m in (ma, mb):
+        if hasattr(m, "bind"):
+            m.bind(x)  # torch learns its activations' shapes: NCHW <-> NHWC, the flatten order
     if loss is not None and y is None:
         raise InputError("a loss needs the targets y")
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
@@ -73,10 +76,15 @@ def new_report(ma, mb):
     return report
 
 
-def checked_input(x, n_in):
+RANK = {"conv2d": (4, "(N, H, W, {}): NHWC images"), "lstm": (3, "(N, T, {})"), "gru": (3, "(N, T, {})")}
+
+
+def checked_input(x, head):
+    """x as the first block takes it: (N, n_in), NHWC images (N, H, W, C) or sequences (N, T, F)."""
     x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise InputError(f"input of shape {x.shape}: the models take (N, {n_in})")
+    rank, shape = RANK.get(head.kind, (2, "(N, {})"))
+    if x.ndim != rank or x.shape[-1] != head.n_in:
+        raise InputError(f"input of shape {x.shape}: the models take {shape.format(head.n_in)}")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise InputError("input contains NaN or Inf")
     return x
@@ -96,7 +104,7 @@ def structure(report, blocks_a, blocks_b):
     aligned = True
     for i, (ba, bb) in enumerate(zip(blocks_a, blocks_b)):
         ha, hb = ba.head, bb.head
-        if (ha.kind, ha.n_in, ha.n_out) != (hb.kind, hb.n_in, hb.n_out):
+        if (ha.kind, ha.n_in, ha.n_out, ha.config) != (hb.kind, hb.n_in, hb.n_out, hb.config):
             mismatch(report, i, "linear", f"{ha.name} vs {hb.name}")
             aligned = False
         elif ha.bias != hb.bias:
@@ -104,6 +112,9 @@ def structure(report, blocks_a, blocks_b):
         if [act.act for act in ba.acts] != [act.act for act in bb.acts]:
             names = [" → ".join(act.name for act in blk.acts) or "no activation" for blk in (ba, bb)]
             mismatch(report, i, "activation", f"{names[0]} vs {names[1]}")
+        pools = [[layer.config for layer in blk.layers if layer.kind == "pool"] for blk in (ba, bb)]
+        if pools[0] != pools[1]:
+            mismatch(report, i, "activation", f"pooling {pools[0]} vs {pools[1]}")
     return aligned
 
 
@@ -142,7 +153,10 @@ def compare_forward(report, fa, fb):
             ("linear", "pre", (pre_a, pre_b)),
             ("activation", "post", (post_a, post_b)),
         ):
-            if np.shape(u) != np.shape(v):
+            if np.shape(u) != np.shape(v):  # e.g. "valid" vs "same" padding
+                message = f"output shapes {np.shape(u)[1:]} vs {np.shape(v)[1:]}"
+                report.divergences.append(Divergence("forward", i, part, INF, message=message))
+                row[key] = INF
                 continue
             row[key] = tolerances.rel_diff(u, v, report.dtype)
             row[key + "_abs"] = float(np.max(np.abs(np.asarray(u, np.float64) - v))) if np.size(u) else 0.0

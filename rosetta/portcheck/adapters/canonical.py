@@ -34,11 +34,34 @@ def head(spec):
     return "softmax" if "softmax" in (spec.get("output"), last) else None
 
 
+WEIGHTED = (tasks.Layer, tasks.Conv2D, tasks.LSTM, tasks.GRU)
+
+
+def weighted(task, per_layer):
+    """The entries of the layers that hold weights (pooling and Flatten hold none)."""
+    return [entry for spec, entry in zip(task.layers, per_layer) if isinstance(spec, WEIGHTED)]
+
+
+def describe_layer(spec, shape):
+    """A task layer as a Layer, `shape` its per-sample input shape."""
+    if isinstance(spec, tasks.Conv2D):
+        name = f"Conv2D({shape[2]}→{spec.filters}, k={spec.kernel}, s={spec.stride}, {spec.padding})"
+        return Layer("conv2d", name, shape[2], spec.filters, True, config=(spec.kernel, spec.stride))
+    if isinstance(spec, tasks.Pool2D):
+        return Layer("pool", f"{spec.kind}pool({spec.size})", config=(spec.size, spec.kind))
+    if isinstance(spec, tasks.Flatten):
+        return Layer("flatten", "Flatten", shape=tuple(shape))
+    if isinstance(spec, (tasks.LSTM, tasks.GRU)):
+        kind = type(spec).__name__
+        return Layer(kind.lower(), f"{kind}({shape[1]}→{spec.units})", shape[1], spec.units, True)
+    return Layer("dense", f"W({shape[0]}→{spec.units})", shape[0], spec.units, spec.bias)
+
+
 def describe(task, head):
     layers = []
-    for n_in, spec in zip(task.sizes, task.layers):
-        layers.append(Layer("dense", f"W({n_in}→{spec.units})", n_in, spec.units, spec.bias))
-        if spec.activation != "linear":
+    for spec, (shape, _) in zip(task.layers, task.layer_shapes):
+        layers.append(describe_layer(spec, shape))
+        if mlp.activated(spec) and spec.activation != "linear":
             alpha = spec.alpha if spec.activation in tasks.DEFAULT_ALPHA else None
             name = spec.activation if alpha is None else f"{spec.activation}({alpha:g})"
             layers.append(Layer("act", name, act=spec.activation, alpha=alpha))
@@ -56,7 +79,7 @@ class CanonicalModel:
         self.layers, self.compute_dtype, self.notes = describe(self.task, self.head), self.dtype, []
 
     def weights(self):
-        return mlp.build(self.task, self.params)
+        return weighted(self.task, mlp.build(self.task, self.params))
 
     def tensor(self, a):
         return as_dtype(a, self.params)
@@ -65,7 +88,7 @@ class CanonicalModel:
         _, cache = mlp.predict(self.task, self.params, as_dtype(x, self.params))
         captured = []
         for spec, (_, z, a) in zip(self.task.layers, cache):
-            captured += [z] if spec.activation == "linear" else [z, a]
+            captured += [z, a] if mlp.activated(spec) and spec.activation != "linear" else [z]
         return captured + ([apply("softmax", captured[-1], None)] if self.head == "softmax" else [])
 
     def outputs_as_left(self, x):
@@ -75,15 +98,22 @@ class CanonicalModel:
         if self.head:
             raise NotSupported("not supported yet: a loss on the canonical softmax head (use logits)")
         task = replace(self.task, loss=loss, l2=0.0)
-        return mlp.loss_and_grads(task, self.params if params is None else params, x, y)
+        value, grads = mlp.loss_and_grads(task, self.params if params is None else params, x, y)
+        return value, weighted(self.task, grads)
 
     def train(self, x, y, loss, opt, steps):
         """`steps` reference updates with `opt` (a rosetta.tasks.Optimizer) on a copy of the weights."""
         params, state, record = mlp.build(self.task, self.params), optim.make(opt, self.params), []
         for t in range(1, steps + 1):
-            _, grads = self.loss_and_grads(x, y, loss, params)
+            _, grads = mlp.loss_and_grads(replace(self.task, loss=loss, l2=0.0), params, x, y)
             optim.update(opt, params, grads, state, t)
-            record.append({"params": mlp.build(self.task, params), "grads": grads, "lr": opt.lr_at(t - 1)})
+            record.append(
+                {
+                    "params": weighted(self.task, mlp.build(self.task, params)),
+                    "grads": weighted(self.task, grads),
+                    "lr": opt.lr_at(t - 1),
+                }
+            )
         return record, form(opt)
 
 

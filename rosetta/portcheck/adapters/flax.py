@@ -43,6 +43,14 @@ def describe(layer):
         )
     if isinstance(layer, nnx.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
+    if isinstance(layer, (nnx.Conv, nnx.RNN, nnx.LSTMCell, nnx.GRUCell)) or getattr(
+        layer, "__name__", None
+    ) in ("max_pool", "avg_pool"):
+        name = type(layer).__name__ if isinstance(layer, nnx.Module) else layer.__name__
+        raise NotSupported(
+            f"not supported yet: Flax {name} in rosetta.check (Conv2D, pooling, LSTM and GRU are "
+            "compared for torch, Keras and canonical models)"
+        )
     return describe_function(layer)
 
 

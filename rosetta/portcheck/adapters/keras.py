@@ -1,7 +1,10 @@
 """Keras 3: a Sequential or functional chain of layers, on whichever backend Keras runs.
 
-Layers are called one at a time on the input, so every layer's output is seen; a Dense with a fused
-activation yields two outputs, x @ kernel + bias and its activation. Gradients come from the backend's
+Layers are called one at a time on the input, so every layer's output is seen; a Dense or Conv2D with
+a fused activation yields two outputs, its linear part and the activation. Keras's layouts are
+canonical (channels_last images, (kh, kw, in, out) kernels, LSTM blocks i, f, g, o with one bias, GRU
+reset_after=True blocks z, r, h with a (2, 3u) bias): no array is converted; channels_first,
+reset_after=False and return_sequences=True are refused. Gradients come from the backend's
 own mechanism, steps from a fresh copy of the user's optimizer on a clone of the model.
 """
 
@@ -38,13 +41,70 @@ def fused(layer):
 
 
 def describe(layer):
-    """One Keras layer as a list of Layers: a Dense with an activation is two."""
+    """One Keras layer as a list of Layers: a Dense or Conv2D with an activation is two."""
     if isinstance(layer, keras.layers.Dense):
-        n_in, act = layer.kernel.shape[0], fused(layer)
-        dense = Layer("dense", f"Dense({n_in}→{layer.units})", n_in, layer.units, layer.use_bias)
-        alpha = FUNCTION_ALPHA.get(act)
-        return [dense] + ([] if act == "linear" else [Layer("act", f"'{act}'", act=act, alpha=alpha)])
-    return [describe_other(layer)]
+        n_in = layer.kernel.shape[0]
+        head = Layer("dense", f"Dense({n_in}→{layer.units})", n_in, layer.units, layer.use_bias)
+    elif isinstance(layer, keras.layers.Conv2D):
+        head = describe_conv(layer)
+    else:
+        return [describe_other(layer)]
+    act = fused(layer)
+    alpha = FUNCTION_ALPHA.get(act)
+    return [head] + ([] if act == "linear" else [Layer("act", f"'{act}'", act=act, alpha=alpha)])
+
+
+def square(value, what, layer):
+    if len(set(value)) != 1:
+        raise NotSupported(f"not supported yet: {type(layer).__name__} with a non-square {what} {value}")
+    return value[0]
+
+
+def channels_last(layer):
+    if layer.data_format != "channels_last":
+        raise NotSupported(f"not supported yet: {type(layer).__name__}(data_format={layer.data_format!r})")
+
+
+def describe_conv(layer):
+    channels_last(layer)
+    k, s = square(layer.kernel_size, "kernel", layer), square(layer.strides, "stride", layer)
+    if square(layer.dilation_rate, "dilation", layer) != 1 or layer.groups != 1:
+        raise NotSupported("not supported yet: Conv2D with dilation or groups")
+    c, f = layer.kernel.shape[2], layer.filters
+    name = f"Conv2D({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
+    return Layer("conv2d", name, c, f, layer.use_bias, config=(k, s))
+
+
+def describe_pool(layer):
+    channels_last(layer)
+    p = square(layer.pool_size, "window", layer)
+    if tuple(layer.strides) != tuple(layer.pool_size) or layer.padding != "valid":
+        name = type(layer).__name__
+        raise NotSupported(f"not supported yet: {name} other than strides = pool_size, 'valid'")
+    kind = "max" if isinstance(layer, keras.layers.MaxPooling2D) else "avg"
+    return Layer("pool", f"{type(layer).__name__}({p})", config=(p, kind))
+
+
+def describe_recurrent(layer):
+    name = type(layer).__name__
+    acts = [getattr(f, "__name__", "?") for f in (layer.activation, layer.recurrent_activation)]
+    if layer.return_sequences or layer.return_state or layer.go_backwards or layer.stateful:
+        raise NotSupported(f"not supported yet: {name} other than many-to-one (return_sequences=False)")
+    if acts != ["tanh", "sigmoid"] or not layer.use_bias:
+        raise NotSupported(f"not supported yet: {name} other than tanh/sigmoid with a bias")
+    if isinstance(layer, keras.layers.GRU) and not layer.reset_after:
+        raise NotSupported("not supported: GRU(reset_after=False) is another function, not a layout")
+    n_in = layer.cell.kernel.shape[0]
+    return Layer(name.lower(), f"{name}({n_in}→{layer.units})", n_in, layer.units, True)
+
+
+def flat_shape(layer):
+    """(H, W, C) that a Flatten flattens, when Keras knows it."""
+    try:
+        shape = tuple(layer.input.shape[1:])
+    except (AttributeError, ValueError):
+        return ()
+    return shape if len(shape) == 3 else ()
 
 
 def describe_other(layer):
@@ -81,7 +141,11 @@ def describe_other(layer):
     if isinstance(layer, L.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
     if isinstance(layer, L.Flatten):
-        return Layer("flatten", "Flatten")
+        return Layer("flatten", "Flatten", shape=flat_shape(layer))
+    if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
+        return describe_pool(layer)
+    if isinstance(layer, (L.LSTM, L.GRU)):
+        return describe_recurrent(layer)
     raise NotSupported(f"not supported yet: {type(layer).__name__}")
 
 
@@ -91,8 +155,10 @@ def numpy(value):
 
 def keys(layer, trainable=False):
     """Canonical names of a layer's variables, in Keras's order (layer.weights)."""
-    if isinstance(layer, keras.layers.Dense):
-        return ["W"] + (["b"] if layer.use_bias else [])  # Dense.kernel is already (in, out)
+    if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+        return ["W"] + (["b"] if layer.use_bias else [])  # kernels are already (in, out), (kh, kw, in, out)
+    if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+        return ["W", "U", "b"]  # kernel, recurrent_kernel, bias: canonical blocks and biases
     names = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
     stats = isinstance(layer, keras.layers.BatchNormalization) and not trainable
     return names + (["moving_mean", "moving_variance"] if stats else [])
@@ -104,7 +170,8 @@ def canonical(layer, arrays, trainable=False):
 
 
 def parametrized(model):
-    kinds = (keras.layers.Dense, keras.layers.BatchNormalization, keras.layers.LayerNormalization)
+    L = keras.layers  # noqa: N806
+    kinds = (L.Dense, L.Conv2D, L.LSTM, L.GRU, L.BatchNormalization, L.LayerNormalization)
     return [layer for layer in chain(model) if isinstance(layer, kinds)]
 
 
@@ -116,6 +183,15 @@ def compute_dtype(model, dtype):
         return dtype
     leaky = any(isinstance(layer, keras.layers.LeakyReLU) for layer in chain(model))
     return "float32" if BACKEND != "tensorflow" or leaky else dtype
+
+
+def linear_part(layer, a):
+    """A Dense's a @ kernel + bias or a Conv2D's convolution + bias, before its fused activation."""
+    if isinstance(layer, keras.layers.Dense):
+        z = ops.matmul(a, layer.kernel)
+    else:
+        z = layer.convolution_op(a, layer.kernel)  # channels_last: the bias broadcasts on the last axis
+    return z if layer.bias is None else ops.add(z, layer.bias)
 
 
 class KerasModel:
@@ -135,9 +211,8 @@ class KerasModel:
         statistics); a fused Dense gives x @ kernel + bias, then f of it."""
         a, captured = self.tensor(x), []
         for layer in chain(model or self.model):
-            if isinstance(layer, keras.layers.Dense) and fused(layer) != "linear":
-                z = ops.matmul(a, layer.kernel)
-                captured.append(numpy(z if layer.bias is None else ops.add(z, layer.bias)))
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and fused(layer) != "linear":
+                captured.append(numpy(linear_part(layer, a)))
             a = layer(a, training=training)
             captured.append(numpy(a))
         return captured
@@ -249,6 +324,8 @@ def loss_function(loss):
 
         def by_name(y, out):
             keras_loss, weight = named_loss(loss, out.shape[-1])
+            dtype = keras.backend.standardize_dtype(out.dtype)  # a Loss computes in floatx unless told
+            keras_loss = type(keras_loss).from_config(keras_loss.get_config() | {"dtype": dtype})
             return weight * keras_loss(y, out)
 
         return by_name

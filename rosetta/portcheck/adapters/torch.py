@@ -1,16 +1,25 @@
 """PyTorch: an nn.Module whose forward applies its child modules in order.
 
 Layer outputs come from forward hooks, gradients from autograd, steps from the user's torch.optim
-factory on a deep copy. Linear.weight is (out, in): transposed to canonical (in, out) here and only here.
+factory on a deep copy. Every conversion to canonical (rosetta.layouts) happens here and only here:
+Linear.weight (out, in) -> (in, out); images NCHW -> NHWC (a model whose first layer is Conv2d,
+ZeroPad2d or a pooling layer is given the NHWC x permuted to NCHW); Conv2d.weight (out, in, kh, kw)
+-> (kh, kw, in, out); nn.Flatten on NCHW orders the features (C, H, W), so its output and the next
+Linear's kernel rows are reordered to canonical (H, W, C); nn.ZeroPad2d joins the Conv2d after it;
+nn.LSTM / nn.GRU (batch_first, one layer) give their last step out[:, -1], W = weight_ih.T,
+U = weight_hh.T, an LSTM's b = bias_ih + bias_hh (bias_hh also kept as "b_hh" for the double-bias
+hint), a GRU's blocks r, z, n -> z, r, h and b = [bias_ih, bias_hh].
 """
 
 import contextlib
 import copy
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from rosetta.layouts import TORCH_GRU_BLOCKS
 from rosetta.portcheck.layers import Layer, NotSupported
 
 ACTIVATIONS = {
@@ -28,12 +37,76 @@ def leaves(module):
     return [leaf for child in children for leaf in leaves(child)] if children else [module]
 
 
+PARAMETRIZED = (nn.Linear, nn.Conv2d, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.LayerNorm)
+IMAGE_FIRST = (nn.Conv2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
+
+
 def parametrized(model):
-    return [m for m in leaves(model) if isinstance(m, (nn.Linear, nn.BatchNorm1d, nn.LayerNorm))]
+    return [m for m in leaves(model) if isinstance(m, PARAMETRIZED)]
 
 
-def describe(m):
+def computing(model):
+    """The leaves that are layers of their own: a ZeroPad2d is part of the Conv2d after it."""
+    return [m for m in leaves(model) if not isinstance(m, nn.ZeroPad2d)]
+
+
+def pads(model):
+    """{Conv2d: (left, right, top, bottom)} of every ZeroPad2d right before a Conv2d."""
+    found, previous = {}, None
+    for m in leaves(model):
+        if isinstance(previous, nn.ZeroPad2d):
+            if not isinstance(m, nn.Conv2d):
+                raise NotSupported("not supported yet: ZeroPad2d not followed by a Conv2d")
+            found[m] = tuple(previous.padding)
+        previous = m
+    return found
+
+
+def square(value, what, m):
+    values = set(value) if isinstance(value, tuple) else {value}
+    if len(values) != 1:
+        raise NotSupported(f"not supported yet: {type(m).__name__} with a non-square {what} {value}")
+    return values.pop()
+
+
+def describe_conv(m, pad=None):
+    k, s = square(m.kernel_size, "kernel", m), square(m.stride, "stride", m)
+    if square(m.dilation, "dilation", m) != 1 or m.groups != 1 or m.padding_mode != "zeros":
+        raise NotSupported("not supported yet: Conv2d with dilation, groups or a non-zero padding_mode")
+    padding = m.padding if isinstance(m.padding, str) else square(m.padding, "padding", m)
+    name = f"Conv2d({m.in_channels}→{m.out_channels}, k={k}, s={s}, padding={padding})"
+    name = name if pad is None else f"ZeroPad2d{pad} → {name}"
+    return Layer("conv2d", name, m.in_channels, m.out_channels, m.bias is not None, config=(k, s))
+
+
+def describe_pool(m):
+    kind = "max" if isinstance(m, nn.MaxPool2d) else "avg"
+    k = square(m.kernel_size, "window", m)
+    stride = square(m.stride, "stride", m)
+    if stride != k or square(m.padding, "padding", m) or m.ceil_mode or getattr(m, "dilation", 1) != 1:
+        raise NotSupported(f"not supported yet: {type(m).__name__} other than window = stride, no padding")
+    return Layer("pool", f"{type(m).__name__}({k})", config=(k, kind))
+
+
+def describe_recurrent(m):
+    extra = m.num_layers != 1 or m.bidirectional or not m.bias or getattr(m, "proj_size", 0)
+    if not m.batch_first or extra:
+        raise NotSupported(
+            f"not supported yet: {type(m).__name__} other than one layer, batch_first=True, bias=True"
+        )
+    kind = "lstm" if isinstance(m, nn.LSTM) else "gru"
+    name = f"{type(m).__name__}({m.input_size}→{m.hidden_size})"
+    return Layer(kind, name, m.input_size, m.hidden_size, True)
+
+
+def describe(m, pad=None):
     """One torch module as a Layer."""
+    if isinstance(m, nn.Conv2d):
+        return describe_conv(m, pad)
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+        return describe_pool(m)
+    if isinstance(m, (nn.LSTM, nn.GRU)):
+        return describe_recurrent(m)
     if isinstance(m, nn.Linear):
         return Layer(
             "dense",
@@ -63,13 +136,48 @@ def describe(m):
     raise NotSupported(f"not supported yet: {type(m).__name__}")
 
 
-def canonical(m, read=lambda p: p):
-    """A parametrized module's weights (or, with `read`, their gradients) in canonical layout."""
-    as_np = lambda p: None if p is None or read(p) is None else read(p).detach().cpu().numpy().copy()  # noqa: E731
+def hwc_rows(W, chw):
+    """Kernel rows (C·H·W, out) in nn.Flatten's (C, H, W) order -> canonical (H, W, C) order."""
+    c, h, w = chw
+    return W.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
+
+
+def reorder(a, axis):
+    """GRU gate blocks along `axis`: torch's r, z, n <-> canonical z, r, h (the same swap both ways)."""
+    blocks = np.split(a, 3, axis=axis)
+    return np.concatenate([blocks[k] for k in TORCH_GRU_BLOCKS], axis=axis)
+
+
+def recurrent(m, as_np, grads):
+    """An nn.LSTM / nn.GRU's canonical {"W": (in, G·u), "U": (u, G·u), "b"}."""
+    W, U = as_np(m.weight_ih_l0).T, as_np(m.weight_hh_l0).T  # (G·u, in) -> (in, G·u), (G·u, u) -> (u, G·u)
+    b_ih, b_hh = as_np(m.bias_ih_l0), as_np(m.bias_hh_l0)
+    gates = 4 if isinstance(m, nn.LSTM) else 3
+    assert W.shape == (m.input_size, gates * m.hidden_size), f"W is {W.shape}"
+    assert U.shape == (m.hidden_size, gates * m.hidden_size), f"U is {U.shape}"
+    if isinstance(m, nn.LSTM):  # blocks i, f, g, o as canonical; torch adds its two biases
+        if grads:  # both biases get d/db; a frozen one has none
+            return {"W": W, "U": U, "b": b_ih if b_ih is not None else b_hh}
+        return {"W": W, "U": U, "b": b_ih + b_hh, "b_hh": b_hh}
+    return {"W": reorder(W, 1), "U": reorder(U, 1), "b": np.stack([reorder(b_ih, 0), reorder(b_hh, 0)])}
+
+
+def canonical(m, read=None, chw=None):
+    """A parametrized module's weights (or, with `read`, their gradients) in canonical layout; `chw`:
+    the (C, H, W) that the nn.Flatten before a Linear flattened."""
+    get = read or (lambda p: p)
+    as_np = lambda p: None if p is None or get(p) is None else get(p).detach().cpu().numpy().copy()  # noqa: E731
     if isinstance(m, nn.Linear):
         layer = {"W": as_np(m.weight).T}  # torch (out, in) -> canonical (in, out)
         assert layer["W"].shape == (m.in_features, m.out_features), f"W is {layer['W'].shape}"
+        layer["W"] = layer["W"] if chw is None else hwc_rows(layer["W"], chw)
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
+    if isinstance(m, nn.Conv2d):
+        layer = {"W": as_np(m.weight).transpose(2, 3, 1, 0)}  # (out, in, kh, kw) -> (kh, kw, in, out)
+        assert layer["W"].shape == (*m.kernel_size, m.in_channels, m.out_channels), f"W is {layer['W'].shape}"
+        return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
+    if isinstance(m, (nn.LSTM, nn.GRU)):
+        return recurrent(m, as_np, read is not None)
     layer = {"gamma": as_np(m.weight), "beta": as_np(m.bias)}
     if isinstance(m, nn.BatchNorm1d):
         layer |= {"moving_mean": as_np(m.running_mean), "moving_variance": as_np(m.running_var)}
@@ -88,15 +196,32 @@ def eval_mode(model):
             m.train(flag)
 
 
+def to_canonical(m, inp, out):
+    """One leaf's output, NumPy, canonical: NHWC images, an RNN's last step, (H, W, C) flattening."""
+    if isinstance(m, (nn.LSTM, nn.GRU)):
+        out = out[0][:, -1]  # (N, T, u) -> h_T, (N, u): many-to-one
+    elif isinstance(m, nn.Flatten) and inp[0].dim() == 4:
+        out = inp[0].permute(0, 2, 3, 1).flatten(1)  # the same numbers in canonical (H, W, C) order
+    elif out.dim() == 4:
+        out = out.permute(0, 2, 3, 1)  # NCHW -> NHWC
+    return out.detach().cpu().numpy()
+
+
 class TorchModel:
     framework = "torch"
 
     def __init__(self, model):
         self.model = model
-        self.layers = [describe(m) for m in leaves(model)]
+        fused = pads(model)
+        self.layers = [describe(m, fused.get(m)) for m in computing(model)]
+        first = leaves(model)[0]
+        self.images = isinstance(first, IMAGE_FIRST)  # the model reads NCHW: check permutes the NHWC x
+        self.chw = {}  # parametrized index -> (C, H, W) that the nn.Flatten before it flattened
         self.dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         self.compute_dtype = self.dtype
         self.notes = ["torch model left in training mode (model.train())"] if model.training else []
+        if self.images:
+            self.notes.append("NHWC input permuted to NCHW for torch (x.permute(0, 3, 1, 2))")
 
     def tensor(self, a):
         a = np.asarray(a)
@@ -104,20 +229,59 @@ class TorchModel:
             torch.from_numpy(a) if a.dtype.kind in "iu" else torch.tensor(a, dtype=getattr(torch, self.dtype))
         )
 
-    def weights(self):
-        return [canonical(m) for m in parametrized(self.model)]
+    def input(self, x):
+        """The model's own input: NHWC images -> NCHW for a model that starts with a Conv2d."""
+        x = self.tensor(x)
+        return x.permute(0, 3, 1, 2) if self.images else x
 
-    def outputs(self, x, model=None, inference=True):
-        """Every leaf module's output, NumPy, in inference mode (or as the user left the model)."""
-        model, captured = model or self.model, []
-        hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in leaves(model)]
+    def bind(self, x):
+        """One forward on x[:1]: the (C, H, W) each nn.Flatten of NCHW activations sees."""
+        seen, mods = {}, leaves(self.model)
+
+        def note(m, inp, _out):  # a hook returning something would replace the output
+            seen[m] = tuple(inp[0].shape[1:])
+
+        hooks = [m.register_forward_hook(note) for m in mods if isinstance(m, nn.Flatten)]
         try:
-            with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext():
-                model(self.tensor(x))
+            with torch.no_grad(), eval_mode(self.model):
+                self.model(self.input(np.asarray(x)[:1]))
+        except RuntimeError as exc:  # a model that does not run on this input: one line, no traceback
+            given = "x permuted to NCHW" if self.images else "x"
+            raise ValueError(f"the torch model does not run on {given}: {str(exc).splitlines()[0]}") from exc
         finally:
             for hook in hooks:
                 hook.remove()
-        return [out.detach().cpu().numpy() for out in captured]
+        chw, index, layers = None, -1, []
+        for m in mods:
+            index += isinstance(m, PARAMETRIZED)
+            if isinstance(m, nn.Linear) and chw is not None:
+                self.chw[index] = chw
+            chw = seen[m] if len(seen.get(m, ())) == 3 else None if isinstance(m, PARAMETRIZED) else chw
+        for layer, m in zip(self.layers, computing(self.model)):
+            shape = seen.get(m, ())
+            layers.append(replace(layer, shape=(shape[1], shape[2], shape[0])) if len(shape) == 3 else layer)
+        self.layers = layers
+
+    def canonical(self, model, read=None):
+        return [canonical(m, read, self.chw.get(i)) for i, m in enumerate(parametrized(model))]
+
+    def weights(self):
+        return self.canonical(self.model)
+
+    def outputs(self, x, model=None, inference=True):
+        """Every layer's output, NumPy, canonical, in inference mode (or as the user left the model)."""
+        model, captured = model or self.model, []
+        hooks = [
+            m.register_forward_hook(lambda m, inp, out: captured.append(to_canonical(m, inp, out)))
+            for m in computing(model)
+        ]
+        try:
+            with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext():
+                model(self.input(x))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return captured
 
     def outputs_as_left(self, x):
         return self.outputs(x, inference=False) if self.model.training else None
@@ -125,15 +289,15 @@ class TorchModel:
     def training_pass(self, x):
         """One training-mode forward on a deep copy: every leaf's output, and the weights after it."""
         model = copy.deepcopy(self.model).train()
-        return self.outputs(x, model, inference=False), [canonical(m) for m in parametrized(model)]
+        return self.outputs(x, model, inference=False), self.canonical(model)
 
     def loss_and_grads(self, x, y, loss_fn, model=None):
         model = model or self.model
         with eval_mode(model):
-            loss = loss_fn(model(self.tensor(x)), self.tensor(y))  # torch losses: (input, target)
-            params = list(model.parameters())
+            loss = loss_fn(model(self.input(x)), self.tensor(y))  # torch losses: (input, target)
+            params = [p for p in model.parameters() if p.requires_grad]  # a frozen LSTM bias_hh: none
             grads = dict(zip(params, torch.autograd.grad(loss, params)))
-        return float(loss.detach()), [canonical(m, grads.get) for m in parametrized(model)]
+        return float(loss.detach()), self.canonical(model, grads.get)
 
     def train(self, x, y, loss_fn, factory, steps):
         """`steps` optimizer steps on a deep copy; the weights, gradients and lr of every step."""
@@ -145,12 +309,12 @@ class TorchModel:
             lr = optimizer.param_groups[0]["lr"]
             optimizer.zero_grad()
             with eval_mode(model):
-                loss_fn(model(self.tensor(x)), self.tensor(y)).backward()
-            grads = [canonical(m, lambda p: p.grad) for m in parametrized(model)]
+                loss_fn(model(self.input(x)), self.tensor(y)).backward()
+            grads = self.canonical(model, lambda p: p.grad)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            record.append({"params": [canonical(m) for m in parametrized(model)], "grads": grads, "lr": lr})
+            record.append({"params": self.canonical(model), "grads": grads, "lr": lr})
         return record, form(optimizer)
 
 
