@@ -37,13 +37,7 @@ def leaky_relu_grad_at_zero():
             a = jax.nn.leaky_relu(z) if leaky else mlp.activation(spec.activation, z, spec.alpha)
         return mlp.loss_value(task, a, y)
 
-    naive = mlp.get_params(jax.grad(naive_loss)(mlp.build(task, params)))
-    reference = ref.loss_and_grads(task, params, x, y)[1]
-    return Gap(
-        rel_diff_params(naive, reference),
-        rel_diff_params(mlp.loss_and_grads(task, params, x, y)[1], reference),
-        FORWARD[F64],
-    )
+    return grad_gap(naive_loss, task, params, x, y)
 
 
 def float32_default():
@@ -190,10 +184,12 @@ def maxpool_ties():
                 a = mlp.activation(spec.activation, z, spec.alpha) if mlp.activated(spec) else z
         return mlp.loss_value(task, a, y)
 
+    return grad_gap(naive_loss, task, params, x, y)
+
+
+def grad_gap(naive_loss, task, params, x, y):
+    """default: jax.grad of the naive loss; setting: impl_jax's gradients; each against the reference's."""
     naive = mlp.get_params(jax.grad(naive_loss)(mlp.build(task, params)))
     reference = ref.loss_and_grads(task, params, x, y)[1]
-    return Gap(
-        rel_diff_params(naive, reference),
-        rel_diff_params(mlp.loss_and_grads(task, params, x, y)[1], reference),
-        FORWARD[F64],
-    )
+    ours = mlp.loss_and_grads(task, params, x, y)[1]
+    return Gap(rel_diff_params(naive, reference), rel_diff_params(ours, reference), FORWARD[F64])
