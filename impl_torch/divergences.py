@@ -224,3 +224,34 @@ def gru_gate_order():
         gru.bias_hh_l0.copy_(torch.as_tensor(layer["b"][1]))
         naive = model(torch.as_tensor(x)).numpy()
     return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def conv_kernel_transpose():
+    """cnn: each canonical kernel (kh, kw, in, out) loaded as torch.tensor(W.T), NumPy's .T reversing
+    every axis to (out, in, kw, kh) (the shape Conv2d wants, kh and kw swapped), against
+    W.permute(3, 2, 0, 1) (impl_torch)."""
+    task = tasks.get("cnn")
+    params, (x, _) = task.init_params(), task.data()
+    model = mlp.build(task, params)
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    kernels = [layer["W"] for spec, layer in zip(task.layers, params) if isinstance(spec, tasks.Conv2D)]
+    with torch.no_grad():
+        for module, W in zip(convs, kernels, strict=True):
+            module.weight.copy_(torch.tensor(W.T))  # (kh, kw, in, out).T = (out, in, kw, kh)
+        naive = model(torch.as_tensor(x)).numpy()
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def same_stride2_padding():
+    """cnn: its stride-2 "same" conv as torch ports often write it, Conv2d(padding=1) (one pixel on
+    every side: the output is 4×4 either way), against TensorFlow's rule, (0, 1): the odd pixel only
+    bottom/right (nn.ZeroPad2d, impl_torch)."""
+    task = tasks.get("cnn")
+    params, (x, _) = task.init_params(), task.data()
+    model = mlp.build(task, params)
+    pads = [i for i, m in enumerate(model) if isinstance(m, nn.ZeroPad2d)]
+    stride2 = next(i for i in pads if model[i + 1].stride == (2, 2))
+    model[stride2] = nn.ZeroPad2d(1)  # = Conv2d(padding=1) before the stride-2 conv
+    with torch.no_grad():
+        naive = model(torch.as_tensor(x)).numpy()
+    return forward_gap(mlp.forward, task, params, x, naive)

@@ -131,6 +131,10 @@ CATALOG += [
 
 # issue 15: convolutional and recurrent layers
 CATALOG += [
+    D("conv-kernel/torch", "Conv kernel: torch's is (out, in, kh, kw); NumPy's W.T gives (out, in, kw, kh)",
+      "impl_torch.divergences:conv_kernel_transpose", 0.606, "W.permute(3, 2, 0, 1)"),
+    D("same-stride2/torch", "Stride-2 \"same\": TensorFlow pads (0, 1), a torch port's padding=1 pads (1, 1)",
+      "impl_torch.divergences:same_stride2_padding", 1.07, "nn.ZeroPad2d(same_padding) + Conv2d(padding=0)"),
     D("nchw-flatten/torch", "Flatten: torch's nn.Flatten on NCHW orders the features (C, H, W)",
       "impl_torch.divergences:nchw_flatten", 1.08, "x.permute(0, 2, 3, 1).flatten(1) before the head"),
     D("lstm-bias/torch", "LSTM: torch adds two biases, bias_ih + bias_hh, each drawn U(±1/√u)",
