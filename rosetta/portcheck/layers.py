@@ -8,14 +8,14 @@ i, f, g, o (LSTM) and z, r, h (GRU), an LSTM's one bias; an LSTM/GRU's output is
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from reference_numpy.mlp import activation
 
 PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm")
-PASSTHROUGH = ("dropout", "flatten")  # no arithmetic in inference mode
+PASSTHROUGH = ("dropout", "flatten", "reshape")  # no arithmetic in inference mode
 FUNCTIONS = (
     "linear",
     "relu",
@@ -32,7 +32,7 @@ FUNCTIONS = (
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # a PARAMETRIZED or PASSTHROUGH kind, or "act"
+    kind: str  # a PARAMETRIZED or PASSTHROUGH kind, "act", "pool", graph.STRUCTURAL, "op" or "hidden"
     name: str  # as the framework calls it, for the table: "Linear(3→5)", "LeakyReLU(0.3)"
     n_in: int = 0
     n_out: int = 0
@@ -46,52 +46,8 @@ class Layer:
     shape: tuple = ()  # flatten: its input (H, W, C), canonical NHWC; () when flat already
 
 
-@dataclass
-class Block:
-    layers: list = field(default_factory=list)  # the Layers: the parametrized one first
-
-    @property
-    def head(self):
-        return self.layers[0]
-
-    @property
-    def acts(self):
-        return [layer for layer in self.layers if layer.kind == "act"]
-
-    def describe(self):
-        return " → ".join(layer.name for layer in self.layers)
-
-
 class NotSupported(ValueError):
     """A layer the check cannot compare yet, raised before any number."""
-
-
-def group(layers):
-    """Layers in forward order -> blocks; a leading Flatten/Dropout belongs to no block."""
-    blocks = []
-    for layer in layers:
-        if layer.kind in PARAMETRIZED:
-            blocks.append(Block([layer]))
-        elif blocks:
-            blocks[-1].layers.append(layer)
-        elif layer.kind not in PASSTHROUGH:
-            raise NotSupported(f"not supported yet: {layer.name} before the first Dense/Linear layer")
-    if not blocks:
-        raise NotSupported("not supported yet: a model without a Dense/Linear layer")
-    return blocks
-
-
-def split_outputs(layers, x, outputs):
-    """The input and every layer's output -> [(input, pre, post)] per block: what enters the
-    parametrized layer, its output, and the block's last output."""
-    per_block, previous = [], x
-    for layer, out in zip(layers, outputs):
-        if layer.kind in PARAMETRIZED:
-            per_block.append([previous, out, out])
-        elif per_block:
-            per_block[-1][2] = out
-        previous = out
-    return [tuple(triple) for triple in per_block]
 
 
 # ---- the functions in NumPy, for testing a suspected cause on captured arrays ----

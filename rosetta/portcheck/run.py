@@ -6,9 +6,8 @@ Everything here sees canonical NumPy arrays only; the adapters ran each framewor
 import numpy as np
 
 from rosetta import tolerances
-from rosetta.portcheck import hints
+from rosetta.portcheck import graph, hints
 from rosetta.portcheck.adapters import adapt
-from rosetta.portcheck.layers import group, split_outputs
 from rosetta.portcheck.report import Divergence, Report
 
 INF = float("inf")  # the "relative difference" of a structural mismatch
@@ -22,19 +21,21 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
     """Compare two models block by block; the user's models are never changed (see docs/porting.md)."""
     (ma, loss_a), (mb, loss_b) = adapt(a), adapt(b)
     report = new_report(ma, mb)
-    blocks_a, blocks_b = group(ma.layers), group(mb.layers)
-    report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
-    if not structure(report, blocks_a, blocks_b):
-        return report
-    x = checked_input(x, blocks_a[0].head)
-    for m in (ma, mb):
-        if hasattr(m, "bind"):
-            m.bind(x)  # torch learns its activations' shapes: NCHW <-> NHWC, the flatten order
+    x = checked_input(x, ma.first)
     if loss is not None and y is None:
         raise InputError("a loss needs the targets y")
+    found_a, found_b = graph.blocks(ma.bind(x)), graph.blocks(mb.bind(x))
+    order = align(report, ma.weights(), mb.weights(), found_a, found_b)
+    if order is None:
+        return report
+    ma, mb = Aligned(ma, range(len(found_a))), Aligned(mb, order)
+    blocks_a, blocks_b = found_a, [found_b[j] for j in order]
+    report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
+    ev.fa, ev.fb = ma.triples(ma.graph), mb.triples(mb.graph)
+    if not structure(report, ev, loss is not None):
+        return report
     ev.weights = compare_weights(report, ma.weights(), mb.weights())
-    ev.fa, ev.fb = (split_outputs(m.layers, m.tensor(x), m.outputs(x)) for m in (ma, mb))
     compare_forward(report, ev.fa, ev.fb)
     compare_running_means(report, ev)
     if loss is not None:
@@ -43,6 +44,77 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
         compare_training(report, ev, optimizer, steps)
     report.hints = hints.diagnose(ev)
     return report
+
+
+class Aligned:
+    """A captured model with its per-anchor lists in the order of the other model's anchors."""
+
+    def __init__(self, model, order):
+        self.model, self.order = model, list(order)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def pick(self, per_anchor):
+        return [per_anchor[j] for j in self.order]
+
+    def triples(self, captured):
+        return self.pick(graph.triples(captured, graph.blocks(captured)))
+
+    def weights(self):
+        return self.pick(self.model.weights())
+
+    def loss_and_grads(self, x, y, loss_fn):
+        loss, grads = self.model.loss_and_grads(x, y, loss_fn)
+        return loss, self.pick(grads)
+
+    def train(self, x, y, loss_fn, optimizer, steps):
+        record, rule = self.model.train(x, y, loss_fn, optimizer, steps)
+        return [
+            step | {"params": self.pick(step["params"]), "grads": self.pick(step["grads"])} for step in record
+        ], rule
+
+    def training_pass(self, x):
+        captured, weights = self.model.training_pass(x)
+        return self.triples(captured), self.pick(weights)
+
+    def outputs_as_left(self, x):
+        captured = self.model.outputs_as_left(x)
+        return None if captured is None else self.triples(captured)
+
+
+def align(report, wa, wb, blocks_a, blocks_b):
+    """B's anchor for each of A's: the same kind holding the same weights (in any order), then, for
+    a wrong port whose weights differ, the rest in execution order, said in the notes. None when the
+    anchors cannot be paired: the structural mismatch is in the report."""
+    tol, free, order = report.tolerance["forward"], list(range(len(blocks_b))), []
+    for i, ba in enumerate(blocks_a):
+        match = next(
+            (j for j in free if same_weights(ba, blocks_b[j], wa[i], wb[j], report.dtype, tol)), None
+        )
+        order.append(match)
+        if match is not None:
+            free.remove(match)
+    rest = [i for i, j in enumerate(order) if j is None]
+    if len(blocks_a) != len(blocks_b):
+        report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
+        at = rest[0] if rest else len(blocks_a)
+        extra = blocks_a[at].describe() if rest else blocks_b[free[0]].describe()
+        message = f"{len(blocks_a)} blocks vs {len(blocks_b)}: {extra} has no counterpart"
+        report.divergences.append(Divergence("structure", at, "linear", INF, message=message))
+        return None
+    for i, j in zip(rest, free):
+        order[i] = j
+    if rest:
+        report.notes.append(f"blocks {rest} matched by execution order and shapes: their weights differ")
+    return order
+
+
+def same_weights(ba, bb, la, lb, dtype, tol):
+    keys = sorted(lb)
+    if ba.head.kind != bb.head.kind or sorted(la) != keys or not keys:
+        return False
+    return all(np.shape(la[k]) == np.shape(lb[k]) for k in keys) and rel_layer(la, lb, dtype) <= tol
 
 
 def compare_training(report, ev, optimizer, steps):
@@ -80,9 +152,11 @@ RANK = {"conv2d": (4, "(N, H, W, {}): NHWC images"), "lstm": (3, "(N, T, {})"), 
 
 
 def checked_input(x, head):
-    """x as the first block takes it: (N, n_in), NHWC images (N, H, W, C) or sequences (N, T, F)."""
+    """x as the first layer takes it: (N, n_in), NHWC images (N, H, W, C) or sequences (N, T, F)."""
     x = np.asarray(x)
     rank, shape = RANK.get(head.kind, (2, "(N, {})"))
+    if head.kind not in ("dense", *RANK):  # a norm first: any rank, features last
+        rank = x.ndim
     if x.ndim != rank or x.shape[-1] != head.n_in:
         raise InputError(f"input of shape {x.shape}: the models take {shape.format(head.n_in)}")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
@@ -95,27 +169,51 @@ def mismatch(report, block, part, message):
     report.blocks[block].setdefault("structure", []).append(message)
 
 
-def structure(report, blocks_a, blocks_b):
-    """Record every structural mismatch; False when the blocks cannot be aligned number for number."""
-    if len(blocks_a) != len(blocks_b):
-        message = f"{len(blocks_a)} blocks vs {len(blocks_b)}"  # the first block only one side has:
-        report.divergences.append(Divergence("structure", len(report.blocks), "linear", INF, message=message))
-        return False
+def structure(report, ev, training):
+    """Record every structural mismatch; False when the blocks cannot be compared number for number.
+    Ops spelled differently that give the same values (torch.relu and a fused Dense activation) agree;
+    a weight tied on one side only matters once gradients are compared."""
     aligned = True
-    for i, (ba, bb) in enumerate(zip(blocks_a, blocks_b)):
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
         ha, hb = ba.head, bb.head
         if (ha.kind, ha.n_in, ha.n_out, ha.config) != (hb.kind, hb.n_in, hb.n_out, hb.config):
             mismatch(report, i, "linear", f"{ha.name} vs {hb.name}")
             aligned = False
         elif ha.bias != hb.bias:
             mismatch(report, i, "linear", f"bias on the {'first' if ha.bias else 'second'} model only")
-        if [act.act for act in ba.acts] != [act.act for act in bb.acts]:
-            names = [" → ".join(act.name for act in blk.acts) or "no activation" for blk in (ba, bb)]
-            mismatch(report, i, "activation", f"{names[0]} vs {names[1]}")
-        pools = [[layer.config for layer in blk.layers if layer.kind == "pool"] for blk in (ba, bb)]
-        if pools[0] != pools[1]:
-            mismatch(report, i, "activation", f"pooling {pools[0]} vs {pools[1]}")
+        if ba.seen and bb.seen and ba.signature() != bb.signature() and not same_post(ev, i):
+            mismatch(report, i, "activation", ops_message(ba, bb))
+    tied = graph.ties(ev.blocks_a), graph.ties(ev.blocks_b)
+    for i in sorted(set(tied[0].items()) ^ set(tied[1].items())):
+        side = 0 if i in tied[0].items() else 1
+        names = (report.a, report.b)
+        message = (
+            f"block {i[0]} reuses block {i[1]}'s weights on {names[side]}, holds its own on {names[1 - side]}"
+        )
+        if training:
+            mismatch(report, i[0], "linear", message)
+        else:
+            report.notes.append(message + " (the same forward; gradients would differ)")
     return aligned
+
+
+def ops_message(ba, bb):
+    """What differs between two blocks' ops: the pooling, or the ops that ran on each side."""
+    pools = [[layer.config for layer in blk.layers if layer.kind == "pool"] for blk in (ba, bb)]
+    if pools[0] != pools[1]:
+        return f"pooling {pools[0]} vs {pools[1]}"
+    names = [
+        " → ".join(op.layer.name for op in blk.ops if graph.shown(op)) or "no activation" for blk in (ba, bb)
+    ]
+    return f"{names[0]} vs {names[1]}"
+
+
+def same_post(ev, i):
+    u, v = ev.fa[i][2], ev.fb[i][2]
+    return (
+        np.shape(u) == np.shape(v)
+        and tolerances.rel_diff(u, v, ev.report.dtype) <= ev.report.tolerance["forward"]
+    )
 
 
 def rel_layer(la, lb, dtype):
@@ -167,8 +265,8 @@ def compare_forward(report, fa, fb):
 def trainable_pass(ev):
     """Both models hold BatchNorm, no Dropout (its masks differ across frameworks), and neither is
     canonical (it has no training mode)."""
-    layers = ev.ma.layers + ev.mb.layers
-    has = [hasattr(m, "training_pass") for m in (ev.ma, ev.mb)]
+    layers = [layer for blocks in (ev.blocks_a, ev.blocks_b) for block in blocks for layer in block.layers]
+    has = [hasattr(m.model, "training_pass") for m in (ev.ma, ev.mb)]
     batchnorm = all(any(b.head.kind == "batchnorm" for b in blocks) for blocks in (ev.blocks_a, ev.blocks_b))
     return all(has) and batchnorm and not any(layer.kind == "dropout" and layer.rate for layer in layers)
 
@@ -178,8 +276,7 @@ def compare_running_means(report, ev):
     (not the variance: torch updates it with the unbiased batch variance, Keras and Flax the biased)."""
     if not trainable_pass(ev):
         return
-    (outs_a, ev.sa), (outs_b, ev.sb) = (m.training_pass(ev.x) for m in (ev.ma, ev.mb))
-    ev.ta, ev.tb = (split_outputs(m.layers, m.tensor(ev.x), o) for m, o in ((ev.ma, outs_a), (ev.mb, outs_b)))
+    (ev.ta, ev.sa), (ev.tb, ev.sb) = (m.training_pass(ev.x) for m in (ev.ma, ev.mb))
     for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
         if ba.head.kind != "batchnorm" or bb.head.kind != "batchnorm":
             continue

@@ -11,7 +11,8 @@ from reference_numpy import mlp, optim
 from rosetta import params as canonical_params
 from rosetta import tasks
 from rosetta.arrays import as_dtype
-from rosetta.portcheck.layers import Layer, NotSupported, apply
+from rosetta.portcheck import graph
+from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported, apply
 
 
 def as_task(task_or_spec):
@@ -77,6 +78,11 @@ class CanonicalModel:
         self.dtype = str(canonical_params.validate(self.task, params))
         self.params = mlp.build(self.task, params)  # a copy
         self.layers, self.compute_dtype, self.notes = describe(self.task, self.head), self.dtype, []
+        self.first = next(layer for layer in self.layers if layer.kind in PARAMETRIZED)
+
+    def bind(self, x):
+        self.graph = graph.chain(self.layers, self.outputs(x), self.tensor(x))
+        return self.graph
 
     def weights(self):
         return weighted(self.task, mlp.build(self.task, self.params))

@@ -12,7 +12,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rosetta.portcheck.layers import Layer, NotSupported
+from rosetta.portcheck import graph
+from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported
 
 # float64 weights need x64 (JAX silently computes float32 without it); float32 weights stay float32.
 jax.config.update("jax_enable_x64", True)
@@ -113,6 +114,15 @@ class FlaxModel:
         self.compute_dtype = self.dtype
         self.notes = ["Flax Dropout left active (deterministic=False)"] if dropout_active(model) else []
 
+        self.first = next((layer for layer in self.layers if layer.kind in PARAMETRIZED), None)
+
+    def bind(self, x):
+        self.graph = self.capture(x)
+        return self.graph
+
+    def capture(self, x, model=None):
+        return graph.chain(self.layers, self.outputs(x, model), self.tensor(x))
+
     def weights(self):
         return [canonical(layer) for layer in parametrized(self.model)]
 
@@ -128,13 +138,13 @@ class FlaxModel:
         return captured
 
     def outputs_as_left(self, x):
-        return self.outputs(x, nnx.clone(self.model)) if dropout_active(self.model) else None
+        return self.capture(x, nnx.clone(self.model)) if dropout_active(self.model) else None
 
     def training_pass(self, x):
         """One training-mode forward on a clone: every layer's output, and the weights after it."""
         model = nnx.clone(self.model)
         model.train()  # BatchNorm on the batch statistics, updating its running ones
-        return self.outputs(x, model), [canonical(layer) for layer in parametrized(model)]
+        return self.capture(x, model), [canonical(layer) for layer in parametrized(model)]
 
     def loss_and_grads(self, x, y, loss_fn):
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)

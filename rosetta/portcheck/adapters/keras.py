@@ -8,10 +8,13 @@ reset_after=False and return_sequences=True are refused. Gradients come from the
 own mechanism, steps from a fresh copy of the user's optimizer on a clone of the model.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
 
+from rosetta.portcheck.graph import Recorder
 from rosetta.portcheck.layers import Layer, NotSupported
 
 BACKEND = keras.backend.backend()
@@ -146,7 +149,24 @@ def describe_other(layer):
         return describe_pool(layer)
     if isinstance(layer, (L.LSTM, L.GRU)):
         return describe_recurrent(layer)
+    if isinstance(layer, (L.Add, L.Multiply, L.Concatenate)):
+        kind = {L.Add: "add", L.Multiply: "mul", L.Concatenate: "concat"}[type(layer)]
+        return Layer(kind, type(layer).__name__)
+    if isinstance(layer, (L.Reshape, L.Permute, L.Identity)):
+        return Layer("reshape", type(layer).__name__)
     raise NotSupported(f"not supported yet: {type(layer).__name__}")
+
+
+OPERATIONS = {"Add": "add", "Multiply": "mul", "Concatenate": "concat", "Reshape": "reshape"}
+OPERATION_ACTS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax"}
+
+
+def describe_operation(op):
+    """A keras.ops call in a functional graph (keras.ops.add, keras.ops.relu ...)."""
+    name = type(op).__name__
+    if name in OPERATION_ACTS:
+        return Layer("act", name.lower(), act=OPERATION_ACTS[name])
+    return Layer(OPERATIONS.get(name, "op"), name.lower())
 
 
 def numpy(value):
@@ -169,10 +189,117 @@ def canonical(layer, arrays, trainable=False):
     return dict(zip(keys(layer, trainable), map(numpy, arrays), strict=True))
 
 
-def parametrized(model):
-    L = keras.layers  # noqa: N806
-    kinds = (L.Dense, L.Conv2D, L.LSTM, L.GRU, L.BatchNormalization, L.LayerNormalization)
-    return [layer for layer in chain(model) if isinstance(layer, kinds)]
+PARAMETRIZED = (
+    keras.layers.Dense,
+    keras.layers.Conv2D,
+    keras.layers.LSTM,
+    keras.layers.GRU,
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+)
+
+
+def inner(model):
+    """Every layer and graph operation of the model, nested models and layers included."""
+    found = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]
+    for op in getattr(model, "operations", []):
+        if not isinstance(op, keras.layers.Layer):
+            found.append(op)
+    return found
+
+
+def known(layer):
+    """The Layers `layer` is read as, or None for a container (a nested model, a layer of layers that
+    this module does not know: its sublayers are read instead)."""
+    if not isinstance(layer, keras.layers.Layer):
+        return [describe_operation(layer)]
+    if isinstance(layer, keras.Model):
+        return None
+    try:
+        return describe(layer)
+    except NotSupported as exc:
+        if str(exc) == f"not supported yet: {type(layer).__name__}" and layer._layers:
+            return None
+        raise
+
+
+def readable(model):
+    """{layer: its Layers} for every layer the capture records; every unsupported one named at once."""
+    table, refused, seen = {}, [], []
+    for layer in inner(model):
+        if any(layer is outer or contains(outer, layer) for outer in seen):
+            continue
+        try:
+            found = known(layer)
+        except NotSupported as exc:
+            refused.append(str(exc).removeprefix("not supported yet: "))
+            seen.append(layer)
+            continue
+        if found is not None:
+            table[layer] = found
+            seen.append(layer)
+    if refused:
+        raise NotSupported(f"not supported yet: {', '.join(dict.fromkeys(refused))}")
+    return table
+
+
+def contains(outer, layer):
+    return isinstance(outer, keras.layers.Layer) and any(
+        layer is inside for inside in outer._flatten_layers(include_self=False)
+    )
+
+
+class Capture:
+    """Records every known layer's call (its `call` wrapped on the instance for the duration) with its
+    inputs and output: functional, Sequential and subclassed models alike; what a subclassed `call`
+    computes between two layers is seen only where it reaches the next one."""
+
+    def __init__(self, table):
+        self.table, self.recorder, self.depth = table, Recorder(), 0
+
+    def __enter__(self):
+        for layer in self.table:
+            object.__setattr__(layer, "call", self.wrap(layer, layer.call))
+        return self
+
+    def __exit__(self, *exc):
+        for layer in self.table:
+            object.__delattr__(layer, "call")
+
+    def wrap(self, layer, call):
+        def recorded(*args, **kwargs):
+            if self.depth:
+                return call(*args, **kwargs)
+            self.depth += 1
+            try:
+                out = call(*args, **kwargs)
+            finally:
+                self.depth -= 1
+            self.record(layer, args, out)
+            return out
+
+        return recorded
+
+    def record(self, layer, args, out):
+        found, base = self.table[layer], layer.name
+        inputs = [(t, numpy(t)) for t in ops_tensors(args)]
+        owner = layer if isinstance(layer, PARAMETRIZED) else None
+        if len(found) == 2:  # a Dense or Conv2D with its activation: x @ kernel + bias, then f of it
+            pre = linear_part(layer, args[0])
+            self.recorder.add(base, found[0], inputs, pre, numpy(pre), owner)
+            self.recorder.add(found[1].name.strip("'"), found[1], [(pre, numpy(pre))], out, numpy(out))
+        else:
+            self.recorder.add(base, found[0], inputs, out, numpy(out), owner)
+
+
+def ops_tensors(args):
+    if isinstance(args, (list, tuple)):
+        return [t for item in args for t in ops_tensors(item)]
+    return [args] if hasattr(args, "shape") and hasattr(args, "dtype") else []
 
 
 def compute_dtype(model, dtype):
@@ -181,7 +308,7 @@ def compute_dtype(model, dtype):
     TensorFlow's LeakyRelu op holds its slope as a float32 attribute."""
     if dtype != "float64":
         return dtype
-    leaky = any(isinstance(layer, keras.layers.LeakyReLU) for layer in chain(model))
+    leaky = any(isinstance(layer, keras.layers.LeakyReLU) for layer in inner(model))
     return "float32" if BACKEND != "tensorflow" or leaky else dtype
 
 
@@ -197,25 +324,28 @@ def linear_part(layer, a):
 class KerasModel:
     def __init__(self, model):
         self.model = model
-        self.layers = [item for layer in chain(model) for item in describe(layer)]
+        self.table = readable(model)
+        self.first = next(found[0] for layer, found in self.table.items() if isinstance(layer, PARAMETRIZED))
         self.framework = f"keras-{BACKEND}"
         self.dtype = str(numpy(model.weights[0]).dtype)  # the array's: without x64, jax holds float32
         self.compute_dtype = compute_dtype(model, self.dtype)
         self.notes = []
 
-    def weights(self, model=None):
-        return [canonical(layer, layer.weights) for layer in parametrized(model or self.model)]
+    def capture(self, x, training=False):
+        with Capture(self.table) as capture:
+            x = self.tensor(x)
+            capture.recorder.input(x, np.asarray(x))
+            out = self.model(x, training=training)
+        out = ops_tensors(out)[0]
+        return capture.recorder.output(out, numpy(out))
 
-    def outputs(self, x, model=None, training=False):
-        """Every layer's output in inference mode (or training mode, which moves BatchNorm's running
-        statistics); a fused Dense gives x @ kernel + bias, then f of it."""
-        a, captured = self.tensor(x), []
-        for layer in chain(model or self.model):
-            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and fused(layer) != "linear":
-                captured.append(numpy(linear_part(layer, a)))
-            a = layer(a, training=training)
-            captured.append(numpy(a))
-        return captured
+    def bind(self, x):
+        self.graph = self.capture(x)
+        self.anchors = [node.owner for node in self.graph.anchors]
+        return self.graph
+
+    def weights(self):
+        return [canonical(layer, layer.weights) for layer in self.anchors]
 
     def outputs_as_left(self, x):
         return None  # Keras layers run in inference mode unless fit() or training=True calls them
@@ -224,42 +354,44 @@ class KerasModel:
         a = np.asarray(a)
         return a if a.dtype.kind in "iu" else a.astype(self.dtype)
 
-    def loss_and_grads(self, x, y, loss_fn, model=None):
-        model = model or self.model
-        loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
-        return float(numpy(loss)), canonical_grads(model, grads)
+    def loss_and_grads(self, x, y, loss_fn):
+        loss, grads = GRADIENT[BACKEND](self.model, loss_fn, self.tensor(x), self.tensor(y))
+        return float(numpy(loss)), self.canonical_grads(grads)
 
-    def clone(self):
-        model = keras.models.clone_model(self.model)
-        model.set_weights(self.model.get_weights())
-        return model
+    def canonical_grads(self, grads):
+        """The gradients, in model.trainable_variables order, as canonical per-anchor dicts."""
+        of = {id(v): g for v, g in zip(self.model.trainable_variables, grads)}
+        return [
+            canonical(layer, [of[id(v)] for v in layer.trainable_weights], True) for layer in self.anchors
+        ]
+
+    @contextlib.contextmanager
+    def restored(self):
+        """The model's variables put back as they were: steps and training passes run in place."""
+        saved = [numpy(v) for v in self.model.variables]
+        try:
+            yield self.model
+        finally:
+            for v, value in zip(self.model.variables, saved):
+                v.assign(value)
 
     def training_pass(self, x):
-        """One training-mode forward on a clone: every layer's output, and the weights after it."""
-        model = self.clone()
-        return self.outputs(x, model, training=True), self.weights(model)
+        """One training-mode forward: its graph, and the weights after it (then put back)."""
+        with self.restored():
+            return self.capture(x, training=True), self.weights()
 
     def train(self, x, y, loss_fn, optimizer, steps):
-        """`steps` steps of a fresh copy of `optimizer` on a clone; weights, gradients and lr of each."""
-        model = self.clone()
+        """`steps` steps of a fresh copy of `optimizer`; weights, gradients and lr of each (then put back)."""
         optimizer = type(optimizer).from_config(optimizer.get_config())
         record = []
-        for _ in range(steps):
-            lr = float(numpy(optimizer.learning_rate))
-            loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
-            canon = canonical_grads(model, grads)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            record.append({"params": self.weights(model), "grads": canon, "lr": lr})
+        with self.restored() as model:
+            for _ in range(steps):
+                lr = float(numpy(optimizer.learning_rate))
+                loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
+                canon = self.canonical_grads(grads)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                record.append({"params": self.weights(), "grads": canon, "lr": lr})
         return record, form(optimizer)
-
-
-def canonical_grads(model, grads):
-    """The gradients, in model.trainable_variables order, as canonical per-layer dicts."""
-    grads = iter(grads)
-    return [
-        canonical(layer, [next(grads) for _ in layer.trainable_weights], trainable=True)
-        for layer in parametrized(model)
-    ]
 
 
 def jax_gradient(model, loss_fn, x, y):

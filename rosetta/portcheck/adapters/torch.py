@@ -18,8 +18,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from rosetta.layouts import TORCH_GRU_BLOCKS
+from rosetta.portcheck.graph import Node, Recorder
 from rosetta.portcheck.layers import Layer, NotSupported
 
 ACTIVATIONS = {
@@ -39,27 +41,37 @@ def leaves(module):
 
 PARAMETRIZED = (nn.Linear, nn.Conv2d, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.LayerNorm)
 IMAGE_FIRST = (nn.Conv2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
+KNOWN = PARAMETRIZED + (
+    nn.ZeroPad2d,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.Dropout,
+    nn.Flatten,
+    *ACTIVATIONS,
+)
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
-def parametrized(model):
-    return [m for m in leaves(model) if isinstance(m, PARAMETRIZED)]
+def unsupported(model):
+    """Every module the capture cannot read, named at once: a torch.nn layer it does not know, or a
+    module of the user's that holds parameters of its own (used outside a known layer)."""
+    found = []
+    for name, m in model.named_modules():
+        if isinstance(m, KNOWN) or isinstance(m, CONTAINERS) or inside_known(model, name):
+            continue
+        native = type(m).__module__.startswith("torch.nn")
+        if native or any(True for _ in m.parameters(recurse=False)):
+            found.append(f"{type(m).__name__} ({name or 'the model'})")
+    if found:
+        raise NotSupported(f"not supported yet: {', '.join(found)}")
 
 
-def computing(model):
-    """The leaves that are layers of their own: a ZeroPad2d is part of the Conv2d after it."""
-    return [m for m in leaves(model) if not isinstance(m, nn.ZeroPad2d)]
-
-
-def pads(model):
-    """{Conv2d: (left, right, top, bottom)} of every ZeroPad2d right before a Conv2d."""
-    found, previous = {}, None
-    for m in leaves(model):
-        if isinstance(previous, nn.ZeroPad2d):
-            if not isinstance(m, nn.Conv2d):
-                raise NotSupported("not supported yet: ZeroPad2d not followed by a Conv2d")
-            found[m] = tuple(previous.padding)
-        previous = m
-    return found
+def inside_known(model, name):
+    parts = name.split(".")
+    return any(isinstance(model.get_submodule(".".join(parts[:k])), KNOWN) for k in range(1, len(parts)))
 
 
 def square(value, what, m):
@@ -184,6 +196,154 @@ def canonical(m, read=None, chw=None):
     return {k: v for k, v in layer.items() if v is not None}
 
 
+# ---- the capture: modules by hooks, everything a forward calls between them by a TorchFunctionMode ----
+
+ADD = ("add", "__add__", "__radd__", "__iadd__", "add_")
+MUL = ("mul", "__mul__", "__rmul__", "__imul__", "mul_")
+RESHAPE = (
+    "view",
+    "reshape",
+    "permute",
+    "transpose",
+    "contiguous",
+    "__getitem__",
+    "squeeze",
+    "unsqueeze",
+    "chunk",
+    "split",
+    "unbind",
+    "t",
+    "to",
+    "float",
+    "double",
+    "type_as",
+    "clone",
+    "detach",
+    "expand",
+)
+FLATTEN = ("flatten", "view", "reshape")
+FUNCTION_ACTS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
+
+
+def argument(args, kwargs, index, key, default):
+    return kwargs.get(key, args[index] if len(args) > index else default)
+
+
+def describe_function(name, args, kwargs):
+    """A function or tensor method a forward called, as a Layer."""
+    if name in FUNCTION_ACTS:
+        return Layer("act", name.removesuffix("_"), act=FUNCTION_ACTS[name])
+    if name in ("leaky_relu", "leaky_relu_"):
+        slope = argument(args, kwargs, 1, "negative_slope", 0.01)
+        return Layer("act", f"leaky_relu({slope:g})", act="leaky_relu", alpha=slope)
+    if name in ("elu", "elu_"):
+        alpha = argument(args, kwargs, 1, "alpha", 1.0)
+        return Layer("act", f"elu({alpha:g})", act="elu", alpha=alpha)
+    if name == "gelu":
+        tanh = argument(args, kwargs, 1, "approximate", "none") == "tanh"
+        return Layer("act", "gelu(tanh)" if tanh else "gelu", act="gelu_tanh" if tanh else "gelu")
+    if name in ADD:
+        return Layer("add", "add")
+    if name in MUL:
+        return Layer("mul", "mul")
+    if name in ("cat", "concat", "concatenate"):
+        return Layer("concat", "cat")
+    if name == "dropout":
+        return Layer("dropout", "dropout", rate=argument(args, kwargs, 1, "p", 0.5))
+    if name in RESHAPE + FLATTEN:
+        return Layer("reshape", name)
+    return Layer("op", name)
+
+
+def tensors(tree):
+    """The tensors in a function's arguments or outputs, in order."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if isinstance(tree, (list, tuple)):
+        return [t for item in tree for t in tensors(item)]
+    if isinstance(tree, dict):
+        return [t for item in tree.values() for t in tensors(item)]
+    return []
+
+
+class Capture(TorchFunctionMode):
+    """Records every known module call (by hooks) and every torch function or tensor method called
+    outside them (by this mode) as a graph node with its inputs and its canonical output."""
+
+    def __init__(self, model, images):
+        super().__init__()
+        self.recorder, self.images, self.depth = Recorder(), images, 0
+        self.hooks = [
+            handle
+            for m in model.modules()
+            if isinstance(m, KNOWN)
+            for handle in (m.register_forward_pre_hook(self.enter), m.register_forward_hook(self.leave))
+        ]
+
+    def canonical(self, out):
+        out = out.detach()
+        return (out.permute(0, 2, 3, 1) if self.images and out.dim() == 4 else out).cpu().numpy().copy()
+
+    def enter(self, m, inp):
+        self.depth += 1
+
+    def leave(self, m, inp, out):
+        if self.depth == 1:  # still counted: the torch calls that read the values are not recorded
+            self.record(m, inp, out)
+        self.depth -= 1
+
+    def record(self, m, inp, out):
+        main = out[0] if isinstance(m, (nn.LSTM, nn.GRU)) else out
+        if isinstance(m, (nn.LSTM, nn.GRU)):
+            value = main[:, -1].detach().cpu().numpy().copy()  # (N, T, u) -> h_T: many-to-one
+        elif isinstance(m, nn.Flatten) and inp[0].dim() == 4:
+            value = self.canonical(inp[0]).reshape(len(inp[0]), -1)  # canonical (H, W, C) order
+        else:
+            value = self.canonical(main)
+        layer = Layer("op", "zeropad2d") if isinstance(m, nn.ZeroPad2d) else describe(m)
+        if isinstance(m, nn.Flatten) and inp[0].dim() == 4:
+            c, h, w = inp[0].shape[1:]
+            layer = replace(layer, shape=(h, w, c))
+        owner = m if isinstance(m, PARAMETRIZED + (nn.ZeroPad2d,)) else None
+        source = [(inp[0], self.canonical(inp[0]))]
+        self.recorder.add(type(m).__name__.lower(), layer, source, main, value, owner)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        if self.depth or not isinstance(out, torch.Tensor) or name in ("__get__", "__set__"):
+            return out
+        inputs = [(t, self.canonical(t)) for t in tensors((args, kwargs)) if not isinstance(t, nn.Parameter)]
+        layer = describe_function(name, args, kwargs)
+        value = self.canonical(out)
+        if name in FLATTEN and inputs and inputs[0][0].dim() == 4 and out.dim() == 2 and self.images:
+            c, h, w = inputs[0][0].shape[1:]
+            layer, value = Layer("flatten", name, shape=(h, w, c)), inputs[0][1].reshape(len(out), -1)
+        self.recorder.add(layer.name.split("(")[0], layer, inputs[:2], out, value)
+        return out
+
+    def close(self):
+        for hook in self.hooks:
+            hook.remove()
+
+
+def fuse_pads(graph):
+    """A ZeroPad2d right before a Conv2d is part of that conv: one node, reading the pad's input."""
+    pads = {node.name: node for node in graph.nodes if node.layer.name == "zeropad2d"}
+    nodes, fused = [], set()
+    for node in graph.nodes:
+        if node.layer.kind == "conv2d" and node.inputs[0] in pads:
+            pad = pads[node.inputs[0]]
+            node = Node(node.name, describe(node.owner, tuple(pad.owner.padding)), pad.inputs, node.owner)
+            fused.add(pad.name)
+        nodes.append(node)
+    if set(pads) - fused:
+        raise NotSupported("not supported yet: ZeroPad2d not followed by a Conv2d")
+    graph.nodes = [node for node in nodes if node.name not in fused]
+    return graph
+
+
 @contextlib.contextmanager
 def eval_mode(model):
     """model.eval() for the duration, then every module's own training flag back."""
@@ -196,27 +356,15 @@ def eval_mode(model):
             m.train(flag)
 
 
-def to_canonical(m, inp, out):
-    """One leaf's output, NumPy, canonical: NHWC images, an RNN's last step, (H, W, C) flattening."""
-    if isinstance(m, (nn.LSTM, nn.GRU)):
-        out = out[0][:, -1]  # (N, T, u) -> h_T, (N, u): many-to-one
-    elif isinstance(m, nn.Flatten) and inp[0].dim() == 4:
-        out = inp[0].permute(0, 2, 3, 1).flatten(1)  # the same numbers in canonical (H, W, C) order
-    elif out.dim() == 4:
-        out = out.permute(0, 2, 3, 1)  # NCHW -> NHWC
-    return out.detach().cpu().numpy()
-
-
 class TorchModel:
     framework = "torch"
 
     def __init__(self, model):
+        unsupported(model)
         self.model = model
-        fused = pads(model)
-        self.layers = [describe(m, fused.get(m)) for m in computing(model)]
+        self.first = describe(next(m for m in model.modules() if isinstance(m, PARAMETRIZED)))
         first = leaves(model)[0]
         self.images = isinstance(first, IMAGE_FIRST)  # the model reads NCHW: check permutes the NHWC x
-        self.chw = {}  # parametrized index -> (C, H, W) that the nn.Flatten before it flattened
         self.dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         self.compute_dtype = self.dtype
         self.notes = ["torch model left in training mode (model.train())"] if model.training else []
@@ -234,70 +382,56 @@ class TorchModel:
         x = self.tensor(x)
         return x.permute(0, 3, 1, 2) if self.images else x
 
-    def bind(self, x):
-        """One forward on x[:1]: the (C, H, W) each nn.Flatten of NCHW activations sees."""
-        seen, mods = {}, leaves(self.model)
-
-        def note(m, inp, _out):  # a hook returning something would replace the output
-            seen[m] = tuple(inp[0].shape[1:])
-
-        hooks = [m.register_forward_hook(note) for m in mods if isinstance(m, nn.Flatten)]
+    def capture(self, x, model=None, inference=True):
+        """The graph of one forward, in inference mode (or as the model was left)."""
+        model = model or self.model
+        capture, inp = Capture(model, self.images), self.input(x)
+        capture.recorder.input(inp, np.asarray(self.tensor(x)))
         try:
-            with torch.no_grad(), eval_mode(self.model):
-                self.model(self.input(np.asarray(x)[:1]))
+            with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext(), capture:
+                out = model(inp)
         except RuntimeError as exc:  # a model that does not run on this input: one line, no traceback
             given = "x permuted to NCHW" if self.images else "x"
             raise ValueError(f"the torch model does not run on {given}: {str(exc).splitlines()[0]}") from exc
         finally:
-            for hook in hooks:
-                hook.remove()
-        chw, index, layers = None, -1, []
-        for m in mods:
-            index += isinstance(m, PARAMETRIZED)
-            if isinstance(m, nn.Linear) and chw is not None:
-                self.chw[index] = chw
-            chw = seen[m] if len(seen.get(m, ())) == 3 else None if isinstance(m, PARAMETRIZED) else chw
-        for layer, m in zip(self.layers, computing(self.model)):
-            shape = seen.get(m, ())
-            layers.append(replace(layer, shape=(shape[1], shape[2], shape[0])) if len(shape) == 3 else layer)
-        self.layers = layers
+            capture.close()
+        out = tensors(out)[0]
+        return fuse_pads(capture.recorder.output(out, capture.canonical(out)))
 
-    def canonical(self, model, read=None):
-        return [canonical(m, read, self.chw.get(i)) for i, m in enumerate(parametrized(model))]
+    def bind(self, x):
+        """Capture the graph: the anchors in execution order, the (C, H, W) each nn.Flatten of NCHW
+        activations hands to the Linear after it."""
+        self.graph = self.capture(x)
+        layers = {node.name: node.layer for node in self.graph.nodes}
+        self.anchors = []
+        for node in self.graph.anchors:
+            before = layers.get(node.inputs[0])
+            flat = before is not None and before.kind == "flatten" and len(before.shape) == 3
+            chw = (before.shape[2], before.shape[0], before.shape[1]) if flat and self.images else None
+            self.anchors.append((node.owner, chw if isinstance(node.owner, nn.Linear) else None))
+        return self.graph
+
+    def canonical(self, model=None, read=None):
+        same = dict(zip(self.model.modules(), (model or self.model).modules()))
+        return [canonical(same[m], read, chw) for m, chw in self.anchors]
 
     def weights(self):
-        return self.canonical(self.model)
-
-    def outputs(self, x, model=None, inference=True):
-        """Every layer's output, NumPy, canonical, in inference mode (or as the user left the model)."""
-        model, captured = model or self.model, []
-        hooks = [
-            m.register_forward_hook(lambda m, inp, out: captured.append(to_canonical(m, inp, out)))
-            for m in computing(model)
-        ]
-        try:
-            with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext():
-                model(self.input(x))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return captured
+        return self.canonical()
 
     def outputs_as_left(self, x):
-        return self.outputs(x, inference=False) if self.model.training else None
+        return self.capture(x, inference=False) if self.model.training else None
 
     def training_pass(self, x):
-        """One training-mode forward on a deep copy: every leaf's output, and the weights after it."""
+        """One training-mode forward on a deep copy: its graph, and the weights after it."""
         model = copy.deepcopy(self.model).train()
-        return self.outputs(x, model, inference=False), self.canonical(model)
+        return self.capture(x, model, inference=False), self.canonical(model)
 
-    def loss_and_grads(self, x, y, loss_fn, model=None):
-        model = model or self.model
-        with eval_mode(model):
-            loss = loss_fn(model(self.input(x)), self.tensor(y))  # torch losses: (input, target)
-            params = [p for p in model.parameters() if p.requires_grad]  # a frozen LSTM bias_hh: none
+    def loss_and_grads(self, x, y, loss_fn):
+        with eval_mode(self.model):
+            loss = loss_fn(self.model(self.input(x)), self.tensor(y))  # torch losses: (input, target)
+            params = [p for p in self.model.parameters() if p.requires_grad]  # a frozen bias_hh: none
             grads = dict(zip(params, torch.autograd.grad(loss, params)))
-        return float(loss.detach()), self.canonical(model, grads.get)
+        return float(loss.detach()), self.canonical(read=grads.get)
 
     def train(self, x, y, loss_fn, factory, steps):
         """`steps` optimizer steps on a deep copy; the weights, gradients and lr of every step."""

@@ -1,0 +1,177 @@
+"""The graph record every adapter hands over, framework-free: the ops a model ran, in order.
+
+A `Node` is one op: what it computes (a `layers.Layer`: a parametrized layer, an activation, an add, a
+reshape ...), the names of the nodes it read ("x": the model's input) and, for a parametrized node,
+the key of the weights it used (two calls of one module share it: tied weights). `Graph.values` holds
+every node's output in canonical layout (NHWC images, a recurrent layer's last state).
+
+Parametrized nodes are the anchors. A `Block` is an anchor and the ops after it up to the next anchor,
+in execution order: the row of the report. Where a framework runs code the capture cannot see (Python
+between two sublayer calls of a Keras subclassed model or a Flax module), the value that reaches the
+next layer is recorded as a "hidden" node: it is compared, but its ops cannot be named.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rosetta.portcheck.layers import PARAMETRIZED, PASSTHROUGH, Layer, NotSupported
+
+HIDDEN = Layer("hidden", "…")  # ops the capture could not see; compared at their boundary only
+STRUCTURAL = ("act", "pool", "add", "concat", "mul")  # op kinds whose sequence is compared
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    layer: Layer
+    inputs: tuple = ()
+    owner: object = None  # anchors: the weights' key (a module, a layer, an index)
+
+
+@dataclass
+class Graph:
+    nodes: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)  # node name -> canonical NumPy output
+
+    @property
+    def anchors(self):
+        return [node for node in self.nodes if node.layer.kind in PARAMETRIZED]
+
+
+@dataclass
+class Block:
+    anchor: Node
+    ops: list = field(default_factory=list)  # the Nodes after the anchor, up to the next one
+
+    @property
+    def layers(self):
+        return [self.anchor.layer] + [op.layer for op in self.ops]
+
+    @property
+    def head(self):
+        return self.anchor.layer
+
+    @property
+    def acts(self):
+        return [op.layer for op in self.ops if op.layer.kind == "act"]
+
+    @property
+    def seen(self):
+        """Every op after the anchor was captured (none hidden)."""
+        return all(op.layer.kind != "hidden" for op in self.ops)
+
+    def signature(self):
+        """The ops that compute something, in order: what a port must reproduce (an activation by its
+        function, its slope aside; pooling with its window and kind)."""
+        ops = [op.layer for op in self.ops if op.layer.kind in STRUCTURAL and op.layer.act != "linear"]
+        return [layer.act if layer.kind == "act" else (layer.kind, layer.config) for layer in ops]
+
+    def describe(self):
+        return " → ".join([self.anchor.layer.name] + [op.layer.name for op in self.ops if shown(op)])
+
+
+def shown(op):
+    return op.layer.kind not in PASSTHROUGH or op.layer.kind == "flatten"
+
+
+def chain(layers, outputs, x):
+    """A chain of Layers and their outputs (a canonical task, a Flax nnx.Sequential) as a Graph."""
+    graph, previous = Graph(values={"x": x}), "x"
+    for i, (layer, out) in enumerate(zip(layers, outputs)):
+        name = f"{i}"
+        graph.nodes.append(Node(name, layer, (previous,), owner=i if layer.kind in PARAMETRIZED else None))
+        graph.values[name] = out
+        previous = name
+    return graph
+
+
+def blocks(graph):
+    """The anchors in execution order, each with the ops after it; a leading reshape, Flatten or
+    Dropout belongs to no block, anything else before the first anchor is refused."""
+    found = []
+    for node in graph.nodes:
+        if node.layer.kind in PARAMETRIZED:
+            found.append(Block(node))
+        elif found:
+            found[-1].ops.append(node)
+        elif node.layer.kind not in PASSTHROUGH + ("hidden",):
+            raise NotSupported(f"not supported yet: {node.layer.name} before the first parametrized layer")
+    if not found:
+        raise NotSupported("not supported yet: a model without a parametrized layer (Dense/Linear, Conv …)")
+    return found
+
+
+def triples(graph, found):
+    """Per block (input, pre, post): what enters the anchor, its output, the block's last output."""
+    out = []
+    for block in found:
+        last = block.ops[-1].name if block.ops else block.anchor.name
+        out.append(
+            (graph.values[block.anchor.inputs[0]], graph.values[block.anchor.name], graph.values[last])
+        )
+    return out
+
+
+def operand(graph, op, block):
+    """The input of an add/concat/mul that does not come from the block itself: the skip value."""
+    inside = {block.anchor.name} | {o.name for o in block.ops[: block.ops.index(op)]}
+    others = [name for name in op.inputs if name not in inside]
+    return graph.values[others[0]] if len(others) == 1 else None
+
+
+def ties(found):
+    """{block index: the earlier block whose weights it reuses}."""
+    first, tied = {}, {}
+    for i, block in enumerate(found):
+        key = id(block.anchor.owner)
+        if key in first:
+            tied[i] = first[key]
+        else:
+            first[key] = i
+    return tied
+
+
+class Recorder:
+    """Builds a Graph while a framework runs: each output is registered by the identity of its tensor,
+    and an input is found by identity first, then as the latest value equal to it, else hidden."""
+
+    def __init__(self):
+        self.graph, self.ids, self.counts = Graph(), {}, {}
+
+    def name(self, base):
+        self.counts[base] = self.counts.get(base, -1) + 1
+        return base if not self.counts[base] else f"{base}_{self.counts[base]}"
+
+    def register(self, name, tensor, value):
+        self.ids[id(tensor)] = (tensor, name)  # the tensor is kept alive: its id stays its own
+        self.graph.values[name] = value
+
+    def input(self, tensor, value):
+        self.register("x", tensor, value)
+
+    def source(self, tensor, value):
+        """The node that produced `tensor` (by identity, then by value), else a hidden node."""
+        if id(tensor) in self.ids:
+            return self.ids[id(tensor)][1]
+        for name in reversed(list(self.graph.values)):
+            known = self.graph.values[name]
+            if np.shape(known) == np.shape(value) and np.array_equal(known, value):
+                return name
+        hidden = self.name("hidden")
+        self.graph.nodes.append(Node(hidden, HIDDEN))
+        self.register(hidden, tensor, value)
+        return hidden
+
+    def add(self, base, layer, inputs, tensor, value, owner=None):
+        """A node reading `inputs` [(tensor, value)], producing `tensor` with canonical `value`."""
+        names = tuple(self.source(t, v) for t, v in inputs)
+        name = self.name(base)
+        self.graph.nodes.append(Node(name, layer, names, owner))
+        self.register(name, tensor, value)
+        return name
+
+    def output(self, tensor, value):
+        """The model's output: a hidden node when the last captured op is not what it returned."""
+        self.source(tensor, value)
+        return self.graph
