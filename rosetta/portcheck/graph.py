@@ -68,7 +68,14 @@ class Block:
         return [layer.act if layer.kind == "act" else (layer.kind, layer.config) for layer in ops]
 
     def describe(self):
-        return " → ".join([self.anchor.layer.name] + [op.layer.name for op in self.ops if shown(op)])
+        return " → ".join([self.anchor.layer.name] + [self.label(op) for op in self.ops if shown(op)])
+
+    def label(self, op):
+        """An op as the table names it: an add with the value it adds, "add(x)"."""
+        if op.layer.kind not in ("add", "mul", "concat"):
+            return op.layer.name
+        inside = {self.anchor.name} | {o.name for o in self.ops[: self.ops.index(op)]}
+        return f"{op.layer.name}({', '.join(name for name in op.inputs if name not in inside)})"
 
 
 def shown(op):

@@ -10,6 +10,7 @@ import numpy as np
 
 from reference_numpy import conv, mlp, optim, recurrent
 from rosetta import tasks, tolerances
+from rosetta.portcheck import graph
 from rosetta.portcheck.layers import apply_block_acts
 from rosetta.portcheck.report import Hint
 
@@ -57,6 +58,7 @@ def diagnose(ev):
         gate_order,
         double_bias,
         activation,
+        missing_residual,
         activation_slope,
         norm_epsilon,
         batchnorm_momentum,
@@ -65,7 +67,7 @@ def diagnose(ev):
     ):
         found += test(ev)
     if ev.la is not None:
-        found += loss_reduction(ev) + double_activation(ev)
+        found += loss_reduction(ev) + double_activation(ev) + untied_weights(ev)
     if ev.ra:
         found += optimizer_form(ev)
     return found
@@ -270,6 +272,74 @@ def activation(ev):
             names = [" → ".join(a.name for a in blk.acts) or "none" for blk in (ba, bb)]
             msg = f"activation {names[0]} ({ev.ma.framework}) vs {names[1]} ({ev.mb.framework})"
             out.append(Hint("activation", i, msg))
+    return out
+
+
+# ---- graphs: skip connections and tied weights ----
+
+
+def replay_ops(block, z, captured):
+    """A block's ops re-run in NumPy from `z` (its anchor's output), each add/mul taking its other
+    operand from the captured graph; None when an op cannot be re-run (a reshape, a pool, a concat)."""
+    for op in block.ops:
+        kind = op.layer.kind
+        if kind == "act":
+            z = apply_block_acts([op.layer], z)
+        elif kind in ("add", "mul"):
+            other = graph.operand(captured, op, block)
+            if other is None or np.shape(other) != np.shape(z):
+                return None
+            z = z + other if kind == "add" else z * other
+        elif kind != "dropout":
+            return None
+    return z
+
+
+def missing_residual(ev):
+    """One side's block adds a skip value the other's lacks (its ops without that add): the other
+    side's pre-activation re-run through this side's ops, the add put back, gives this side's output."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        for (mw, bw, fw), (mo, bo, fo) in (
+            ((ev.ma, ba, ev.fa), (ev.mb, bb, ev.fb)),
+            ((ev.mb, bb, ev.fb), (ev.ma, ba, ev.fa)),
+        ):
+            sig = bw.signature()
+            adds = [k for k, op in enumerate(sig) if op == ("add", ())]
+            if not any(sig[:k] + sig[k + 1 :] == bo.signature() for k in adds) or close(
+                fo[i][2], fw[i][2], ev
+            ):
+                continue
+            fixed = replay_ops(bw, np.asarray(fo[i][1], np.float64), mw.graph)
+            if fixed is not None and close(fixed, fw[i][2], ev):
+                msg = (
+                    f"{mo.framework}'s block {i} lacks the residual add {mw.framework}'s has "
+                    f"({bw.describe()}): its output with the skip value added back is {mw.framework}'s; "
+                    "add the shortcut (torch: h + x; Keras: keras.layers.Add()([h, x]))"
+                )
+                out.append(Hint("missing-residual", i, msg))
+    return out
+
+
+def untied_weights(ev):
+    """A weight used twice on one side (its gradient the sum of both uses) held as two copies on the
+    other: the two copies' gradients summed are the tied one's."""
+    out, tied = [], (graph.ties(ev.blocks_a), graph.ties(ev.blocks_b))
+    for (m, ties, g), (other, other_ties, h) in (
+        ((ev.ma, tied[0], ev.ga), (ev.mb, tied[1], ev.gb)),
+        ((ev.mb, tied[1], ev.gb), (ev.ma, tied[0], ev.ga)),
+    ):
+        for i, j in ties.items():
+            if other_ties.get(i) == j:
+                continue
+            summed = {key: h[i][key] + h[j][key] for key in h[i] if key in h[j]}
+            if all(close(summed[key], g[i][key], ev) for key in summed):
+                msg = (
+                    f"block {i} reuses block {j}'s weights on {m.framework} (one parameter: its gradient "
+                    f"is the sum of both uses), {other.framework} holds two copies: the copies' gradients "
+                    f"summed are {m.framework}'s; tie them (call one layer twice) or untie on both sides"
+                )
+                out.append(Hint("untied-weights", i, msg))
     return out
 
 

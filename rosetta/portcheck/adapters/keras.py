@@ -9,6 +9,7 @@ own mechanism, steps from a fresh copy of the user's optimizer on a clone of the
 """
 
 import contextlib
+import inspect
 
 import keras
 import numpy as np
@@ -400,7 +401,8 @@ def jax_gradient(model, loss_fn, x, y):
     fixed = [v.value for v in model.non_trainable_variables]
 
     def loss_of(trainable):  # a pure function of the weights: stateless_call, not model(x)
-        out, _, losses = model.stateless_call(trainable, fixed, x, training=False, return_losses=True)
+        mode = {"training": False} if "training" in inspect.signature(model.call).parameters else {}
+        out, _, losses = model.stateless_call(trainable, fixed, x, return_losses=True, **mode)
         return loss_fn(y, out) + sum(losses)
 
     return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])
