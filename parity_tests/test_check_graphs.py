@@ -198,3 +198,39 @@ def test_every_unsupported_layer_is_named_at_once_before_any_number():
     model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(4, 2), nn.Embedding(3, 2))
     with pytest.raises(ValueError, match=r"not supported yet: Conv1d \(0\), Embedding \(3\)"):
         rosetta.check(model, model, np.zeros((2, 1, 6), "float32"))
+
+
+SETTINGS_SCRIPT = """
+import json, sys
+import jax, keras, tensorflow as tf, torch
+from flax import nnx
+import numpy as np
+from rosetta.portcheck.isolation import snapshot
+before = [value for _, value in snapshot()]
+import rosetta
+sys.path.insert(0, "parity_tests")
+from ports import build, data
+x, y = data()
+model = torch.nn.Sequential(torch.nn.Linear(5, 3))
+port = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+port.layers[0].set_weights([model[0].weight.detach().numpy().T, model[0].bias.detach().numpy()])
+flax = nnx.Sequential(nnx.Linear(5, 3, rngs=nnx.Rngs(0)))
+x = x.astype("float32")
+for a, b in ((model, port), (port, model), (flax, model)):
+    rosetta.check(a, b, x, np.eye(3)[y % 3].astype("float32"), loss="mse")
+after = [value for _, value in snapshot()]
+print(json.dumps([str(v) for v in before]), json.dumps([str(v) for v in after]), sep="\\n")
+"""
+
+
+def test_a_keras_torch_flax_check_changes_no_setting_of_any_framework():
+    """torch (TF32, matmul precision, default dtype), JAX (x64, matmul precision), TensorFlow (TF32),
+    Keras (floatx, dtype policy): read in a fresh process before `import rosetta` and after three checks
+    with a loss by name, which import impl_torch, impl_keras and impl_jax."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", SETTINGS_SCRIPT], capture_output=True, text=True, check=True)
+    before, after = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
+    assert len(before) == 9 and after == before

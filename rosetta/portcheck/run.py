@@ -6,7 +6,7 @@ Everything here sees canonical NumPy arrays only; the adapters ran each framewor
 import numpy as np
 
 from rosetta import tolerances
-from rosetta.portcheck import graph, hints
+from rosetta.portcheck import graph, hints, isolation
 from rosetta.portcheck.adapters import adapt
 from rosetta.portcheck.report import Divergence, Report
 
@@ -18,7 +18,13 @@ class InputError(ValueError):
 
 
 def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
-    """Compare two models block by block; the user's models are never changed (see docs/porting.md)."""
+    """Compare two models block by block; the user's models are never changed (see docs/porting.md),
+    nor any process-wide setting of a framework."""
+    with isolation.preserved():
+        return compare(a, b, x, y, loss, optimizer, steps)
+
+
+def compare(a, b, x, y, loss, optimizer, steps):
     (ma, loss_a), (mb, loss_b) = adapt(a), adapt(b)
     report = new_report(ma, mb)
     x = checked_input(x, ma.first)

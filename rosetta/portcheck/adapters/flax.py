@@ -15,8 +15,8 @@ from flax import nnx
 from rosetta.portcheck import graph
 from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported
 
-# float64 weights need x64 (JAX silently computes float32 without it); float32 weights stay float32.
-jax.config.update("jax_enable_x64", True)
+# No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
+# without it), and a check changes no setting of the user's process (rosetta.portcheck.isolation).
 
 FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax")
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
