@@ -500,8 +500,12 @@ def test_flax_conv_is_refused_with_a_clear_message():
     from flax import nnx
 
     x, _ = layer_data("cnn")
-    model = nnx.Sequential(nnx.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0)), nnx.relu)
-    with pytest.raises(ValueError, match="not supported yet: Flax Conv in rosetta.check"):
+    model = nnx.Sequential(
+        nnx.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0)), nnx.relu, nnx.Embed(3, 2, rngs=nnx.Rngs(0))
+    )
+    with pytest.raises(
+        ValueError, match=r"not supported yet: Flax Conv \(layers.0\), Flax Embed \(layers.2\)"
+    ):
         rosetta.check(model, build_layers("keras", "cnn"), x)
 
 

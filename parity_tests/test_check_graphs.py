@@ -234,3 +234,37 @@ def test_a_keras_torch_flax_check_changes_no_setting_of_any_framework():
     run = subprocess.run([sys.executable, "-c", SETTINGS_SCRIPT], capture_output=True, text=True, check=True)
     before, after = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
     assert len(before) == 9 and after == before
+
+
+def flax_residual(model, residual=True):
+    """Residual as a Flax NNX module: its add and relu run in __call__, between the submodule calls."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    class FlaxResidual(nnx.Module):
+        def __init__(self):
+            self.fc1, self.fc2, self.head = (nnx.Linear(4, n, rngs=nnx.Rngs(0)) for n in (4, 4, 2))
+
+        def __call__(self, x):
+            h = self.fc2(nnx.relu(self.fc1(x)))
+            return self.head(nnx.relu(h + x if residual else h))
+
+    port = FlaxResidual()
+    for linear, source in ((port.fc1, model.fc1), (port.fc2, model.fc2), (port.head, model.head)):
+        linear.kernel[...] = jnp.asarray(source.weight.detach().numpy().T)
+        linear.bias[...] = jnp.asarray(source.bias.detach().numpy())
+    return port
+
+
+def test_a_flax_module_port_of_a_residual_torch_model_is_ok_and_its_missing_residual_named():
+    import optax
+
+    model, (x, y) = torch_model(Residual), data()
+    optimizer = (lambda p: torch.optim.SGD(p, lr=0.125), optax.sgd(0.125))
+    report = rosetta.check(model, flax_residual(model), x, y, loss="mse", optimizer=optimizer, steps=3)
+    assert report.ok and report.hints == [], str(report)
+    for a, b in ((model, flax_residual(model, False)), (flax_residual(model, False), model)):
+        report = rosetta.check(a, b, x)
+        assert where(report) == ("forward", 1, "activation") and found(report) == ["missing-residual"], str(
+            report
+        )

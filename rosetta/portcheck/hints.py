@@ -266,7 +266,9 @@ def activation(ev):
     """Different functions: A's activations applied to B's pre-activation give A's output."""
     out = []
     for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
-        if [a.act for a in ba.acts] == [a.act for a in bb.acts]:
+        if [a.act for a in ba.acts] == [a.act for a in bb.acts] or not (ba.seen and bb.seen):
+            continue
+        if close(ev.fa[i][2], ev.fb[i][2], ev):
             continue
         if close(apply_block_acts(ba.acts, ev.fb[i][1]), ev.fa[i][2], ev):
             names = [" → ".join(a.name for a in blk.acts) or "none" for blk in (ba, bb)]
@@ -278,11 +280,13 @@ def activation(ev):
 # ---- graphs: skip connections and tied weights ----
 
 
-def replay_ops(block, z, captured):
-    """A block's ops re-run in NumPy from `z` (its anchor's output), each add/mul taking its other
-    operand from the captured graph; None when an op cannot be re-run (a reshape, a pool, a concat)."""
+def replay_ops(block, z, captured, skip=None):
+    """A block's ops (but `skip`) re-run in NumPy from `z`, its anchor's output, each add/mul taking
+    its other operand from the captured graph; None when an op cannot be re-run (a reshape, a pool)."""
     for op in block.ops:
         kind = op.layer.kind
+        if op is skip or kind == "dropout":
+            continue
         if kind == "act":
             z = apply_block_acts([op.layer], z)
         elif kind in ("add", "mul"):
@@ -290,34 +294,32 @@ def replay_ops(block, z, captured):
             if other is None or np.shape(other) != np.shape(z):
                 return None
             z = z + other if kind == "add" else z * other
-        elif kind != "dropout":
+        else:
             return None
     return z
 
 
 def missing_residual(ev):
-    """One side's block adds a skip value the other's lacks (its ops without that add): the other
-    side's pre-activation re-run through this side's ops, the add put back, gives this side's output."""
+    """One side's block adds a skip value and the other's output is that block without the add: the
+    other side's pre-activation re-run through this side's ops but the add gives the other's output,
+    and with it this side's (where the other side's ops are hidden, its output alone decides)."""
     out = []
     for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
-        for (mw, bw, fw), (mo, bo, fo) in (
-            ((ev.ma, ba, ev.fa), (ev.mb, bb, ev.fb)),
-            ((ev.mb, bb, ev.fb), (ev.ma, ba, ev.fa)),
-        ):
-            sig = bw.signature()
-            adds = [k for k, op in enumerate(sig) if op == ("add", ())]
-            if not any(sig[:k] + sig[k + 1 :] == bo.signature() for k in adds) or close(
-                fo[i][2], fw[i][2], ev
-            ):
+        sides = (((ev.ma, ba, ev.fa), (ev.mb, bb, ev.fb)), ((ev.mb, bb, ev.fb), (ev.ma, ba, ev.fa)))
+        for (mw, bw, fw), (mo, _, fo) in sides:
+            if close(fo[i][2], fw[i][2], ev):
                 continue
-            fixed = replay_ops(bw, np.asarray(fo[i][1], np.float64), mw.graph)
-            if fixed is not None and close(fixed, fw[i][2], ev):
-                msg = (
-                    f"{mo.framework}'s block {i} lacks the residual add {mw.framework}'s has "
-                    f"({bw.describe()}): its output with the skip value added back is {mw.framework}'s; "
-                    "add the shortcut (torch: h + x; Keras: keras.layers.Add()([h, x]))"
-                )
-                out.append(Hint("missing-residual", i, msg))
+            pre = np.asarray(fo[i][1], np.float64)
+            for add in (op for op in bw.ops if op.layer.kind == "add"):
+                without = replay_ops(bw, pre, mw.graph, skip=add)
+                if without is not None and close(without, fo[i][2], ev):
+                    msg = (
+                        f"{mo.framework}'s block {i} lacks the residual {bw.label(add)} that {mw.framework}'s "
+                        f"has ({bw.describe()}): without it, {mw.framework}'s ops give {mo.framework}'s "
+                        "output; add the shortcut (torch: h + x; Keras: keras.layers.Add()([h, x]))"
+                    )
+                    out.append(Hint("missing-residual", i, msg))
+                    break
     return out
 
 

@@ -1,5 +1,7 @@
-"""Flax NNX: an nnx.Sequential, or a module holding its layers in order in `.layers`; plain functions
-such as nnx.relu between them count as layers.
+"""Flax NNX: any nnx.Module. Every call of a known submodule is captured (its class's `__call__`
+wrapped for the duration); an nnx.Sequential is read element by element, so plain functions such as
+nnx.relu in it are ops of the graph; what a module's own `__call__` computes between two submodule
+calls is compared where it reaches the next one.
 
 Every computation runs on nnx.clone(model) put in eval mode; gradients by jax.value_and_grad over the
 nnx.Param state, steps by the user's optax transformation on that state. Kernels are (in, out) already.
@@ -12,8 +14,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rosetta.portcheck import graph
-from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported
+from rosetta.portcheck.graph import Recorder
+from rosetta.portcheck.layers import Layer, NotSupported
 
 # No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
 # without it), and a check changes no setting of the user's process (rosetta.portcheck.isolation).
@@ -22,11 +24,53 @@ FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax")
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
 
 
-def chain(model):
-    layers = model.layers if isinstance(model, nnx.Sequential) else getattr(model, "layers", None)
-    if layers is None:
-        raise NotSupported(f"not supported yet: {type(model).__name__} without .layers (use nnx.Sequential)")
-    return list(layers)
+KNOWN = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.Dropout)
+PARAMETRIZED_MODULES = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm)
+CONTAINERS = (nnx.Sequential, nnx.List, nnx.Dict)
+
+
+def modules(model):
+    """{id(module): path} of every submodule, the model included (path ())."""
+    return {id(module): path for path, module in nnx.iter_modules(model)}
+
+
+def at(model, path):
+    """The submodule at `path` (from nnx.iter_modules) of `model` or of a clone of it."""
+    for part in path:
+        model = model[part] if isinstance(part, int) else getattr(model, part)
+    return model
+
+
+def unsupported(model):
+    """Every module the capture cannot read, named at once: a Flax layer it does not know, or a module
+    of the user's that holds parameters of its own."""
+    found = []
+    for path, module in nnx.iter_modules(model):
+        if isinstance(module, KNOWN + CONTAINERS) or any(
+            isinstance(at(model, path[:k]), KNOWN) for k in range(len(path))
+        ):
+            continue
+        native = type(module).__module__.startswith("flax")
+        own = any(isinstance(value, nnx.Param) for value in vars(module).values())
+        if native or own:
+            found.append(f"Flax {type(module).__name__} ({'.'.join(map(str, path)) or 'the model'})")
+    for element in sequential_elements(model):
+        try:
+            describe(element)
+        except NotSupported as exc:
+            found.append(str(exc).removeprefix("not supported yet: "))
+    if found:
+        raise NotSupported(f"not supported yet: {', '.join(dict.fromkeys(found))}")
+
+
+def sequential_elements(model):
+    return [
+        element
+        for _, module in nnx.iter_modules(model)
+        if isinstance(module, nnx.Sequential)
+        for element in module.layers
+        if not isinstance(element, nnx.Module)
+    ]
 
 
 def describe(layer):
@@ -44,14 +88,8 @@ def describe(layer):
         )
     if isinstance(layer, nnx.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
-    if isinstance(layer, (nnx.Conv, nnx.RNN, nnx.LSTMCell, nnx.GRUCell)) or getattr(
-        layer, "__name__", None
-    ) in ("max_pool", "avg_pool"):
-        name = type(layer).__name__ if isinstance(layer, nnx.Module) else layer.__name__
-        raise NotSupported(
-            f"not supported yet: Flax {name} in rosetta.check (Conv2D, pooling, LSTM and GRU are "
-            "compared for torch, Keras and canonical models)"
-        )
+    if isinstance(layer, nnx.Module):
+        raise NotSupported(f"not supported yet: Flax {type(layer).__name__}")
     return describe_function(layer)
 
 
@@ -88,13 +126,9 @@ def canonical(layer, trainable=False):
     return {key: value for key, value in weights.items() if value is not None}
 
 
-def parametrized(model):
-    return [layer for layer in chain(model) if isinstance(layer, (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm))]
-
-
 def dropout_active(model):
     return any(
-        isinstance(layer, nnx.Dropout) and layer.rate and not layer.deterministic for layer in chain(model)
+        isinstance(m, nnx.Dropout) and m.rate and not m.deterministic for _, m in nnx.iter_modules(model)
     )
 
 
@@ -104,52 +138,107 @@ def inference_copy(model):
     return clone
 
 
+class Capture:
+    """Records every call of a known module of `model` (and every element of its nnx.Sequentials) with
+    its input and output while the model runs."""
+
+    def __init__(self, model):
+        self.mine, self.recorder, self.depth, self.saved = set(modules(model)), Recorder(), 0, {}
+
+    def __enter__(self):
+        for cls in KNOWN + (nnx.Sequential,):
+            self.saved[cls] = cls.__dict__.get("__call__")
+            cls.__call__ = self.wrap(cls, cls.__call__)
+        return self
+
+    def __exit__(self, *exc):
+        for cls, call in self.saved.items():
+            if call is None:
+                del cls.__call__
+            else:
+                cls.__call__ = call
+
+    def wrap(self, cls, call):
+        def recorded(module, *args, **kwargs):
+            if self.depth or id(module) not in self.mine:
+                return call(module, *args, **kwargs)
+            if isinstance(module, nnx.Sequential):
+                return self.sequential(module, args[0])
+            self.depth += 1
+            try:
+                out = call(module, *args, **kwargs)
+            finally:
+                self.depth -= 1
+            owner = module if isinstance(module, PARAMETRIZED_MODULES) else None
+            name = type(module).__name__.lower()
+            self.recorder.add(
+                name, describe(module), [(args[0], np.asarray(args[0]))], out, np.asarray(out), owner
+            )
+            return out
+
+        return recorded
+
+    def sequential(self, module, x):
+        """nnx.Sequential's loop, element by element: a plain function is an op of the graph."""
+        for element in module.layers:
+            if isinstance(element, nnx.Module):
+                x = element(x)
+                continue
+            out = element(x)
+            layer = describe_function(element)
+            self.recorder.add(layer.name.split("(")[0], layer, [(x, np.asarray(x))], out, np.asarray(out))
+            x = out
+        return x
+
+
 class FlaxModel:
     framework = "flax"
 
     def __init__(self, model):
+        unsupported(model)
         self.model = model
-        self.layers = [describe(layer) for layer in chain(model)]
-        self.dtype = str(parametrized(model)[0].kernel[...].dtype) if parametrized(model) else "float32"
+        params = [m for _, m in nnx.iter_modules(model) if isinstance(m, PARAMETRIZED_MODULES)]
+        self.first = describe(params[0]) if params else None
+        kernels = [m.kernel[...] for m in params if isinstance(m, nnx.Linear)]
+        self.dtype = str(kernels[0].dtype) if kernels else "float32"
         self.compute_dtype = self.dtype
         self.notes = ["Flax Dropout left active (deterministic=False)"] if dropout_active(model) else []
 
-        self.first = next((layer for layer in self.layers if layer.kind in PARAMETRIZED), None)
+    def capture(self, x, model=None):
+        model = model or inference_copy(self.model)
+        with Capture(model) as capture:
+            x = self.tensor(x)
+            capture.recorder.input(x, np.asarray(x))
+            out = model(x)
+        return capture.recorder.output(out, np.asarray(out))
 
     def bind(self, x):
-        self.graph = self.capture(x)
+        """Capture the graph on an inference copy; each anchor's path finds it in any clone."""
+        model = inference_copy(self.model)
+        self.graph, paths = self.capture(x, model), modules(model)
+        self.paths = [paths[id(node.owner)] for node in self.graph.anchors]
         return self.graph
 
-    def capture(self, x, model=None):
-        return graph.chain(self.layers, self.outputs(x, model), self.tensor(x))
-
-    def weights(self):
-        return [canonical(layer) for layer in parametrized(self.model)]
+    def weights(self, model=None):
+        return [canonical(at(model or self.model, path)) for path in self.paths]
 
     def tensor(self, a):
         a = np.asarray(a)
         return a if a.dtype.kind in "iu" else a.astype(self.dtype)
 
-    def outputs(self, x, model=None):
-        a, captured = self.tensor(x), []
-        for layer in chain(model or inference_copy(self.model)):
-            a = layer(a)
-            captured.append(np.asarray(a))
-        return captured
-
     def outputs_as_left(self, x):
         return self.capture(x, nnx.clone(self.model)) if dropout_active(self.model) else None
 
     def training_pass(self, x):
-        """One training-mode forward on a clone: every layer's output, and the weights after it."""
+        """One training-mode forward on a clone: its graph, and the weights after it."""
         model = nnx.clone(self.model)
         model.train()  # BatchNorm on the batch statistics, updating its running ones
-        return self.capture(x, model), [canonical(layer) for layer in parametrized(model)]
+        return self.capture(x, model), self.weights(model)
 
     def loss_and_grads(self, x, y, loss_fn):
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
         loss, grads = self.gradient(graphdef, rest, x, y, loss_fn)(params)
-        return float(loss), canonical_grads(graphdef, grads, rest)
+        return float(loss), self.grads(graphdef, grads, rest)
 
     def gradient(self, graphdef, rest, x, y, loss_fn):
         """jax.value_and_grad of the loss as a function of the nnx.Param state, compiled once."""
@@ -160,6 +249,11 @@ class FlaxModel:
 
         return jax.jit(jax.value_and_grad(loss_of))
 
+    def grads(self, graphdef, grads, rest):
+        """A gradient state merged into the model's shape: its layers hold the gradients."""
+        merged = nnx.merge(graphdef, grads, rest)
+        return [canonical(at(merged, path), trainable=True) for path in self.paths]
+
     def train(self, x, y, loss_fn, tx, steps):
         """`steps` optax updates of the nnx.Param state of an inference copy; no lr to read (optax)."""
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
@@ -168,14 +262,9 @@ class FlaxModel:
             _, grads = gradient(params)
             updates, state = tx.update(grads, state, params)
             params = optax.apply_updates(params, updates)
-            weights = [canonical(layer) for layer in parametrized(nnx.merge(graphdef, params, rest))]
-            record.append({"params": weights, "grads": canonical_grads(graphdef, grads, rest), "lr": None})
+            weights = self.weights(nnx.merge(graphdef, params, rest))
+            record.append({"params": weights, "grads": self.grads(graphdef, grads, rest), "lr": None})
         return record, None
-
-
-def canonical_grads(graphdef, grads, rest):
-    """A gradient state merged into the model's shape: its Linear layers hold the gradients."""
-    return [canonical(layer, trainable=True) for layer in parametrized(nnx.merge(graphdef, grads, rest))]
 
 
 def loss_function(loss):
