@@ -33,6 +33,11 @@ class Node:
 class Graph:
     nodes: list = field(default_factory=list)
     values: dict = field(default_factory=dict)  # node name -> canonical NumPy output
+    output: str = ""  # the node whose value the model returned
+
+    @property
+    def result(self):
+        return self.values[self.output or self.nodes[-1].name]
 
     @property
     def anchors(self):
@@ -180,5 +185,5 @@ class Recorder:
 
     def output(self, tensor, value):
         """The model's output: a hidden node when the last captured op is not what it returned."""
-        self.source(tensor, value)
+        self.graph.output = self.source(tensor, value)
         return self.graph

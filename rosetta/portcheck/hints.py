@@ -28,6 +28,7 @@ class Evidence:
     fa: list = field(default_factory=list)  # per block (input, pre, post) of model a
     fb: list = field(default_factory=list)
     loss_fns: tuple = ()
+    loss_names: tuple = ()  # a name from rosetta.tasks.LOSSES, or the user's own loss, per side
     la: float | None = None
     lb: float | None = None
     ga: list = field(default_factory=list)
@@ -42,8 +43,9 @@ class Evidence:
     sb: list = field(default_factory=list)
 
 
-def close(u, v, ev, kind="forward"):
-    """u and v equal within the report's tolerance (v the reference)."""
+def close(u, v, ev, kind="gradient"):
+    """u and v equal within the report's tolerance (v the reference): "gradient", the forward one or,
+    where a block measurably computes in float32, float32's (measured.loosen); or "trajectory"."""
     u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
     return u.shape == v.shape and tolerances.rel_diff(u, v, ev.report.dtype) <= ev.report.tolerance[kind]
 
@@ -67,7 +69,7 @@ def diagnose(ev):
     ):
         found += test(ev)
     if ev.la is not None:
-        found += loss_reduction(ev) + double_activation(ev) + untied_weights(ev)
+        found += loss_reduction(ev) + double_activation(ev) + untied_weights(ev) + embedding_padding(ev)
     if ev.ra:
         found += optimizer_form(ev)
     return found
@@ -314,8 +316,9 @@ def missing_residual(ev):
                 without = replay_ops(bw, pre, mw.graph, skip=add)
                 if without is not None and close(without, fo[i][2], ev):
                     msg = (
-                        f"{mo.framework}'s block {i} lacks the residual {bw.label(add)} that {mw.framework}'s "
-                        f"has ({bw.describe()}): without it, {mw.framework}'s ops give {mo.framework}'s "
+                        f"{mo.framework}'s block {i} lacks the residual {bw.label(add)} that "
+                        f"{mw.framework}'s has ({bw.describe()}): without it, {mw.framework}'s ops give "
+                        f"{mo.framework}'s "
                         "output; add the shortcut (torch: h + x; Keras: keras.layers.Add()([h, x]))"
                     )
                     out.append(Hint("missing-residual", i, msg))
@@ -342,6 +345,37 @@ def untied_weights(ev):
                     f"summed are {m.framework}'s; tie them (call one layer twice) or untie on both sides"
                 )
                 out.append(Hint("untied-weights", i, msg))
+    return out
+
+
+def embedding_padding(ev):
+    """torch's Embedding(padding_idx=p) never trains row p (its gradient is zero); Keras and Flax have
+    no such row: the other side's gradient with row p zeroed is the torch side's."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        if (
+            ba.head.kind != "embedding"
+            or ba.head.shape == bb.head.shape
+            or close(ev.gb[i]["W"], ev.ga[i]["W"], ev)
+        ):
+            continue
+        for (m, blk, g), (other, h) in (
+            ((ev.ma, ba, ev.ga), (ev.mb, ev.gb)),
+            ((ev.mb, bb, ev.gb), (ev.ma, ev.ga)),
+        ):
+            row = blk.head.shape[0]
+            if row is None:
+                continue
+            fixed = np.array(h[i]["W"])
+            fixed[row] = 0
+            if close(fixed, g[i]["W"], ev):
+                msg = (
+                    f"{m.framework}'s Embedding(padding_idx={row}) keeps row {row} out of training (its "
+                    f"gradient is zero), {other.framework}'s table trains it: use padding_idx=None, or mask "
+                    "that row's "
+                    "gradient on the other side"
+                )
+                out.append(Hint("embedding-padding", i, msg))
     return out
 
 
@@ -474,14 +508,19 @@ def loss_reduction(ev):
     return []
 
 
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon(): Keras's probability losses clip to [ε, 1 − ε] off TensorFlow
+
+
 def probability_losses(out, y):
-    """(from-logits loss, probability loss) of `out` read as probabilities: softmax or sigmoid."""
-    y = np.asarray(y)
+    """(from-logits loss, [probability loss, as Keras clips it]) of `out` read as probabilities."""
+    y, clipped = np.asarray(y), np.clip(out, KERAS_EPSILON, 1 - KERAS_EPSILON)
     if y.dtype.kind in "iu":
         rows = np.arange(len(y))
-        return mlp.softmax_ce(out, y)[0], -np.mean(np.log(out[rows, y]))
-    bce = -np.mean(y * np.log(out) + (1 - y) * np.log1p(-out))
-    return mlp.bce_logits(out, y)[0], bce
+        clipped = np.clip(out / out.sum(axis=-1, keepdims=True), KERAS_EPSILON, 1 - KERAS_EPSILON)
+        losses = [-np.mean(np.log(p[rows, y])) for p in (out, clipped)]
+        return mlp.softmax_ce(out, y)[0], losses
+    losses = [-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)) for p in (out, clipped)]
+    return mlp.bce_logits(out, y)[0], losses
 
 
 def double_activation(ev):
@@ -497,7 +536,7 @@ def double_activation(ev):
             continue
         with np.errstate(all="ignore"):
             from_logits, probability = probability_losses(np.asarray(f[-1][2], np.float64), ev.y)
-        if close(from_logits, loss, ev) and close(probability, other_loss, ev):
+        if close(from_logits, loss, ev) and any(close(p, other_loss, ev) for p in probability):
             other_last = other_blocks[-1].acts[-1].act if other_blocks[-1].acts else "linear"
             kind = "double-activation" if other_last == last else "probabilities-as-logits"
             msg = f"{m.framework}'s model ends in {last} and its loss applies {last} again: "

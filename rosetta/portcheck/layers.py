@@ -14,7 +14,7 @@ import numpy as np
 
 from reference_numpy.mlp import activation
 
-PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm")
+PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm", "embedding")
 PASSTHROUGH = ("dropout", "flatten", "reshape")  # no arithmetic in inference mode
 FUNCTIONS = (
     "linear",
@@ -26,6 +26,7 @@ FUNCTIONS = (
     "gelu",
     "gelu_tanh",
     "softmax",
+    "log_softmax",
     "prelu",
 )
 
@@ -43,7 +44,7 @@ class Layer:
     momentum: float | None = None  # batchnorm: the batch mean's weight in the running mean (torch's m)
     rate: float = 0.0  # dropout
     config: tuple = ()  # conv2d (kernel, stride); pool (size, "max" | "avg"): compared as structure
-    shape: tuple = ()  # flatten: its input (H, W, C), canonical NHWC; () when flat already
+    shape: tuple = ()  # flatten: its input (H, W, C), canonical NHWC; () when flat; embedding: (padding_idx,)
 
 
 class NotSupported(ValueError):
@@ -58,6 +59,9 @@ def apply(act, z, alpha):
     if act == "softmax":
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
+    if act == "log_softmax":
+        shifted = z - z.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     if act == "gelu":
         return 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
     if act == "gelu_tanh":

@@ -24,8 +24,8 @@ FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax")
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
 
 
-KNOWN = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.Dropout)
-PARAMETRIZED_MODULES = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm)
+KNOWN = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.Dropout, nnx.Embed)
+PARAMETRIZED_MODULES = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.Embed)
 CONTAINERS = (nnx.Sequential, nnx.List, nnx.Dict)
 
 
@@ -86,6 +86,9 @@ def describe(layer):
         return Layer(
             "layernorm", f"LayerNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon
         )
+    if isinstance(layer, nnx.Embed):
+        n, d = layer.num_embeddings, layer.features
+        return Layer("embedding", f"Embed({n}, {d})", n, d, shape=(None,))
     if isinstance(layer, nnx.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
     if isinstance(layer, nnx.Module):
@@ -117,6 +120,8 @@ def numpy(variable):
 def canonical(layer, trainable=False):
     """A parametrized layer's weights in canonical layout (or, on a model merged from a gradient
     state, its gradients: trainable=True leaves out BatchNorm's statistics)."""
+    if isinstance(layer, nnx.Embed):
+        return {"W": numpy(layer.embedding)}  # (num_embeddings, features)
     if isinstance(layer, nnx.Linear):
         weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}
     else:

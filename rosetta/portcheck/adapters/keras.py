@@ -28,6 +28,7 @@ NAMED = {
     "gelu": "gelu",
     "elu": "elu",
     "leaky_relu": "leaky_relu",
+    "log_softmax": "log_softmax",
 }
 FUNCTION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # keras.activations' own defaults
 
@@ -150,6 +151,12 @@ def describe_other(layer):
         return describe_pool(layer)
     if isinstance(layer, (L.LSTM, L.GRU)):
         return describe_recurrent(layer)
+    if isinstance(layer, L.Embedding):
+        n, d = layer.embeddings.shape
+        return Layer("embedding", f"Embedding({n}, {d})", n, d, shape=(None,))
+    if isinstance(layer, L.GlobalAveragePooling2D):
+        channels_last(layer)
+        return Layer("pool", "GlobalAveragePooling2D", config=("global", "avg"))
     if isinstance(layer, (L.Add, L.Multiply, L.Concatenate)):
         kind = {L.Add: "add", L.Multiply: "mul", L.Concatenate: "concat"}[type(layer)]
         return Layer(kind, type(layer).__name__)
@@ -171,6 +178,10 @@ def describe_operation(op):
 
 
 def numpy(value):
+    if hasattr(value, "indices") and hasattr(value, "dense_shape"):  # TensorFlow's IndexedSlices gradient
+        import tensorflow as tf
+
+        value = tf.convert_to_tensor(value)
     return np.array(ops.convert_to_numpy(value))
 
 
@@ -180,6 +191,8 @@ def keys(layer, trainable=False):
         return ["W"] + (["b"] if layer.use_bias else [])  # kernels are already (in, out), (kh, kw, in, out)
     if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
         return ["W", "U", "b"]  # kernel, recurrent_kernel, bias: canonical blocks and biases
+    if isinstance(layer, keras.layers.Embedding):
+        return ["W"]  # (input_dim, output_dim), as torch's and Flax's tables
     names = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
     stats = isinstance(layer, keras.layers.BatchNormalization) and not trainable
     return names + (["moving_mean", "moving_variance"] if stats else [])
@@ -197,6 +210,7 @@ PARAMETRIZED = (
     keras.layers.GRU,
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
+    keras.layers.Embedding,
 )
 
 
@@ -303,16 +317,6 @@ def ops_tensors(args):
     return [args] if hasattr(args, "shape") and hasattr(args, "dtype") else []
 
 
-def compute_dtype(model, dtype):
-    """Keras computes parts of a float64 model in float32: off TensorFlow its type promotion maps
-    float64 to float32 (matmul on torch, most ops on jax: keras/src/backend/common/dtypes.py), and
-    TensorFlow's LeakyRelu op holds its slope as a float32 attribute."""
-    if dtype != "float64":
-        return dtype
-    leaky = any(isinstance(layer, keras.layers.LeakyReLU) for layer in inner(model))
-    return "float32" if BACKEND != "tensorflow" or leaky else dtype
-
-
 def linear_part(layer, a):
     """A Dense's a @ kernel + bias or a Conv2D's convolution + bias, before its fused activation."""
     if isinstance(layer, keras.layers.Dense):
@@ -329,7 +333,7 @@ class KerasModel:
         self.first = next(found[0] for layer, found in self.table.items() if isinstance(layer, PARAMETRIZED))
         self.framework = f"keras-{BACKEND}"
         self.dtype = str(numpy(model.weights[0]).dtype)  # the array's: without x64, jax holds float32
-        self.compute_dtype = compute_dtype(model, self.dtype)
+        self.compute_dtype = self.dtype  # where Keras computes float64 in float32: measured per block
         self.notes = []
 
     def capture(self, x, training=False):

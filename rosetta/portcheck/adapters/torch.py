@@ -39,12 +39,14 @@ def leaves(module):
     return [leaf for child in children for leaf in leaves(child)] if children else [module]
 
 
-PARAMETRIZED = (nn.Linear, nn.Conv2d, nn.LSTM, nn.GRU, nn.BatchNorm1d, nn.LayerNorm)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+PARAMETRIZED = (nn.Linear, nn.Conv2d, nn.LSTM, nn.GRU, *NORMS, nn.LayerNorm, nn.Embedding)
 IMAGE_FIRST = (nn.Conv2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
 KNOWN = PARAMETRIZED + (
     nn.ZeroPad2d,
     nn.MaxPool2d,
     nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
     nn.LeakyReLU,
     nn.ELU,
     nn.GELU,
@@ -127,8 +129,15 @@ def describe(m, pad=None):
             m.out_features,
             m.bias is not None,
         )
-    if isinstance(m, nn.BatchNorm1d):
-        n, name = m.num_features, f"BatchNorm1d(eps={m.eps:g}, momentum={m.momentum})"
+    if isinstance(m, nn.Embedding):
+        name = f"Embedding({m.num_embeddings}, {m.embedding_dim}, padding_idx={m.padding_idx})"
+        return Layer("embedding", name, m.num_embeddings, m.embedding_dim, config=(), shape=(m.padding_idx,))
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        if square(m.output_size, "output size", m) != 1:
+            raise NotSupported("not supported yet: AdaptiveAvgPool2d to other than 1×1")
+        return Layer("pool", "AdaptiveAvgPool2d(1)", config=("global", "avg"))
+    if isinstance(m, NORMS):
+        n, name = m.num_features, f"{type(m).__name__}(eps={m.eps:g}, momentum={m.momentum})"
         return Layer("batchnorm", name, n, n, True, eps=m.eps, momentum=m.momentum)
     if isinstance(m, nn.LayerNorm):
         n = m.normalized_shape[-1]
@@ -191,7 +200,9 @@ def canonical(m, read=None, chw=None):
     if isinstance(m, (nn.LSTM, nn.GRU)):
         return recurrent(m, as_np, read is not None)
     layer = {"gamma": as_np(m.weight), "beta": as_np(m.bias)}
-    if isinstance(m, nn.BatchNorm1d):
+    if isinstance(m, nn.Embedding):
+        return {"W": as_np(m.weight)}  # (num_embeddings, dim): torch, Keras and Flax alike
+    if isinstance(m, NORMS):
         layer |= {"moving_mean": as_np(m.running_mean), "moving_variance": as_np(m.running_var)}
     return {k: v for k, v in layer.items() if v is not None}
 
@@ -222,7 +233,15 @@ RESHAPE = (
     "expand",
 )
 FLATTEN = ("flatten", "view", "reshape")
-FUNCTION_ACTS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax"}
+FUNCTION_ACTS = {
+    "relu": "relu",
+    "relu_": "relu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+}
+POOLS = {"max_pool2d": "max", "avg_pool2d": "avg"}
 
 
 def argument(args, kwargs, index, key, default):
@@ -242,6 +261,10 @@ def describe_function(name, args, kwargs):
     if name == "gelu":
         tanh = argument(args, kwargs, 1, "approximate", "none") == "tanh"
         return Layer("act", "gelu(tanh)" if tanh else "gelu", act="gelu_tanh" if tanh else "gelu")
+    if name in POOLS:
+        return describe_function_pool(name, args, kwargs)
+    if name in ("adaptive_avg_pool2d", "mean") and global_mean(name, args, kwargs):
+        return Layer("pool", f"{name}(H, W)", config=("global", "avg"))
     if name in ADD:
         return Layer("add", "add")
     if name in MUL:
@@ -253,6 +276,28 @@ def describe_function(name, args, kwargs):
     if name in RESHAPE + FLATTEN:
         return Layer("reshape", name)
     return Layer("op", name)
+
+
+def describe_function_pool(name, args, kwargs):
+    """F.max_pool2d(x, k) / F.avg_pool2d(x, k): window = stride, no padding, as the modules."""
+    k = argument(args, kwargs, 1, "kernel_size", None)
+    stride = argument(args, kwargs, 2, "stride", None) or k
+    k, stride = (v if isinstance(v, int) else tuple(v) for v in (k, stride))
+    if k != stride or argument(args, kwargs, 3, "padding", 0) or isinstance(k, tuple):
+        raise NotSupported(f"not supported yet: {name} other than a square window = stride, no padding")
+    return Layer("pool", f"{name}({k})", config=(k, POOLS[name]))
+
+
+def global_mean(name, args, kwargs):
+    """x.mean((2, 3)) or F.adaptive_avg_pool2d(x, 1) on NCHW: global average pooling."""
+    x = args[0] if args else None
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        return False
+    if name == "adaptive_avg_pool2d":
+        return argument(args, kwargs, 1, "output_size", None) in (1, (1, 1))
+    dims = argument(args, kwargs, 1, "dim", None)
+    dims = tuple(sorted(d % 4 for d in dims)) if isinstance(dims, (list, tuple)) else None
+    return dims == (2, 3)
 
 
 def tensors(tree):
