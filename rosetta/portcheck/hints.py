@@ -71,7 +71,7 @@ def diagnose(ev):
     if ev.la is not None:
         found += loss_reduction(ev) + double_activation(ev) + untied_weights(ev) + embedding_padding(ev)
     if ev.ra:
-        found += optimizer_form(ev)
+        found += optimizer_form(ev) + hyperparameter_precision(ev)
     return found
 
 
@@ -572,22 +572,98 @@ def replay(form, start, record, upto):
     return params
 
 
-def optimizer_form(ev):
-    """B's hyperparameters replayed with A's update rule reproduce A's weights at the first diverging
-    step, and with B's own rule B's: the rule is the cause."""
+RULE_KEYS = ("form", "eps", "weight_decay", "decoupled")
+HYPER = ("momentum", "beta1", "beta2", "eps")
+
+
+def rounded(form):
+    """The hyperparameters as float32 holds them (Keras keeps them in float32 in a float64 model)."""
+    return form | {key: float(np.float32(form[key])) for key in HYPER if key in form}
+
+
+def distance(pa, pb):
+    """The largest relative difference between two lists of canonical layers, float64."""
+    return max(
+        (
+            tolerances.rel_diff(np.asarray(a[key], np.float64), np.asarray(b[key], np.float64))
+            for a, b in zip(pa, pb)
+            for key in a
+            if key in b
+        ),
+        default=0.0,
+    )
+
+
+def fit(form, start, record, k, held=False):
+    """How far `form`, replayed on a side's own gradients and learning rates, lands from that side's
+    weights after step k; `held`: a Keras side, the better of its hyperparameters as given and as
+    float32 holds them."""
+    variants = [form, rounded(form)] if held else [form]
+    return min(distance(replay(f, start, record, k), record[k - 1]["params"]) for f in variants)
+
+
+def rule_gap(ev):
+    """(step, kind, gap) where the two sides' update rules differ and the replay shows it: at the first
+    diverging step (else step 1) each side's own rule fits its weights ten times tighter than the other
+    rule with its hyperparameters does, and than the gap between the two sides, both above rounding.
+    None otherwise."""
     first = next((d for d in ev.report.divergences if d.stage == "step"), None)
     forms = (ev.form_a, ev.form_b)
-    if first is None or None in forms or ev.ra[0]["lr"] is None or forms[0]["name"] != forms[1]["name"]:
-        return []
-    k, start = first.step, ev.ma.weights()
-    fixed = forms[1] | {
-        key: forms[0][key] for key in ("form", "eps", "weight_decay", "decoupled") if key in forms[0]
-    }
-    explains = close_params(replay(forms[1], start, ev.ra, k), ev.rb[k - 1]["params"], ev)
-    if not explains or not close_params(replay(fixed, start, ev.ra, k), ev.ra[k - 1]["params"], ev):
-        return []
+    if not ev.ra or None in forms or ev.ra[0]["lr"] is None or forms[0]["name"] != forms[1]["name"]:
+        return None
+    if all(forms[0].get(key) == forms[1].get(key) for key in RULE_KEYS):
+        return None
+    k, start = (first.step if first else 1), ev.ma.weights()
+    gap = distance(ev.ra[k - 1]["params"], ev.rb[k - 1]["params"])
+    floor = 10 * float(np.finfo(ev.report.dtype).eps)  # below it, replays differ by rounding only
+    for (own, record), other in (((forms[0], ev.ra), forms[1]), ((forms[1], ev.rb), forms[0])):
+        swapped, held = own | {key: other[key] for key in RULE_KEYS if key in other}, own["form"] == "keras"
+        mine, theirs = fit(own, start, record, k, held), fit(swapped, start, record, k, held)
+        if not max(mine * 10, floor) <= min(gap, theirs):
+            return None
     kind = "weight-decay" if decay(forms[0]) != decay(forms[1]) else RULES[forms[0]["name"]]
-    return [Hint(kind, first.block, f"step {k}: {WHY[kind]} (replayed: the other rule closes the gap)")]
+    return k, kind, gap
+
+
+def optimizer_form(ev):
+    """The update rules differ (rule_gap): named with the step the replay shows it at."""
+    found = rule_gap(ev)
+    if found is None:
+        return []
+    k, kind, gap = found
+    return [
+        Hint(kind, 0, f"step {k}: {WHY[kind]} (replayed: each rule fits its own side, the gap is {gap:.1e})")
+    ]
+
+
+def hyperparameter_precision(ev):
+    """A float64 Keras side whose weights its rule replays only with the hyperparameters float32
+    holds (Keras keeps momentum, β and ε as float32, and the learning rate as a float32 variable)."""
+    first = next((d for d in ev.report.divergences if d.stage == "step"), None)
+    if first is None or rule_gap(ev) is not None:
+        return []
+    out, start = [], ev.ma.weights()
+    for m, form, record, other in ((ev.ma, ev.form_a, ev.ra, ev.rb), (ev.mb, ev.form_b, ev.rb, ev.ra)):
+        if form is None or form["form"] != "keras" or m.dtype != "float64" or record[0]["lr"] is None:
+            continue
+        k = first.step
+        exact = distance(replay(form, start, record, k), record[k - 1]["params"])
+        held = distance(replay(rounded(form), start, record, k), record[k - 1]["params"])
+        if held * 10 <= exact or record[0]["lr"] != other[0]["lr"]:
+            pairs = [
+                f"{key} {form[key]!r} as {float(np.float32(form[key])):.9g}"
+                for key in HYPER
+                if key in form and float(np.float32(form[key])) != form[key]
+            ]
+            if record[0]["lr"] != other[0]["lr"]:
+                pairs.append(f"learning rate {other[0]['lr']!r} as {record[0]['lr']:.9g}")
+            msg = (
+                f"{m.framework} holds its optimizer's hyperparameters in float32 in a float64 model: "
+                f"{', '.join(pairs)}; choose values float32 holds exactly (0.875, 0.125, 2⁻ᵏ) or "
+                "compare in float32"
+            )
+            out.append(Hint("hyperparameter-precision", first.block, msg))
+    return out
 
 
 RULES = {"adam": "adam-epsilon", "sgd": "momentum-form"}

@@ -136,6 +136,17 @@ def compare_training(report, ev, optimizer, steps):
         ev.ra, ev.form_a = ma.train(ev.x, ev.y, fa, optimizer[0], steps)
         ev.rb, ev.form_b = mb.train(ev.x, ev.y, fb, optimizer[1], steps)
         compare_steps(report, ev.ra, ev.rb)
+        rules(report, ev)
+
+
+def rules(report, ev):
+    """Two update rules that differ are different even while k steps stay within tolerance: named
+    at step 1 when the replay tells them apart there (hints.rule_gap)."""
+    found = hints.rule_gap(ev)
+    if found is not None and not any(d.stage == "step" for d in report.divergences):
+        k, kind, gap = found
+        message = f"the update rules differ ({kind}), {gap:.1e} apart at step {k}, within tolerance"
+        report.divergences.append(Divergence("step", 0, "linear", gap, step=k, message=message))
 
 
 def new_report(ma, mb):
