@@ -336,3 +336,71 @@ def test_keras_momentum_held_in_float32_is_named_hyperparameter_precision():
     )
     assert "0.899999976" in results[0.9].hints[0].message
     assert results[0.875].ok and results[0.875].hints == [], str(results[0.875])
+
+
+# ---- LayerNorm ε and GELU: the defaults that differ (torch, Keras, Flax NNX) ----
+
+
+class NormGelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.norm, self.act, self.head = nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.act(self.norm(self.fc(x))))
+
+
+def keras_norm_gelu(model, epsilon=1e-5, ops_gelu=False):
+    """Keras's LayerNormalization ε is 1e-3 by default (torch's 1e-5); its "gelu" activation is exact,
+    keras.ops.gelu (a graph op here) the tanh approximation."""
+    inputs = keras.Input((4,))
+    fc, norm, head = (
+        keras.layers.Dense(8),
+        keras.layers.LayerNormalization(epsilon=epsilon),
+        keras.layers.Dense(2),
+    )
+    h = norm(fc(inputs))
+    port = keras.Model(inputs, head(keras.ops.gelu(h) if ops_gelu else keras.layers.Activation("gelu")(h)))
+    copy_into(fc, model.fc)
+    copy_into(head, model.head)
+    return port
+
+
+def flax_norm_gelu(model, gelu):
+    """nnx.LayerNorm's ε is 1e-6 by default; nnx.gelu is the tanh approximation unless approximate=False."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    fc, head = nnx.Linear(4, 8, rngs=nnx.Rngs(0)), nnx.Linear(8, 2, rngs=nnx.Rngs(0))
+    for linear, source in ((fc, model.fc), (head, model.head)):
+        linear.kernel[...] = jnp.asarray(source.weight.detach().numpy().T)
+        linear.bias[...] = jnp.asarray(source.bias.detach().numpy())
+    return nnx.Sequential(fc, nnx.LayerNorm(8, epsilon=1e-5, rngs=nnx.Rngs(0)), gelu, head)
+
+
+def test_layernorm_epsilon_keras_default_against_torch_is_named_both_ways():
+    model, (x, _) = torch_model(NormGelu), data()
+    assert rosetta.check(model, keras_norm_gelu(model), x).ok
+    for a, b in ((model, keras_norm_gelu(model, 1e-3)), (keras_norm_gelu(model, 1e-3), model)):
+        report = rosetta.check(a, b, 3 * x)
+        assert where(report) == ("forward", 1, "linear") and found(report) == ["layernorm-epsilon"], str(
+            report
+        )
+
+
+def test_gelu_exact_in_torch_against_tanh_in_flax_and_keras_ops_is_named():
+    import functools
+
+    from flax import nnx
+
+    model, (x, _) = torch_model(NormGelu), data()
+    assert rosetta.check(model, flax_norm_gelu(model, functools.partial(nnx.gelu, approximate=False)), x).ok
+    report = rosetta.check(flax_norm_gelu(model, nnx.gelu), model, x)
+    assert where(report) == ("structure", 1, "activation") and found(report) == ["gelu-approximate"], str(
+        report
+    )
+    assert "flax's GELU is tanh-approximated" in report.hints[0].message
+    report = rosetta.check(model, keras_norm_gelu(model, ops_gelu=True), x)
+    assert where(report) == ("structure", 1, "activation") and found(report) == ["gelu-approximate"], str(
+        report
+    )

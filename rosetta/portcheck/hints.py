@@ -4,7 +4,7 @@ where the fix closes the gap. NumPy only; the arrays came from the adapters.
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -60,6 +60,7 @@ def diagnose(ev):
         gate_order,
         double_bias,
         activation,
+        gelu_approximate,
         missing_residual,
         activation_slope,
         norm_epsilon,
@@ -270,12 +271,20 @@ def activation(ev):
     for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
         if [a.act for a in ba.acts] == [a.act for a in bb.acts] or not (ba.seen and bb.seen):
             continue
+        if [SWAP.get(a.act, a.act) for a in ba.acts] == [a.act for a in bb.acts]:
+            continue  # exact against tanh GELU: gelu_approximate
         if close(ev.fa[i][2], ev.fb[i][2], ev):
             continue
         if close(apply_block_acts(ba.acts, ev.fb[i][1]), ev.fa[i][2], ev):
             names = [" → ".join(a.name for a in blk.acts) or "none" for blk in (ba, bb)]
             msg = f"activation {names[0]} ({ev.ma.framework}) vs {names[1]} ({ev.mb.framework})"
-            out.append(Hint("activation", i, msg))
+            gelus = {a.act for blk in (ba, bb) for a in blk.acts} & {"gelu", "gelu_tanh"} == {
+                "gelu",
+                "gelu_tanh",
+            }
+            kind = "gelu-approximate" if gelus else "activation"
+            msg += f"; {GELUS}" if gelus else ""
+            out.append(Hint(kind, i, msg))
     return out
 
 
@@ -379,6 +388,34 @@ def embedding_padding(ev):
     return out
 
 
+GELUS = (
+    "GELU exact (erf) in torch nn.GELU() and Keras activations.gelu / 'gelu'; the tanh approximation by "
+    "default in jax.nn.gelu, nnx.gelu and keras.ops.gelu (approximate=False for exact; torch: "
+    "nn.GELU(approximate='tanh') for tanh)"
+)
+SWAP = {"gelu": "gelu_tanh", "gelu_tanh": "gelu"}
+
+
+def gelu_approximate(ev):
+    """Exact GELU on one side, the tanh approximation on the other: the other side's output is this
+    side's ops with the other GELU, from its own pre-activation (its ops seen or hidden)."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        if close(ev.fa[i][2], ev.fb[i][2], ev):
+            continue
+        for (m, blk), (other, f) in (((ev.ma, ba), (ev.mb, ev.fb)), ((ev.mb, bb), (ev.ma, ev.fa))):
+            acts = [a.act for a in blk.acts]
+            if not blk.seen or not set(acts) & set(SWAP):
+                continue
+            swapped = [replace(a, act=SWAP.get(a.act, a.act)) for a in blk.acts]
+            if close(apply_block_acts(swapped, np.asarray(f[i][1], np.float64)), f[i][2], ev):
+                which = "exact (erf)" if "gelu" in acts else "tanh-approximated"
+                msg = f"{m.framework}'s GELU is {which}, {other.framework}'s the other one: {GELUS}"
+                out.append(Hint("gelu-approximate", i, msg))
+                break
+    return out
+
+
 SLOPES = "defaults: torch/jax 0.01, Keras layer 0.3, Keras 'leaky_relu' 0.2"
 
 
@@ -410,6 +447,12 @@ def normalize(inp, layer, eps, kind):
     return z * layer.get("gamma", 1) + layer.get("beta", 0)
 
 
+EPS_DEFAULTS = {
+    "batchnorm": "torch 1e-5, Keras 1e-3, Flax NNX 1e-5",
+    "layernorm": "torch 1e-5, Keras 1e-3, Flax NNX 1e-6",
+}
+
+
 def norm_epsilon(ev):
     """Other ε: B's normalization re-run with A's ε gives A's output (kind batchnorm-epsilon)."""
     out, wb = [], ev.mb.weights()
@@ -422,8 +465,9 @@ def norm_epsilon(ev):
         ):
             continue
         if close(normalize(ev.fb[i][0], wb[i], ha.eps, ha.kind), ev.fa[i][1], ev):
-            msg = f"{ha.name} vs {hb.name}: ε {ha.eps:g} vs {hb.eps:g} (torch 1e-5, Keras 1e-3, Flax 1e-5)"
-            out.append(Hint("batchnorm-epsilon", i, msg))
+            defaults = EPS_DEFAULTS[ha.kind]
+            msg = f"{ha.name} vs {hb.name}: ε {ha.eps:g} vs {hb.eps:g} (defaults: {defaults})"
+            out.append(Hint(f"{ha.kind}-epsilon", i, msg))
     return out
 
 

@@ -172,6 +172,8 @@ OPERATION_ACTS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax
 def describe_operation(op):
     """A keras.ops call in a functional graph (keras.ops.add, keras.ops.relu ...)."""
     name = type(op).__name__
+    if name == "Gelu":  # keras.ops.gelu: approximate=True by default, unlike activations.gelu
+        return Layer("act", "ops.gelu", act="gelu_tanh" if op.approximate else "gelu")
     if name in OPERATION_ACTS:
         return Layer("act", name.lower(), act=OPERATION_ACTS[name])
     return Layer(OPERATIONS.get(name, "op"), name.lower())
