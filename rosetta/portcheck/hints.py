@@ -293,9 +293,10 @@ def activation(ev):
 
 def replay_ops(block, z, captured, skip=None):
     """A block's ops (but `skip`) re-run in NumPy from `z`, its anchor's output, each add/mul taking
-    its other operand from the captured graph; None when an op cannot be re-run (a reshape, a pool)."""
+    its other operand from the captured graph and each reshape the shape captured there; None where an
+    op cannot be re-run (a concat, an op of the framework's own)."""
     for op in block.ops:
-        kind = op.layer.kind
+        kind, shape = op.layer.kind, np.shape(captured.values[op.name])
         if op is skip or kind == "dropout":
             continue
         if kind == "act":
@@ -305,9 +306,26 @@ def replay_ops(block, z, captured, skip=None):
             if other is None or np.shape(other) != np.shape(z):
                 return None
             z = z + other if kind == "add" else z * other
-        else:
+        elif kind == "pool":
+            z = pool(z, op.layer.config)
+        elif kind not in ("reshape", "flatten"):
             return None
+        if z is None or np.size(z) != np.prod(shape):
+            return None
+        z = z.reshape(shape)
     return z
+
+
+def pool(z, config):
+    """Max/average pooling of NHWC `z`: a k×k window with stride k, or global (over H and W)."""
+    size, kind = config
+    reduce = np.max if kind == "max" else np.mean
+    if size == "global":  # images (N, H, W, C) or sequences (N, T, C)
+        return reduce(z, axis=(1, 2) if z.ndim == 4 else 1)
+    n, h, w, c = z.shape
+    return reduce(
+        z[:, : h - h % size, : w - w % size].reshape(n, h // size, size, w // size, size, c), axis=(2, 4)
+    )
 
 
 def missing_residual(ev):
@@ -691,9 +709,11 @@ def hyperparameter_precision(ev):
         if form is None or form["form"] != "keras" or m.dtype != "float64" or record[0]["lr"] is None:
             continue
         k = first.step
-        exact = distance(replay(form, start, record, k), record[k - 1]["params"])
+        gap = distance(record[k - 1]["params"], other[k - 1]["params"])
         held = distance(replay(rounded(form), start, record, k), record[k - 1]["params"])
-        if held * 10 <= exact or record[0]["lr"] != other[0]["lr"]:
+        their_lr = [step | {"lr": theirs["lr"]} for step, theirs in zip(record, other)]
+        exact = distance(replay(form, start, their_lr, k), other[k - 1]["params"])  # the fix: exact values
+        if held * 10 <= gap and exact * 10 <= gap:
             pairs = [
                 f"{key} {form[key]!r} as {float(np.float32(form[key])):.9g}"
                 for key in HYPER

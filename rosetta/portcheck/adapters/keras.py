@@ -154,9 +154,11 @@ def describe_other(layer):
     if isinstance(layer, L.Embedding):
         n, d = layer.embeddings.shape
         return Layer("embedding", f"Embedding({n}, {d})", n, d, shape=(None,))
-    if isinstance(layer, L.GlobalAveragePooling2D):
+    if isinstance(layer, (L.GlobalAveragePooling2D, L.GlobalAveragePooling1D)):
         channels_last(layer)
-        return Layer("pool", "GlobalAveragePooling2D", config=("global", "avg"))
+        if layer.keepdims:
+            raise NotSupported(f"not supported yet: {type(layer).__name__}(keepdims=True)")
+        return Layer("pool", type(layer).__name__, config=("global", "avg"))
     if isinstance(layer, (L.Add, L.Multiply, L.Concatenate)):
         kind = {L.Add: "add", L.Multiply: "mul", L.Concatenate: "concat"}[type(layer)]
         return Layer(kind, type(layer).__name__)

@@ -199,9 +199,9 @@ def canonical(m, read=None, chw=None):
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, (nn.LSTM, nn.GRU)):
         return recurrent(m, as_np, read is not None)
-    layer = {"gamma": as_np(m.weight), "beta": as_np(m.bias)}
     if isinstance(m, nn.Embedding):
         return {"W": as_np(m.weight)}  # (num_embeddings, dim): torch, Keras and Flax alike
+    layer = {"gamma": as_np(m.weight), "beta": as_np(m.bias)}
     if isinstance(m, NORMS):
         layer |= {"moving_mean": as_np(m.running_mean), "moving_variance": as_np(m.running_var)}
     return {k: v for k, v in layer.items() if v is not None}
@@ -289,15 +289,17 @@ def describe_function_pool(name, args, kwargs):
 
 
 def global_mean(name, args, kwargs):
-    """x.mean((2, 3)) or F.adaptive_avg_pool2d(x, 1) on NCHW: global average pooling."""
+    """x.mean((2, 3)) or F.adaptive_avg_pool2d(x, 1) on NCHW images, x.mean(1) on (N, T, C) sequences:
+    global average pooling."""
     x = args[0] if args else None
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
         return False
     if name == "adaptive_avg_pool2d":
-        return argument(args, kwargs, 1, "output_size", None) in (1, (1, 1))
+        return x.dim() == 4 and argument(args, kwargs, 1, "output_size", None) in (1, (1, 1))
     dims = argument(args, kwargs, 1, "dim", None)
-    dims = tuple(sorted(d % 4 for d in dims)) if isinstance(dims, (list, tuple)) else None
-    return dims == (2, 3)
+    dims = (dims,) if isinstance(dims, int) else dims
+    dims = tuple(sorted(d % x.dim() for d in dims)) if isinstance(dims, (list, tuple)) else None
+    return dims == ((2, 3) if x.dim() == 4 else (1,))
 
 
 def tensors(tree):

@@ -1,0 +1,40 @@
+"""rosetta.check on models as public example code writes them (parity_tests/zoo.py): the correct port
+is ok with no hint in float64 and float32, with a loss, gradients and 3 optimizer steps; the planted
+bug is found at its anchor with its hint."""
+
+import pytest
+
+import rosetta
+from parity_tests.zoo import ZOO
+
+pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+
+if keras.backend.backend() == "jax":
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 Keras weights on jax need it
+
+ENTRIES = {entry.name: entry for entry in ZOO}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(ENTRIES))
+def test_zoo_keras_correct_port_is_ok(name, dtype):
+    entry = ENTRIES[name]
+    a, b = entry.build(dtype)
+    x, y = entry.data(dtype)
+    report = rosetta.check(a, b, x, y, loss=entry.loss, optimizer=entry.optimizers(dtype), steps=3)
+    assert report.ok and report.hints == [], f"{entry.source}\n{report}"
+
+
+@pytest.mark.parametrize("name", list(ENTRIES))
+def test_zoo_keras_planted_bug_is_found_at_its_anchor(name):
+    entry = ENTRIES[name]
+    a, b = entry.build("float64", entry.bug)
+    x, y = entry.data("float64")
+    report = rosetta.check(a, b, x, y, loss=entry.loss)
+    d = report.first
+    assert (d.stage, d.block) == entry.found[:2] and entry.found[2] in [h.kind for h in report.hints], str(
+        report
+    )

@@ -1,0 +1,346 @@
+"""Models as public example code writes them, shrunk through their own arguments, each with a port to
+another framework and one realistic bug to plant in it. Written here after the sources named on each;
+no code is copied. Every entry: build(dtype, bug=None) -> (original, port), data(dtype) -> (x, y), the
+loss by name, each side's optimizer, and where the planted bug must be found: (stage, block, hint)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    source: str  # repository, path, commit
+    build: object
+    data: object
+    loss: str
+    optimizers: object  # dtype -> (optimizer of the original, optimizer of the port)
+    bug: str
+    found: tuple  # (stage, block, hint) of the planted bug
+
+
+def numpy_of(p):
+    return p.detach().numpy()
+
+
+# ---- pytorch/examples mnist: convs, F.relu, F.max_pool2d, dropout, torch.flatten, F.log_softmax ----
+
+
+def mnist_torch(dtype):
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 4, 3, 1), nn.Conv2d(4, 8, 3, 1)
+            self.dropout1, self.dropout2 = nn.Dropout(0.25), nn.Dropout(0.5)
+            self.fc1, self.fc2 = nn.Linear(72, 16), nn.Linear(16, 10)
+
+        def forward(self, x):
+            x = F.relu(self.conv1(x))
+            x = F.relu(self.conv2(x))
+            x = F.max_pool2d(x, 2)
+            x = torch.flatten(self.dropout1(x), 1)
+            x = self.dropout2(F.relu(self.fc1(x)))
+            return F.log_softmax(self.fc2(x), dim=1)
+
+    torch.manual_seed(0)
+    return Net().to(getattr(torch, dtype)).eval()
+
+
+def mnist_keras_port(net, dtype, bug):
+    """The Keras port: kernels permuted (out, in, kh, kw) -> (kh, kw, in, out); fc1's rows reordered from
+    torch's (C, H, W) flatten to Keras's (H, W, C); `bug="flatten-order"` copies them as they are."""
+    import keras
+
+    L = keras.layers  # noqa: N806
+    port = keras.Sequential(
+        [
+            keras.Input((10, 10, 1), dtype=dtype),
+            L.Conv2D(4, 3, activation="relu", dtype=dtype),
+            L.Conv2D(8, 3, activation="relu", dtype=dtype),
+            L.MaxPooling2D(2, dtype=dtype),
+            L.Dropout(0.25, dtype=dtype),
+            L.Flatten(dtype=dtype),
+            L.Dense(16, activation="relu", dtype=dtype),
+            L.Dropout(0.5, dtype=dtype),
+            L.Dense(10, activation="log_softmax", dtype=dtype),
+        ]
+    )
+    fc1 = numpy_of(net.fc1.weight).T  # (72, 16), rows (C, H, W) = (8, 3, 3)
+    rows = fc1 if bug == "flatten-order" else fc1.reshape(8, 3, 3, 16).transpose(1, 2, 0, 3).reshape(72, 16)
+    port.set_weights(
+        [
+            numpy_of(net.conv1.weight).transpose(2, 3, 1, 0),
+            numpy_of(net.conv1.bias),
+            numpy_of(net.conv2.weight).transpose(2, 3, 1, 0),
+            numpy_of(net.conv2.bias),
+            rows,
+            numpy_of(net.fc1.bias),
+            numpy_of(net.fc2.weight).T,
+            numpy_of(net.fc2.bias),
+        ]
+    )
+    return port
+
+
+def mnist(dtype, bug=None):
+    net = mnist_torch(dtype)
+    return net, mnist_keras_port(net, dtype, bug)
+
+
+def images(dtype, n=8, size=10, classes=10):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, size, size, 1)).astype(dtype), rng.integers(0, classes, n)
+
+
+def nll_optimizers(dtype):
+    import keras
+    import torch
+
+    return (lambda p: torch.optim.SGD(p, lr=0.125), keras.optimizers.SGD(0.125))
+
+
+# ---- torchvision resnet BasicBlock: conv3x3 without bias, BatchNorm2d, relu, out += identity ----
+
+
+def resnet_torch(dtype):
+    import torch
+    from torch import nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, planes):
+            super().__init__()
+            self.conv1 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+
+        def forward(self, x):
+            identity = x
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            out += identity
+            return self.relu(out)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer1, self.avgpool, self.fc = BasicBlock(3), nn.AdaptiveAvgPool2d((1, 1)), nn.Linear(3, 4)
+
+        def forward(self, x):
+            x = self.avgpool(self.layer1(x))
+            return self.fc(torch.flatten(x, 1))
+
+    torch.manual_seed(0)
+    net = Net().to(getattr(torch, dtype))
+    with torch.no_grad():  # running statistics as a trained net has them
+        for bn in (net.layer1.bn1, net.layer1.bn2):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 1.5)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+    return net.eval()
+
+
+def resnet_keras_port(net, dtype, bug):
+    """The Keras functional port (ε 1e-5 as torch's); `bug="missing-residual"` forgets the shortcut."""
+    import keras
+
+    L = keras.layers  # noqa: N806
+    inputs = keras.Input((6, 6, 3), dtype=dtype)
+    convs = [L.Conv2D(3, 3, padding="same", use_bias=False, dtype=dtype) for _ in range(2)]
+    bns = [L.BatchNormalization(epsilon=1e-5, momentum=0.9, dtype=dtype) for _ in range(2)]
+    h = L.ReLU(dtype=dtype)(bns[0](convs[0](inputs)))
+    h = bns[1](convs[1](h))
+    h = h if bug == "missing-residual" else L.Add(dtype=dtype)([h, inputs])
+    h = L.GlobalAveragePooling2D(dtype=dtype)(L.ReLU(dtype=dtype)(h))
+    fc = L.Dense(4, dtype=dtype)
+    port = keras.Model(inputs, fc(h))
+    block = net.layer1
+    for conv, bn, tconv, tbn in zip(convs, bns, (block.conv1, block.conv2), (block.bn1, block.bn2)):
+        conv.set_weights([numpy_of(tconv.weight).transpose(2, 3, 1, 0)])
+        bn.set_weights([numpy_of(p) for p in (tbn.weight, tbn.bias, tbn.running_mean, tbn.running_var)])
+    fc.set_weights([numpy_of(net.fc.weight).T, numpy_of(net.fc.bias)])
+    return port
+
+
+def resnet(dtype, bug=None):
+    net = resnet_torch(dtype)
+    return resnet_keras_port(net, dtype, bug), net  # the Keras model is the one being ported here
+
+
+# ---- keras-io text classification: Embedding, GlobalAveragePooling1D, Dense ----
+
+
+def text_keras(dtype):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers  # noqa: N806
+    return keras.Sequential(
+        [
+            keras.Input((6,), dtype="int32"),
+            L.Embedding(12, 4, dtype=dtype),
+            L.GlobalAveragePooling1D(dtype=dtype),
+            L.Dense(8, activation="relu", dtype=dtype),
+            L.Dense(1, dtype=dtype),
+        ]
+    )
+
+
+def text_torch_port(model, dtype, bug):
+    """The torch port: `bug="embedding-padding"` writes nn.Embedding(padding_idx=0), as torch text
+    models often do, where Keras's table trains row 0."""
+    import torch
+    from torch import nn
+
+    class TextNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(12, 4, padding_idx=0 if bug == "embedding-padding" else None)
+            self.hidden, self.out = nn.Linear(4, 8), nn.Linear(8, 1)
+
+        def forward(self, tokens):
+            return self.out(torch.relu(self.hidden(self.embedding(tokens).mean(1))))
+
+    net = TextNet().to(getattr(torch, dtype))
+    table, kernel, bias, kernel2, bias2 = model.get_weights()
+    with torch.no_grad():
+        net.embedding.weight.copy_(torch.from_numpy(table))
+        for linear, w, b in ((net.hidden, kernel, bias), (net.out, kernel2, bias2)):
+            linear.weight.copy_(torch.from_numpy(w.T))
+            linear.bias.copy_(torch.from_numpy(b))
+    return net.eval()
+
+
+def text(dtype, bug=None):
+    model = text_keras(dtype)
+    return model, text_torch_port(model, dtype, bug)
+
+
+def tokens(dtype, n=16):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 12, size=(n, 6))
+    x[:, -2:] = 0  # padded sequences
+    return x, rng.integers(0, 2, size=(n, 1)).astype(dtype)
+
+
+# ---- Flax NNX basics: a module with its own __call__ (Linear, BatchNorm, relu, Linear) ----
+
+
+def flax_mlp(dtype):
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)  # float64 weights need it (else JAX makes float32 ones)
+
+    class MLP(nnx.Module):
+        def __init__(self, din, dmid, dout, rngs):
+            self.linear1 = nnx.Linear(
+                din, dmid, dtype=jnp.dtype(dtype), param_dtype=jnp.dtype(dtype), rngs=rngs
+            )
+            self.bn = nnx.BatchNorm(dmid, dtype=jnp.dtype(dtype), param_dtype=jnp.dtype(dtype), rngs=rngs)
+            self.linear2 = nnx.Linear(
+                dmid, dout, dtype=jnp.dtype(dtype), param_dtype=jnp.dtype(dtype), rngs=rngs
+            )
+
+        def __call__(self, x):
+            return self.linear2(nnx.relu(self.bn(self.linear1(x))))
+
+    model = MLP(5, 5, 3, nnx.Rngs(0))
+    # NNX makes BatchNorm's statistics float32 whatever param_dtype is: float64 ones, as trained
+    model.bn.mean = nnx.BatchStat(jnp.linspace(-0.3, 0.3, 5, dtype=dtype))
+    model.bn.var = nnx.BatchStat(jnp.linspace(0.6, 1.4, 5, dtype=dtype))
+    return model
+
+
+def flax_torch_port(model, dtype, bug):
+    """The torch port (nn.BatchNorm1d with Flax's ε 1e-5 and momentum 1 − 0.99); `bug="transpose"` copies
+    the square first kernel (5, 5) without its transpose: the shapes cannot tell."""
+    import torch
+    from torch import nn
+
+    net = nn.Sequential(nn.Linear(5, 5), nn.BatchNorm1d(5, momentum=0.01), nn.ReLU(), nn.Linear(5, 3)).to(
+        getattr(torch, dtype)
+    )
+    first = np.array(model.linear1.kernel[...])
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(first if bug == "transpose" else first.T))
+        net[0].bias.copy_(torch.from_numpy(np.array(model.linear1.bias[...])))
+        for p, v in zip(
+            (net[1].weight, net[1].bias, net[1].running_mean, net[1].running_var),
+            (model.bn.scale, model.bn.bias, model.bn.mean, model.bn.var),
+        ):
+            p.copy_(torch.from_numpy(np.array(v[...])))
+        net[3].weight.copy_(torch.from_numpy(np.array(model.linear2.kernel[...]).T))
+        net[3].bias.copy_(torch.from_numpy(np.array(model.linear2.bias[...])))
+    return net.eval()
+
+
+def flax_basics(dtype, bug=None):
+    model = flax_mlp(dtype)
+    return model, flax_torch_port(model, dtype, bug)
+
+
+def features(dtype, n=16, width=5, classes=3):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, width)).astype(dtype), rng.integers(0, classes, n)
+
+
+def optax_torch(dtype):
+    import optax
+    import torch
+
+    return (optax.sgd(0.125), lambda p: torch.optim.SGD(p, lr=0.125))
+
+
+ZOO = [
+    Entry(
+        "mnist-net",
+        "pytorch/examples mnist/main.py @ f15fac72e01158bcb704dded7c7e511f7a712a5f (Net; keras-io "
+        "examples/vision/mnist_convnet.py @ 02cfe8063b505adc073986c91729f22039f77ad0 for the port)",
+        mnist,
+        images,
+        "softmax_ce",
+        nll_optimizers,
+        "flatten-order",
+        ("weights", 2, "flatten-order"),
+    ),
+    Entry(
+        "resnet-basic-block",
+        "pytorch/vision torchvision/models/resnet.py @ f50e776b051ddf007b90d7bc8f70b0708c12d008 (BasicBlock)",
+        resnet,
+        lambda dtype: (np.random.default_rng(0).normal(size=(4, 6, 6, 3)).astype(dtype), np.arange(4) % 4),
+        "softmax_ce",
+        lambda dtype: nll_optimizers(dtype)[::-1],
+        "missing-residual",
+        ("structure", 3, "missing-residual"),
+    ),
+    Entry(
+        "text-classifier",
+        "keras-team/keras-io examples/nlp/text_classification_from_scratch.py (Embedding → pooling → "
+        "Dense), torch port with nn.Embedding",
+        text,
+        tokens,
+        "bce_logits",
+        lambda dtype: nll_optimizers(dtype)[::-1],
+        "embedding-padding",
+        ("gradient", 0, "embedding-padding"),
+    ),
+    Entry(
+        "flax-nnx-mlp",
+        "google/flax docs_nnx/nnx_basics (MLP: Linear, BatchNorm, relu, Linear), torch port",
+        flax_basics,
+        features,
+        "softmax_ce",
+        optax_torch,
+        "transpose",
+        ("weights", 0, "transpose"),
+    ),
+]
