@@ -18,15 +18,19 @@ def verdict(lines):
     return first + [line.split(":")[0] for line in lines if line.startswith("hint [")]
 
 
-def test_the_worked_keras_to_torch_example_runs_and_prints_what_the_page_shows():
-    page = PAGE.read_text()
-    example = page.split("<!-- worked-example")[1]
-    code, shown = blocks(example, "python")[0], blocks(example, "text")[0]
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(code, str(PAGE), "exec"), {"__name__": "porting_example"})  # its asserts included
-    assert verdict(printed.getvalue().splitlines()) == verdict(shown.splitlines())
-    assert verdict(shown.splitlines()) == [
-        "FIRST DIVERGENCE: forward at block 0 (activation)",
-        "hint [activation-slope] block 0",
-    ]
+EXPECTED = [
+    ["FIRST DIVERGENCE: forward at block 0 (activation)", "hint [activation-slope] block 0"],
+    ["FIRST DIVERGENCE: structure at block 1 (activation)", "hint [missing-residual] block 1"],
+]
+
+
+def test_the_worked_keras_examples_run_and_print_what_the_page_shows():
+    """Each example: the Keras-to-torch LeakyReLU port, and the torch residual block's Keras port."""
+    examples = PAGE.read_text().split("<!-- worked-example")[1:]
+    assert len(examples) == len(EXPECTED)
+    for example, expected in zip(examples, EXPECTED):
+        code, shown = blocks(example, "python")[0], blocks(example, "text")[0]
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, str(PAGE), "exec"), {"__name__": "porting_example"})  # its asserts included
+        assert verdict(printed.getvalue().splitlines()) == verdict(shown.splitlines()) == expected

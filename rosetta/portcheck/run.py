@@ -233,7 +233,7 @@ def ops_message(ba, bb):
     if pools[0] != pools[1]:
         return f"pooling {pools[0]} vs {pools[1]}"
     names = [
-        " → ".join(op.layer.name for op in blk.ops if graph.shown(op)) or "no activation" for blk in (ba, bb)
+        " → ".join(blk.label(op) for op in blk.ops if graph.shown(op)) or "no activation" for blk in (ba, bb)
     ]
     return f"{names[0]} vs {names[1]}"
 
