@@ -24,7 +24,8 @@ def test_zoo_keras_correct_port_is_ok(name, dtype):
     entry = ENTRIES[name]
     a, b = entry.build(dtype)
     x, y = entry.data(dtype)
-    report = rosetta.check(a, b, x, y, loss=entry.loss, optimizer=entry.optimizers(dtype), steps=3)
+    loss = entry.loss if isinstance(entry.loss, str) else entry.loss(dtype)
+    report = rosetta.check(a, b, x, y, loss=loss, optimizer=entry.optimizers(dtype), steps=3)
     assert report.ok and report.hints == [], f"{entry.source}\n{report}"
 
 
@@ -33,7 +34,9 @@ def test_zoo_keras_planted_bug_is_found_at_its_anchor(name):
     entry = ENTRIES[name]
     a, b = entry.build("float64", entry.bug)
     x, y = entry.data("float64")
-    report = rosetta.check(a, b, x, y, loss=entry.loss)
+    report = rosetta.check(
+        a, b, x, y, loss=entry.loss if isinstance(entry.loss, str) else entry.loss("float64")
+    )
     d = report.first
     assert (d.stage, d.block) == entry.found[:2] and entry.found[2] in [h.kind for h in report.hints], str(
         report

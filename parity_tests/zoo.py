@@ -14,7 +14,7 @@ class Entry:
     source: str  # repository, path, commit
     build: object
     data: object
-    loss: str
+    loss: object  # a name from rosetta.tasks.LOSSES, or dtype -> (loss of the original, of the port)
     optimizers: object  # dtype -> (optimizer of the original, optimizer of the port)
     bug: str
     found: tuple  # (stage, block, hint) of the planted bug
@@ -344,3 +344,172 @@ ZOO = [
         ("weights", 0, "transpose"),
     ),
 ]
+
+
+# ---- nanoGPT: token and position embeddings, pre-LayerNorm blocks of causal self-attention written
+# by hand (one Linear for q, k, v, a mask buffer, softmax) and a GELU MLP, residual adds, a final
+# LayerNorm, the output projection ----
+
+
+def gpt_torch(dtype, vocab=11, n_embd=8, n_head=2, n_layer=2, block_size=6):
+    import math
+
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from torch import nn
+
+    class CausalSelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c_attn, self.c_proj = nn.Linear(n_embd, 3 * n_embd), nn.Linear(n_embd, n_embd)
+            mask = torch.tril(torch.ones(block_size, block_size)).view(1, 1, block_size, block_size)
+            self.register_buffer("bias", mask)
+
+        def forward(self, x):
+            B, T, C = x.size()  # noqa: N806
+            q, k, v = self.c_attn(x).split(n_embd, dim=2)
+            q = q.view(B, T, n_head, C // n_head).transpose(1, 2)  # (B, nh, T, hs)
+            k = k.view(B, T, n_head, C // n_head).transpose(1, 2)
+            v = v.view(B, T, n_head, C // n_head).transpose(1, 2)
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+            y = F.softmax(att, dim=-1) @ v  # (B, nh, T, hs)
+            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.attn, self.ln_2 = (
+                nn.LayerNorm(n_embd),
+                CausalSelfAttention(),
+                nn.LayerNorm(n_embd),
+            )
+            self.c_fc, self.gelu, self.mlp_proj = (
+                nn.Linear(n_embd, 4 * n_embd),
+                nn.GELU(),
+                nn.Linear(4 * n_embd, n_embd),
+            )
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp_proj(self.gelu(self.c_fc(self.ln_2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab, n_embd), nn.Embedding(block_size, n_embd)
+            self.h = nn.ModuleList([Block() for _ in range(n_layer)])
+            self.ln_f, self.lm_head = nn.LayerNorm(n_embd), nn.Linear(n_embd, vocab, bias=False)
+
+        def forward(self, idx):
+            pos = torch.arange(0, idx.size(1), dtype=torch.long)
+            x = self.wte(idx) + self.wpe(pos)
+            for block in self.h:
+                x = block(x)
+            return self.lm_head(self.ln_f(x))
+
+    torch.manual_seed(0)
+    return GPT().to(getattr(torch, dtype)).eval()
+
+
+def gpt_keras_port(net, dtype, bug):
+    """A Keras subclassed port: Dense layers, LayerNormalization(epsilon=1e-5) (Keras's default is
+    1e-3), the attention in keras.ops. `bug="layernorm-epsilon"` keeps Keras's default ε in ln_f."""
+    import keras
+    from keras import ops
+
+    L = keras.layers  # noqa: N806
+    n_embd, n_head = net.wte.embedding_dim, 2
+
+    class Block(keras.layers.Layer):
+        def __init__(self):
+            super().__init__(dtype=dtype)
+            self.ln_1, self.ln_2 = (L.LayerNormalization(epsilon=1e-5, dtype=dtype) for _ in range(2))
+            self.c_attn, self.c_proj = L.Dense(3 * n_embd, dtype=dtype), L.Dense(n_embd, dtype=dtype)
+            self.c_fc = L.Dense(4 * n_embd, activation="gelu", dtype=dtype)  # exact GELU, as nn.GELU()
+            self.mlp_proj = L.Dense(n_embd, dtype=dtype)
+
+        def call(self, x):
+            b, t = ops.shape(x)[0], ops.shape(x)[1]
+            q, k, v = ops.split(self.c_attn(self.ln_1(x)), 3, axis=-1)
+            q, k, v = (
+                ops.transpose(ops.reshape(a, (b, t, n_head, n_embd // n_head)), (0, 2, 1, 3))
+                for a in (q, k, v)
+            )
+            att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / np.sqrt(n_embd // n_head)
+            mask = ops.tril(ops.ones((t, t), dtype="bool"))
+            att = ops.softmax(ops.where(mask, att, float("-inf")), axis=-1)
+            y = ops.reshape(ops.transpose(ops.matmul(att, v), (0, 2, 1, 3)), (b, t, n_embd))
+            x = x + self.c_proj(y)
+            return x + self.mlp_proj(self.c_fc(self.ln_2(x)))
+
+    class GPT(keras.Model):
+        def __init__(self):
+            super().__init__(dtype=dtype)
+            self.wte = L.Embedding(net.wte.num_embeddings, n_embd, dtype=dtype)
+            self.wpe = L.Embedding(net.wpe.num_embeddings, n_embd, dtype=dtype)
+            self.blocks = [Block() for _ in net.h]
+            self.ln_f = L.LayerNormalization(
+                epsilon=1e-3 if bug == "layernorm-epsilon" else 1e-5, dtype=dtype
+            )
+            self.lm_head = L.Dense(net.wte.num_embeddings, use_bias=False, dtype=dtype)
+
+        def call(self, idx):
+            x = self.wte(idx) + self.wpe(ops.arange(ops.shape(idx)[1]))
+            for block in self.blocks:
+                x = block(x)
+            return self.lm_head(self.ln_f(x))
+
+    port = GPT()
+    port(np.zeros((1, 6), "int32"))
+    linear = lambda m: [numpy_of(m.weight).T] + ([numpy_of(m.bias)] if m.bias is not None else [])  # noqa: E731
+    norm = lambda m: [numpy_of(m.weight), numpy_of(m.bias)]  # noqa: E731
+    port.wte.set_weights([numpy_of(net.wte.weight)])
+    port.wpe.set_weights([numpy_of(net.wpe.weight)])
+    for block, source in zip(port.blocks, net.h):
+        block.ln_1.set_weights(norm(source.ln_1))
+        block.c_attn.set_weights(linear(source.attn.c_attn))
+        block.c_proj.set_weights(linear(source.attn.c_proj))
+        block.ln_2.set_weights(norm(source.ln_2))
+        block.c_fc.set_weights(linear(source.c_fc))
+        block.mlp_proj.set_weights(linear(source.mlp_proj))
+    port.ln_f.set_weights(norm(net.ln_f))
+    port.lm_head.set_weights(linear(net.lm_head))
+    return port
+
+
+def gpt(dtype, bug=None):
+    net = gpt_torch(dtype)
+    return net, gpt_keras_port(net, dtype, bug)
+
+
+def next_tokens(dtype, n=4, t=6, vocab=11):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, vocab, size=(n, t)), rng.integers(0, vocab, size=(n, t))
+
+
+def token_losses(dtype):
+    """Cross-entropy over every position: torch flattens (N·T, V), Keras takes (N, T, V) as it is."""
+    import keras
+    import torch.nn.functional as F  # noqa: N812
+
+    def torch_loss(logits, y):  # torch losses: (input, target)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    return torch_loss, keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=dtype)
+
+
+ZOO.append(
+    Entry(
+        "gpt",
+        "karpathy/nanoGPT model.py @ 04a1d697ddc57aadb2edbe95816bf86c6b8918b0 (GPT, Block, "
+        "CausalSelfAttention by hand; nn.LayerNorm for its own LayerNorm class, the output projection "
+        "untied), Keras subclassed port",
+        gpt,
+        next_tokens,
+        token_losses,
+        nll_optimizers,
+        "layernorm-epsilon",
+        ("forward", 14, "layernorm-epsilon"),
+    )
+)

@@ -115,10 +115,14 @@ def blocks(graph):
 
 
 def triples(graph, found):
-    """Per block (input, pre, post): what enters the anchor, its output, the block's last output."""
+    """Per block (input, pre, post): what enters the anchor, its output, and the last activation of its
+    ops (a hidden integer tensor, such as the positions fed to the next Embedding, is no activation)."""
     out = []
     for block in found:
-        last = block.ops[-1].name if block.ops else block.anchor.name
+        handed = [op.name for op in block.ops if np.asarray(graph.values[op.name]).dtype.kind == "f"]
+        last = (
+            handed[-1] if handed else block.anchor.name
+        )  # integers are indices (positions), not activations
         out.append(
             (graph.values[block.anchor.inputs[0]], graph.values[block.anchor.name], graph.values[last])
         )
@@ -161,6 +165,10 @@ class Recorder:
 
     def input(self, tensor, value):
         self.register("x", tensor, value)
+
+    def constant(self, name, tensor, value):
+        """A tensor the model holds or makes from nothing (a mask, torch.arange): known, not an op."""
+        self.register(f"const:{name}", tensor, value)
 
     def source(self, tensor, value):
         """The node that produced `tensor` (by identity, then by value), else a hidden node."""

@@ -552,7 +552,8 @@ def dtype(ev):
 
 def loss_reduction(ev):
     """A constant factor between the losses (sum vs mean, ½) that the gradients share."""
-    n, k = ev.fa[-1][2].shape
+    *lead, k = np.shape(ev.fa[-1][2])
+    n = int(np.prod(lead))  # (N, K), or (N, T, V) for a loss over every position
     factors = {f"N = {n}": n, f"K = {k}": k, f"N·K = {n * k}": n * k, "2": 2, f"2N = {2 * n}": 2 * n}
     for name, f in factors.items():
         for factor, label in (
@@ -594,7 +595,7 @@ def double_activation(ev):
         ((ev.blocks_b, ev.fb, ev.lb, ev.mb), (ev.blocks_a, ev.la)),
     ):
         last = blocks[-1].acts[-1].act if blocks[-1].acts else "linear"
-        if last not in ("softmax", "sigmoid"):
+        if last not in ("softmax", "sigmoid") or np.ndim(f[-1][2]) != 2:
             continue
         with np.errstate(all="ignore"):
             from_logits, probability = probability_losses(np.asarray(f[-1][2], np.float64), ev.y)

@@ -359,15 +359,23 @@ class Capture(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         name = getattr(func, "__name__", "")
-        if self.depth or not isinstance(out, torch.Tensor) or name in ("__get__", "__set__"):
+        outs = (
+            tensors(out) if isinstance(out, (tuple, list)) else [out] if isinstance(out, torch.Tensor) else []
+        )
+        if self.depth or not outs or name in ("__get__", "__set__"):
             return out
         inputs = [(t, self.canonical(t)) for t in tensors((args, kwargs)) if not isinstance(t, nn.Parameter)]
+        if not inputs:  # torch.arange, torch.ones ...: a constant, no op of the model's
+            for t in outs:
+                self.recorder.constant(name, t, self.canonical(t))
+            return out
         layer = describe_function(name, args, kwargs)
-        value = self.canonical(out)
-        if name in FLATTEN and inputs and inputs[0][0].dim() == 4 and out.dim() == 2 and self.images:
-            c, h, w = inputs[0][0].shape[1:]
-            layer, value = Layer("flatten", name, shape=(h, w, c)), inputs[0][1].reshape(len(out), -1)
-        self.recorder.add(layer.name.split("(")[0], layer, inputs[:2], out, value)
+        for t in outs:  # a split or chunk gives several tensors: one node each
+            value = self.canonical(t)
+            if name in FLATTEN and inputs[0][0].dim() == 4 and t.dim() == 2 and self.images:
+                c, h, w = inputs[0][0].shape[1:]
+                layer, value = Layer("flatten", name, shape=(h, w, c)), inputs[0][1].reshape(len(t), -1)
+            self.recorder.add(layer.name.split("(")[0], layer, inputs, t, value)
         return out
 
     def close(self):
@@ -434,6 +442,8 @@ class TorchModel:
         model = model or self.model
         capture, inp = Capture(model, self.images), self.input(x)
         capture.recorder.input(inp, np.asarray(self.tensor(x)))
+        for name, buffer in model.named_buffers():  # masks and running statistics: constants
+            capture.recorder.constant(name, buffer, capture.canonical(buffer))
         try:
             with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext(), capture:
                 out = model(inp)
