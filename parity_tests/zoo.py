@@ -412,14 +412,14 @@ def gpt_torch(dtype, vocab=11, n_embd=8, n_head=2, n_layer=2, block_size=6):
     return GPT().to(getattr(torch, dtype)).eval()
 
 
-def gpt_keras_port(net, dtype, bug):
+def gpt_keras_port(net, dtype, bug, n_head=2):
     """A Keras subclassed port: Dense layers, LayerNormalization(epsilon=1e-5) (Keras's default is
     1e-3), the attention in keras.ops. `bug="layernorm-epsilon"` keeps Keras's default ε in ln_f."""
     import keras
     from keras import ops
 
     L = keras.layers  # noqa: N806
-    n_embd, n_head = net.wte.embedding_dim, 2
+    n_embd = net.wte.embedding_dim
 
     class Block(keras.layers.Layer):
         def __init__(self):
@@ -461,7 +461,7 @@ def gpt_keras_port(net, dtype, bug):
             return self.lm_head(self.ln_f(x))
 
     port = GPT()
-    port(np.zeros((1, 6), "int32"))
+    port(np.zeros((1, net.wpe.num_embeddings), "int32"))
     linear = lambda m: [numpy_of(m.weight).T] + ([numpy_of(m.bias)] if m.bias is not None else [])  # noqa: E731
     norm = lambda m: [numpy_of(m.weight), numpy_of(m.bias)]  # noqa: E731
     port.wte.set_weights([numpy_of(net.wte.weight)])

@@ -29,6 +29,7 @@ class Evidence:
     fb: list = field(default_factory=list)
     loss_fns: tuple = ()
     loss_names: tuple = ()  # a name from rosetta.tasks.LOSSES, or the user's own loss, per side
+    rules: tuple | None = None  # rule_gap's answer, once computed: (found,)
     la: float | None = None
     lb: float | None = None
     ga: list = field(default_factory=list)
@@ -635,7 +636,7 @@ def replay(form, start, record, upto):
     return params
 
 
-RULE_KEYS = ("form", "eps", "weight_decay", "decoupled")
+RULE_KEYS = ("form", "eps", "decoupled")  # the update rule; the decay's value is a hyperparameter
 HYPER = ("momentum", "beta1", "beta2", "eps")
 
 
@@ -670,6 +671,12 @@ def rule_gap(ev):
     diverging step (else step 1) each side's own rule fits its weights ten times tighter than the other
     rule with its hyperparameters does, and than the gap between the two sides, both above rounding.
     None otherwise."""
+    if ev.rules is None:
+        ev.rules = (find_rule_gap(ev),)
+    return ev.rules[0]
+
+
+def find_rule_gap(ev):
     first = next((d for d in ev.report.divergences if d.stage == "step"), None)
     forms = (ev.form_a, ev.form_b)
     if not ev.ra or None in forms or ev.ra[0]["lr"] is None or forms[0]["name"] != forms[1]["name"]:
@@ -684,7 +691,8 @@ def rule_gap(ev):
         mine, theirs = fit(own, start, record, k, held), fit(swapped, start, record, k, held)
         if not max(mine * 10, floor) <= min(gap, theirs):
             return None
-    kind = "weight-decay" if decay(forms[0]) != decay(forms[1]) else RULES[forms[0]["name"]]
+    coupling = [form["decoupled"] for form in forms if form["weight_decay"]]
+    kind = "weight-decay" if len(set(coupling)) == 2 else RULES[forms[0]["name"]]
     return k, kind, gap
 
 
@@ -694,9 +702,13 @@ def optimizer_form(ev):
     if found is None:
         return []
     k, kind, gap = found
-    return [
-        Hint(kind, 0, f"step {k}: {WHY[kind]} (replayed: each rule fits its own side, the gap is {gap:.1e})")
-    ]
+    msg = f"step {k}: {WHY[kind]} (replayed: each rule fits its own side, the gap is {gap:.1e})"
+    decays = ev.form_a["weight_decay"], ev.form_b["weight_decay"]
+    if decays[0] != decays[1]:
+        msg += (
+            f"; the weight decays differ too: {decays[0]:g} vs {decays[1]:g} (AdamW: torch 0.01, Keras 0.004)"
+        )
+    return [Hint(kind, 0, msg)]
 
 
 def hyperparameter_precision(ev):
@@ -737,10 +749,6 @@ WHY = {
     "adam-epsilon": "Keras's Adam divides by √v + ε̂ with lr·√(1−β2ᵗ)/(1−β1ᵗ); torch and optax by √v̂ + ε",
     "momentum-form": "Keras's v = μv − lr·g keeps the old lr; torch's b = μb + g uses the new lr at once",
 }
-
-
-def decay(form):
-    return (form["weight_decay"], form["decoupled"]) if form["weight_decay"] else (0.0, None)
 
 
 def close_params(pa, pb, ev):
