@@ -404,3 +404,21 @@ def test_gelu_exact_in_torch_against_tanh_in_flax_and_keras_ops_is_named():
     assert where(report) == ("structure", 1, "activation") and found(report) == ["gelu-approximate"], str(
         report
     )
+
+
+def test_a_torch_layer_without_weights_is_read_op_by_op_and_silu_matches_keras():
+    """nn.Softplus (no weights, not a layer the check knows) is read through the function it calls and
+    compared where it ends; nn.SiLU against Keras's "silu" is the same function."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.SiLU(), nn.Linear(6, 6), nn.Softplus(), nn.Linear(6, 2)).eval()
+    x, _ = data()
+    report = rosetta.check(model, model, x)
+    assert report.ok and "softplus" in report.blocks[1]["a"], str(report)
+    port = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(6, activation="silu"), keras.layers.Dense(2)]
+    )
+    short = nn.Sequential(*model[:2], model[4]).eval()
+    short[2] = nn.Linear(6, 2)
+    copy_into(port.layers[0], short[0])
+    copy_into(port.layers[1], short[2])
+    assert rosetta.check(short, port, x).ok

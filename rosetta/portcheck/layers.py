@@ -27,6 +27,7 @@ FUNCTIONS = (
     "gelu_tanh",
     "softmax",
     "log_softmax",
+    "silu",
     "prelu",
 )
 
@@ -59,6 +60,8 @@ def apply(act, z, alpha):
     if act == "softmax":
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
+    if act == "silu":
+        return z / (1 + np.exp(-z))  # z·σ(z), "swish"
     if act == "log_softmax":
         shifted = z - z.max(axis=-1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

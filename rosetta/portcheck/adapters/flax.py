@@ -20,7 +20,7 @@ from rosetta.portcheck.layers import Layer, NotSupported
 # No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
 # without it), and a check changes no setting of the user's process (rosetta.portcheck.isolation).
 
-FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax")
+FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "silu")
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
 
 

@@ -29,6 +29,8 @@ NAMED = {
     "elu": "elu",
     "leaky_relu": "leaky_relu",
     "log_softmax": "log_softmax",
+    "silu": "silu",
+    "swish": "silu",
 }
 FUNCTION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}  # keras.activations' own defaults
 
@@ -56,7 +58,7 @@ def describe(layer):
         return [describe_other(layer)]
     act = fused(layer)
     alpha = FUNCTION_ALPHA.get(act)
-    return [head] + ([] if act == "linear" else [Layer("act", f"'{act}'", act=act, alpha=alpha)])
+    return [head] + ([] if act == "linear" else [Layer("act", f"'{act}'", act=NAMED[act], alpha=alpha)])
 
 
 def square(value, what, layer):
@@ -142,7 +144,7 @@ def describe_other(layer):
         act = getattr(layer.activation, "__name__", "?")
         if act not in NAMED:
             raise NotSupported(f"not supported yet: Activation({act!r})")
-        return Layer("act", f"Activation('{act}')", act=act, alpha=FUNCTION_ALPHA.get(act))
+        return Layer("act", f"Activation('{act}')", act=NAMED[act], alpha=FUNCTION_ALPHA.get(act))
     if isinstance(layer, L.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
     if isinstance(layer, L.Flatten):
@@ -233,7 +235,8 @@ def inner(model):
 
 def known(layer):
     """The Layers `layer` is read as, or None for a container (a nested model, a layer of layers that
-    this module does not know: its sublayers are read instead)."""
+    this module does not know: its sublayers are read instead). An unknown layer without weights is an
+    op of the graph; one with weights is refused."""
     if not isinstance(layer, keras.layers.Layer):
         return [describe_operation(layer)]
     if isinstance(layer, keras.Model):
@@ -241,8 +244,14 @@ def known(layer):
     try:
         return describe(layer)
     except NotSupported as exc:
-        if str(exc) == f"not supported yet: {type(layer).__name__}" and layer._layers:
+        if str(exc) != f"not supported yet: {type(layer).__name__}":
+            raise  # a known layer in a form the check does not compare
+        if layer._layers:
             return None
+        if (
+            not layer.weights
+        ):  # a layer without weights (Rescaling, UpSampling2D ...): an op, compared after it
+            return [Layer("op", type(layer).__name__)]
         raise
 
 

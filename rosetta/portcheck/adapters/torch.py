@@ -29,6 +29,7 @@ ACTIVATIONS = {
     nn.Sigmoid: "sigmoid",
     nn.Tanh: "tanh",
     nn.Identity: "linear",
+    nn.SiLU: "silu",
     nn.Softmax: "softmax",
 }
 
@@ -58,14 +59,17 @@ CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
 def unsupported(model):
-    """Every module the capture cannot read, named at once: a torch.nn layer it does not know, or a
-    module of the user's that holds parameters of its own (used outside a known layer)."""
+    """Every module the capture cannot read, named at once: a torch.nn layer with weights it does not
+    know, or a module of the user's that holds parameters of its own (used outside a known layer). A
+    torch.nn layer without weights (nn.Upsample, nn.SiLU ...) is read through the functions it calls."""
     found = []
     for name, m in model.named_modules():
         if isinstance(m, KNOWN) or isinstance(m, CONTAINERS) or inside_known(model, name):
             continue
-        native = type(m).__module__.startswith("torch.nn")
-        if native or any(True for _ in m.parameters(recurse=False)):
+        weights = any(True for _ in m.parameters())  # a torch.nn layer without any is read op by op
+        if weights and (
+            type(m).__module__.startswith("torch.nn") or any(True for _ in m.parameters(recurse=False))
+        ):
             found.append(f"{type(m).__name__} ({name or 'the model'})")
     if found:
         raise NotSupported(f"not supported yet: {', '.join(found)}")
@@ -240,6 +244,7 @@ FUNCTION_ACTS = {
     "tanh": "tanh",
     "softmax": "softmax",
     "log_softmax": "log_softmax",
+    "silu": "silu",
 }
 POOLS = {"max_pool2d": "max", "avg_pool2d": "avg"}
 
