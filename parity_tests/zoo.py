@@ -513,3 +513,74 @@ ZOO.append(
         ("forward", 14, "layernorm-epsilon"),
     )
 )
+
+
+# ---- the Flax examples' MNIST CNN (NNX): Conv, relu, avg_pool, reshape, Linear in __call__ ----
+
+
+def flax_cnn(dtype):
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)  # float64 weights need it (else JAX makes float32 ones)
+    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+
+    class CNN(nnx.Module):
+        def __init__(self):
+            self.conv1, self.conv2 = nnx.Conv(1, 4, (3, 3), **kw), nnx.Conv(4, 8, (3, 3), **kw)
+            self.linear1, self.linear2 = nnx.Linear(32, 16, **kw), nnx.Linear(16, 10, **kw)
+
+        def __call__(self, x):
+            x = nnx.avg_pool(nnx.relu(self.conv1(x)), window_shape=(2, 2), strides=(2, 2))
+            x = nnx.avg_pool(nnx.relu(self.conv2(x)), window_shape=(2, 2), strides=(2, 2))
+            x = x.reshape(x.shape[0], -1)  # (N, H·W·C): NHWC order
+            return self.linear2(nnx.relu(self.linear1(x)))
+
+    return CNN()
+
+
+def flax_cnn_torch_port(model, dtype, bug):
+    """The torch port: NCHW convs with padding 1 ("SAME" at stride 1), kernels permuted (kh, kw, in,
+    out) -> (out, in, kh, kw), linear1's rows reordered from (H, W, C) to nn.Flatten's (C, H, W).
+    `bug="conv-kernel"` permutes conv2's kernel (3, 2, 1, 0): kh and kw swapped."""
+    import torch
+    from torch import nn
+
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 10),
+    ).to(getattr(torch, dtype))  # fmt: skip
+    t = lambda a: torch.from_numpy(np.array(a[...]))  # noqa: E731
+    rows = np.array(model.linear1.kernel[...]).reshape(2, 2, 8, 16).transpose(2, 0, 1, 3).reshape(32, 16)
+    with torch.no_grad():
+        for conv, source in ((net[0], model.conv1), (net[3], model.conv2)):
+            axes = (3, 2, 1, 0) if bug == "conv-kernel" and conv is net[3] else (3, 2, 0, 1)
+            conv.weight.copy_(t(np.array(source.kernel[...]).transpose(axes)))
+            conv.bias.copy_(t(source.bias))
+        net[7].weight.copy_(torch.from_numpy(rows.T.copy()))
+        net[7].bias.copy_(t(model.linear1.bias))
+        net[9].weight.copy_(torch.from_numpy(np.array(model.linear2.kernel[...]).T.copy()))
+        net[9].bias.copy_(t(model.linear2.bias))
+    return net.eval()
+
+
+def flax_cnn_pair(dtype, bug=None):
+    model = flax_cnn(dtype)
+    return model, flax_cnn_torch_port(model, dtype, bug)
+
+
+ZOO.append(
+    Entry(
+        "flax-nnx-cnn",
+        "google/flax examples/mnist (CNN: Conv, relu, avg_pool, reshape, Linear), written as an nnx.Module; "
+        "torch port",
+        flax_cnn_pair,
+        lambda dtype: images(dtype, size=8),
+        "softmax_ce",
+        optax_torch,
+        "conv-kernel",
+        ("weights", 1, "conv-kernel"),
+    )
+)

@@ -24,8 +24,8 @@ FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax", 
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
 
 
-KNOWN = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.Dropout, nnx.Embed)
-PARAMETRIZED_MODULES = (nnx.Linear, nnx.BatchNorm, nnx.LayerNorm, nnx.Embed)
+KNOWN = (nnx.Linear, nnx.Conv, nnx.BatchNorm, nnx.LayerNorm, nnx.Dropout, nnx.Embed)
+PARAMETRIZED_MODULES = (nnx.Linear, nnx.Conv, nnx.BatchNorm, nnx.LayerNorm, nnx.Embed)
 CONTAINERS = (nnx.Sequential, nnx.List, nnx.Dict)
 
 
@@ -86,6 +86,8 @@ def describe(layer):
         return Layer(
             "layernorm", f"LayerNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon
         )
+    if isinstance(layer, nnx.Conv):
+        return describe_conv(layer)
     if isinstance(layer, nnx.Embed):
         n, d = layer.num_embeddings, layer.features
         return Layer("embedding", f"Embed({n}, {d})", n, d, shape=(None,))
@@ -94,6 +96,21 @@ def describe(layer):
     if isinstance(layer, nnx.Module):
         raise NotSupported(f"not supported yet: Flax {type(layer).__name__}")
     return describe_function(layer)
+
+
+def describe_conv(layer):
+    """nnx.Conv in 2-D, square kernel and strides, "SAME" (TensorFlow's: the odd pixel bottom/right) or
+    "VALID", no dilation or groups: its kernel is already (kh, kw, in, out)."""
+    kernel, strides = tuple(layer.kernel_size), layer.strides
+    strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides or (1, 1))
+    plain = layer.feature_group_count == 1 and layer.kernel_dilation in (1, (1, 1), None)
+    if len(kernel) != 2 or len(set(kernel)) != 1 or len(set(strides)) != 1 or not plain:
+        raise NotSupported("not supported yet: Flax Conv other than 2-D, square, no dilation or groups")
+    if layer.padding not in ("SAME", "VALID"):
+        raise NotSupported(f"not supported yet: Flax Conv(padding={layer.padding!r})")
+    k, s, c, f = kernel[0], strides[0], layer.in_features, layer.out_features
+    name = f"Conv({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
+    return Layer("conv2d", name, c, f, layer.bias is not None, config=(k, s))
 
 
 def describe_function(fn):
@@ -122,8 +139,8 @@ def canonical(layer, trainable=False):
     state, its gradients: trainable=True leaves out BatchNorm's statistics)."""
     if isinstance(layer, nnx.Embed):
         return {"W": numpy(layer.embedding)}  # (num_embeddings, features)
-    if isinstance(layer, nnx.Linear):
-        weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}
+    if isinstance(layer, (nnx.Linear, nnx.Conv)):
+        weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}  # (in, out), (kh, kw, in, out)
     else:
         weights = {"gamma": numpy(layer.scale), "beta": numpy(layer.bias)}
         if isinstance(layer, nnx.BatchNorm) and not trainable:
@@ -204,7 +221,7 @@ class FlaxModel:
         self.model = model
         params = [m for _, m in nnx.iter_modules(model) if isinstance(m, PARAMETRIZED_MODULES)]
         self.first = describe(params[0]) if params else None
-        kernels = [m.kernel[...] for m in params if isinstance(m, nnx.Linear)]
+        kernels = [m.kernel[...] for m in params if isinstance(m, (nnx.Linear, nnx.Conv))]
         self.dtype = str(kernels[0].dtype) if kernels else "float32"
         self.compute_dtype = self.dtype
         self.notes = ["Flax Dropout left active (deterministic=False)"] if dropout_active(model) else []
