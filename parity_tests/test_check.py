@@ -496,15 +496,17 @@ def test_recurrent_forms_other_than_the_canonical_are_refused_before_any_number(
             rosetta.check(model, build_layers("keras", "gru"), x)
 
 
-def test_flax_conv_is_refused_with_a_clear_message():
+def test_flax_layers_the_check_does_not_compare_are_refused_at_once_with_a_clear_message():
     from flax import nnx
 
     x, _ = layer_data("cnn")
     model = nnx.Sequential(
-        nnx.Conv(2, 4, (3, 3), rngs=nnx.Rngs(0)), nnx.relu, nnx.ConvTranspose(4, 2, (3, 3), rngs=nnx.Rngs(0))
+        nnx.ConvTranspose(2, 4, (3, 3), rngs=nnx.Rngs(0)),
+        nnx.relu,
+        nnx.RNN(nnx.GRUCell(4, 2, rngs=nnx.Rngs(0))),
     )
     with pytest.raises(
-        ValueError, match=r"not supported yet: Flax Conv \(layers.0\), Flax ConvTranspose \(layers.2\)"
+        ValueError, match=r"not supported yet: Flax ConvTranspose \(layers.0\), Flax RNN \(layers.2\)"
     ):
         rosetta.check(model, build_layers("keras", "cnn"), x)
 

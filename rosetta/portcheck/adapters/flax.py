@@ -44,7 +44,7 @@ def at(model, path):
 def unsupported(model):
     """Every module the capture cannot read, named at once: a Flax layer it does not know, or a module
     of the user's that holds parameters of its own."""
-    found = []
+    refused = {}
     for path, module in nnx.iter_modules(model):
         if isinstance(module, KNOWN + CONTAINERS) or any(
             isinstance(at(model, path[:k]), KNOWN) for k in range(len(path))
@@ -53,7 +53,9 @@ def unsupported(model):
         native = type(module).__module__.startswith("flax")
         own = any(isinstance(value, nnx.Param) for value in vars(module).values())
         if native or own:
-            found.append(f"Flax {type(module).__name__} ({'.'.join(map(str, path)) or 'the model'})")
+            refused[path] = f"Flax {type(module).__name__} ({'.'.join(map(str, path)) or 'the model'})"
+    inside = lambda path: any(path[: len(p)] == p and path != p for p in refused)  # noqa: E731
+    found = [name for path, name in refused.items() if not inside(path)]
     for element in sequential_elements(model):
         try:
             describe(element)
