@@ -1,7 +1,11 @@
 """The framework packages, imported only when asked for, each keeping DESIGN.md §2's contract."""
 
+import contextlib
 import importlib
 import os
+import re
+import sys
+import tempfile
 
 from rosetta.errors import MissingFrameworkError, unknown
 
@@ -26,12 +30,41 @@ def load(name):
     check(name)
     package, extra = FRAMEWORKS[name]
     try:
-        return importlib.import_module(package)
+        with start_up_lines_dropped():
+            return importlib.import_module(package)
     except ImportError as exc:
         raise MissingFrameworkError(
             f"framework {name!r} needs {exc.name!r}, which is not installed: "
             f"pip install 'nn-rosetta[{extra}]'"
         ) from exc
+
+
+# TensorFlow's C++ start-up lines, which some builds print at import whatever TF_CPP_MIN_LOG_LEVEL says
+# (the oneDNN notice is logged through absl before its logging is initialized)
+START_UP = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} [\d:.]+ +\d+ (port|cpu_feature_guard)\.cc:\d+\] .*"
+    r"|To enable the following instructions: .*)$"
+)
+
+
+@contextlib.contextmanager
+def start_up_lines_dropped():
+    """Whatever the C++ side writes to stderr meanwhile is written again afterwards, less
+    TensorFlow's start-up lines."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not START_UP.match(line.rstrip("\n"))]
+            sys.stderr.write("".join(kept))
 
 
 def keras_backend():
