@@ -422,3 +422,19 @@ def test_a_torch_layer_without_weights_is_read_op_by_op_and_silu_matches_keras()
     copy_into(port.layers[0], short[0])
     copy_into(port.layers[1], short[2])
     assert rosetta.check(short, port, x).ok
+
+
+def test_a_keras_or_flax_model_that_does_not_run_on_x_is_one_line():
+    from flax import nnx
+
+    port = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)]
+    )
+    wide = np.zeros((3, 5), "float32")  # a width the Keras model was not built for, passed by a torch model
+    bigger = nn.Sequential(nn.Linear(5, 2)).eval()
+    with pytest.raises(ValueError, match=r"^the Keras model does not run on x: ") as raised:
+        rosetta.check(bigger, port, wide)
+    assert "\n" not in str(raised.value)
+    flax = nnx.Sequential(nnx.Linear(4, 2, rngs=nnx.Rngs(0)))
+    with pytest.raises(ValueError, match=r"^the Flax model does not run on x: "):
+        rosetta.check(bigger, flax, wide)

@@ -233,7 +233,13 @@ class FlaxModel:
         with Capture(model) as capture:
             x = self.tensor(x)
             capture.recorder.input(x, np.asarray(x))
-            out = model(x)
+            try:
+                out = model(x)
+            except NotSupported:
+                raise
+            except (ValueError, TypeError) as exc:  # one line, no traceback
+                line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ValueError(f"the Flax model does not run on x: {line}") from exc
         return capture.recorder.output(out, np.asarray(out))
 
     def bind(self, x):

@@ -324,6 +324,10 @@ class Capture:
             self.recorder.add(base, found[0], inputs, out, numpy(out), owner)
 
 
+def first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def ops_tensors(args):
     if isinstance(args, (list, tuple)):
         return [t for item in args for t in ops_tensors(item)]
@@ -353,7 +357,12 @@ class KerasModel:
         with Capture(self.table) as capture:
             x = self.tensor(x)
             capture.recorder.input(x, np.asarray(x))
-            out = self.model(x, training=training)
+            try:
+                out = self.model(x, training=training)
+            except NotSupported:
+                raise
+            except (ValueError, TypeError) as exc:  # one line, no traceback
+                raise ValueError(f"the Keras model does not run on x: {first_line(exc)}") from exc
         out = ops_tensors(out)[0]
         return capture.recorder.output(out, numpy(out))
 
