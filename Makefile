@@ -16,6 +16,7 @@ setup: $(STAMP)
 # Keras fixes its backend at import: the whole suite runs on tensorflow (Keras's default), and the Keras
 # tests run again on jax and on torch, each in its own process; the two streams share the two cores.
 test: $(STAMP)
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 
