@@ -7,15 +7,17 @@ import jax
 import numpy as np
 
 from impl_jax import mlp, optim
-from rosetta import validate
+from rosetta import history, validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 
+UNROLL = 4  # steps per iteration of the compiled loop: ~1.4× faster on XOR's 1 µs steps
 
-def train(task, params, steps=None):
-    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
-    steps = validate.train_call(task, params, steps)
-    steps = task.steps if steps is None else steps
+
+def train(task, params, steps=None, every=1):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
+    steps, every = validate.train_call(task, params, steps, every)
     params = mlp.build(task, params)  # jax arrays are immutable: the caller's weights stay as they are
     x, y = task.data()
     x, y = as_dtype(x, params), as_dtype(y, params)
@@ -25,7 +27,7 @@ def train(task, params, steps=None):
         params, losses = run_minibatches(task, params, x, y, *schedule(task, steps))
     losses = np.asarray(losses)
     check_history(task.name, losses)  # after the compiled run: the scan cannot stop early
-    return mlp.get_params(params), {"loss": losses}
+    return mlp.get_params(params), {"loss": history.windows(task, losses, every)}
 
 
 def step(task, carry, x, y):
@@ -40,7 +42,9 @@ def step(task, carry, x, y):
 def run_full_batch(task, params, x, y, steps):
     """`steps` steps on all rows, one scan: (params, losses (steps,))."""
     carry = (params, optim.make(task.optimizer).init(params))
-    (params, _), losses = jax.lax.scan(lambda carry, _: step(task, carry, x, y), carry, length=steps)
+    (params, _), losses = jax.lax.scan(
+        lambda carry, _: step(task, carry, x, y), carry, length=steps, unroll=UNROLL
+    )
     return params, losses
 
 
@@ -75,5 +79,5 @@ def run_minibatches(task, params, x, y, is_short, full, rest):
         return jax.lax.cond(is_short, lambda: batch(carry, rest), lambda: batch(carry, full))
 
     carry = (params, optim.make(task.optimizer).init(params))
-    (params, _), losses = jax.lax.scan(body, carry, (is_short, full, rest))
+    (params, _), losses = jax.lax.scan(body, carry, (is_short, full, rest), unroll=UNROLL)
     return params, losses

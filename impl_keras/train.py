@@ -1,65 +1,72 @@
 """Training, Keras 3 guides style: compile, then fit on the task's batches in the task's order.
 
-Two things fit does not do by itself: keep the task's batches (its default is batch_size=32,
-shuffle=True) and report the loss of every step (history["loss"] is a running mean over each epoch).
-A PyDataset feeds the batches in order; a callback reads each step's loss from fit's logs, so fit
-runs one step per execution (steps_per_execution=1, the default: with more, callbacks see only the
-last step of each execution). compile's other defaults are the fast ones here: jit_compile="auto"
-is XLA on jax, and the plain graph on a CPU-only TensorFlow and eager torch.
+Three things fit does not do by itself: keep the task's batches (its default is batch_size=32,
+shuffle=True), report a loss per step or per window rather than a running mean over each epoch, and
+run many steps per call. fit gets x's rows in the schedule's order, shuffle=False, or a generator of
+the batches where each epoch ends in a short one. A stock LambdaCallback resets the metrics when an
+execution begins and reads logs["loss"] when it ends: the mean loss per sample of its steps.
+compile(steps_per_execution=k) runs k steps per execution, where the history is read per window of k
+steps (rosetta.history), as XLA (jit_compile=True) on TensorFlow and jax. With k = 1 (the per-step
+history the trajectory tests compare) compile keeps its defaults: jit_compile="auto" is XLA on jax,
+the plain graph on a CPU-only TensorFlow and eager torch. The torch backend refuses k > 1
+(backend/torch/trainer.py): it runs one step per execution and its history is windowed afterwards.
 """
+
+import time
 
 import keras
 import numpy as np
 
 from impl_keras import mlp, optim
-from rosetta import validate
+from rosetta import history, validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 from rosetta.params import dtype_of
 
+VALUES_PER_FIT = 2**24  # values of x in schedule order one fit call holds (a full batch repeats x)
 
-def train(task, params, steps=None):
-    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
-    steps = validate.train_call(task, params, steps)
+
+def train(task, params, steps=None, every=1):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history);
+    history["seconds"][k], the time from the first window's end to the k-th's: fit's steady state,
+    without its tracing and compiling (rosetta.timing)."""
+    steps, every = validate.train_call(task, params, steps, every)
     x, y = task.data()
+    per_execution = 1 if keras.backend.backend() == "torch" else every
     with mlp.floatx_of(params):
         model = mlp.build(task, params)
         loss, weight = mlp.keras_loss(task)
-        model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight)
-        losses = StepLosses()
-        batches = Batches(task, steps, as_dtype(x, params), as_dtype(y, params))
-        # epochs: Keras 1's nb_epoch. One Keras epoch is the whole run: the task's epochs are in batches.
-        model.fit(batches, epochs=1, shuffle=False, callbacks=[losses], verbose=0)
+        model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight,
+                      steps_per_execution=per_execution, jit_compile=per_execution > 1 or "auto")  # fmt: skip
+        losses, clock = [], []
+
+        def ended(batch, logs):  # the execution's mean loss per sample, and when it ended
+            losses.append(float(logs["loss"]))
+            clock.append(time.perf_counter())
+
+        record = keras.callbacks.LambdaCallback(  # record.model, not model: on jax it syncs fit's state
+            on_train_batch_begin=lambda batch, logs: record.model.reset_metrics(), on_train_batch_end=ended
+        )
+        for data in _schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params)):
+            model.fit(**data, epochs=1, shuffle=False, callbacks=[record], verbose=0)
         trained = mlp.get_params(model)
-    history = np.array(losses.values, dtype=dtype_of(params))
-    check_history(task.name, history)
-    return trained, {"loss": history}
+    losses, clock = np.array(losses, dtype=dtype_of(params)), np.array(clock)
+    check_history(task.name, losses, per_execution)
+    if per_execution < every:  # the torch backend: one step per execution
+        losses, clock = history.windows(task, losses, every), clock[history.ends(steps, every)]
+    return trained, {"loss": losses, "seconds": clock - clock[0]}
 
 
-class Batches(keras.utils.PyDataset):
-    """Batch k is step k of the task's schedule: its rows, in its order."""
-
-    def __init__(self, task, steps, x, y):
-        super().__init__()
-        self.rows, self.x, self.y = task.batches(steps), x, y
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __getitem__(self, k):
-        return self.x[self.rows[k]], self.y[self.rows[k]]  # (B, *input_shape), (B, K) or labels (B,)
-
-
-class StepLosses(keras.callbacks.Callback):
-    """The loss of each step, before its update (regularization included): fit's logs["loss"] is
-    the mean since the metrics were last reset, so reset them before every step."""
-
-    def __init__(self):
-        super().__init__()
-        self.values = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.model.reset_metrics()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.values.append(float(logs["loss"]))
+def _schedule(task, steps, every, x, y):
+    """fit's data for the task's batches, one dict per fit call. Batches of one size: x's rows in
+    schedule order, which fit slices batch_size at a time, at most VALUES_PER_FIT values (whole
+    executions) per call. A short batch ending each epoch: one generator of the batches."""
+    batches, size = task.batches(steps), task.batch_size or task.n_samples
+    if task.n_samples % size:
+        yield {"x": ((x[rows], y[rows]) for rows in batches), "steps_per_epoch": steps}
+        return
+    per_call = every * max(1, VALUES_PER_FIT // (x[0].size * size * every))
+    for start in range(0, steps, per_call):
+        rows = np.concatenate([np.arange(task.n_samples)[b] for b in batches[start : start + per_call]])
+        yield {"x": x[rows], "y": y[rows], "batch_size": size}  # (steps·size, *input_shape), (steps·size, …)

@@ -2,18 +2,18 @@
 
 import math
 
-import numpy as np
 import torch
 
 from impl_torch import mlp, optim
-from rosetta import validate
+from rosetta import history, validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 
 
-def train(task, params, steps=None):
-    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
-    steps = validate.train_call(task, params, steps)
+def train(task, params, steps=None, every=1):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
+    steps, every = validate.train_call(task, params, steps, every)
     model = mlp.build(task, params)
     x, y = task.data()
     x, y = torch.as_tensor(as_dtype(x, params)), torch.as_tensor(as_dtype(y, params))  # labels: int64
@@ -30,4 +30,4 @@ def train(task, params, steps=None):
         losses.append(loss.item())
         if not math.isfinite(losses[-1]):
             check_history(task.name, losses)
-    return mlp.get_params(model), {"loss": np.array(losses)}
+    return mlp.get_params(model), {"loss": history.windows(task, losses, every)}

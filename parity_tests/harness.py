@@ -43,16 +43,18 @@ def assert_forward_parity(fw, task, dtype, params=None, name=None):
     assert max(diffs.values()) <= tolerances.FORWARD[dtype], diffs
 
 
-def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None):
-    """Per-step loss history and final weights after the policy's trajectory steps (≤ 200).
+def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None, every=1):
+    """Loss history (per step, or per window of `every` steps) and final weights after the policy's
+    trajectory steps (≤ 200).
 
     `reference_task` is the task the reference runs: the same task, or the framework's own variant
     of a formula (e.g. Keras's Adam ε̂) where no setting makes the framework follow ours."""
     steps = tolerances.trajectory_steps(task, dtype) if steps is None else steps
     params = task.init_params(dtype)
-    ref_params, ref_history = ref.train(reference_task or task, params, steps)
-    got_params, history = fw.train(task, params, steps)
-    assert len(history["loss"]) == steps, f"history has {len(history['loss'])} losses for {steps} steps"
+    ref_params, ref_history = ref.train(reference_task or task, params, steps, every)
+    got_params, history = fw.train(task, params, steps, every)
+    n = -(-steps // every)  # ceil
+    assert len(history["loss"]) == n, f"{len(history['loss'])} losses for {steps} steps, {n} windows"
     return {
         "loss_history": rel_diff(history["loss"], ref_history["loss"], dtype),
         "params": rel_diff_params(got_params, ref_params, dtype),

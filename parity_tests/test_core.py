@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import reference_numpy as ref
-from rosetta import cli, params, tasks
-from rosetta.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError
+from rosetta import cli, history, params, tasks
+from rosetta.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError, check_history
 
 
 def test_unknown_task_lists_the_valid_names():
@@ -133,6 +133,21 @@ def test_diverging_run_names_the_step():
     task = tasks.with_optimizer(tasks.get("line"), lr=10.0)
     with pytest.raises(DivergedError, match=r"task 'line' diverged: loss is (inf|nan) at step \d+"):
         ref.train(task, task.init_params())
+
+
+def test_a_window_of_steps_weighs_each_step_by_its_rows():
+    """sine-relu: 1000 rows in batches of 32, so the 32nd step of each epoch has 8 rows. Losses 0…63
+    in windows of 32: (32·(0 + … + 30) + 8·31) / 1000 and (32·(32 + … + 62) + 8·63) / 1000."""
+    losses = np.arange(64, dtype=np.float64)
+    np.testing.assert_allclose(history.windows(tasks.get("sine-relu"), losses, 32), [15.128, 47.128])
+    np.testing.assert_allclose(history.windows(tasks.get("xor"), losses[:10], 4), [1.5, 5.5, 8.5])
+    assert history.ends(10, 4).tolist() == [3, 7, 9]
+    assert [history.every(n) for n in (40, 1000, 60000)] == [1, 40, 500]
+
+
+def test_a_diverging_window_names_its_steps():
+    with pytest.raises(DivergedError, match=r"loss is nan in steps 14 to 20; lower"):
+        check_history("xor", [1.0, 2.0, float("nan")], every=7)
 
 
 # ---- PReLU's α in the canonical weights and the weight files (issue 14) ----

@@ -1,6 +1,7 @@
 """Bad input: a clear error naming what was wrong, never a silently wrong number, a traceback or a
 half-written folder (docs/errors.md). Numbers in the comments are the defects of issue 11."""
 
+import importlib.util
 import os
 import signal
 import stat
@@ -560,7 +561,38 @@ def test_run_all_is_refused_with_a_pointer_to_compare(no_training):
 
 
 def test_a_framework_named_twice_runs_once():
-    assert [run.label for run in runner.expand(["jax", "numpy", "jax"])] == ["numpy", "jax"]
+    assert [run.label for run in runner.expand(["jax", "numpy", "jax"])[0]] == ["numpy", "jax"]
+
+
+# ---- commands use what is installed ----
+
+
+@pytest.fixture
+def without_keras(monkeypatch):
+    """find_spec as if keras and tensorflow were not installed (the workers still see them)."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("keras", "tensorflow")
+                        else real(name, *a))  # fmt: skip
+
+
+def test_the_frameworks_that_import_run_and_the_others_are_named(without_keras, tmp_path, capsys):
+    code = cli.main(["compare", "xor", "--steps", "2", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [line.split()[1] for line in out.splitlines()[2:5]] == ["numpy", "torch", "jax"]
+    assert ("rosetta: not installed, skipped: keras-tensorflow, keras-jax, keras-torch "
+            "(pip install 'nn-rosetta[keras]')\n") in err  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["compare", "parity", "bench"])
+def test_a_missing_framework_named_with_f_fails_before_training(without_keras, monkeypatch, command, capsys):
+    monkeypatch.setattr(runner, "run_runs", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: pytest.fail("trained"))
+    code = cli.main([command, "xor", "-f", "torch", "-f", "keras"])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        "rosetta: error: keras not installed: pip install 'nn-rosetta[keras]'\n",
+    )
 
 
 def test_a_closed_stdout_ends_quietly():

@@ -3,14 +3,15 @@
 import numpy as np
 
 from reference_numpy import mlp, optim
-from rosetta import validate
+from rosetta import history, validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import check_history
 
 
-def train(task, params, steps=None):
-    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update."""
-    steps = validate.train_call(task, params, steps)
+def train(task, params, steps=None, every=1):
+    """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
+    steps, every = validate.train_call(task, params, steps, every)
     params = mlp.build(task, params)
     x, y = task.data()
     x, y = as_dtype(x, params), as_dtype(y, params)
@@ -22,4 +23,4 @@ def train(task, params, steps=None):
         if not np.isfinite(loss):
             check_history(task.name, losses)
         optim.update(task.optimizer, params, grads, state, t)
-    return mlp.get_params(params), {"loss": np.array(losses)}
+    return mlp.get_params(params), {"loss": history.windows(task, losses, every)}

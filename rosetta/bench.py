@@ -1,8 +1,12 @@
 """`rosetta bench`: µs per training step of every framework, measured in one run.
 
-Each schedule is trained twice in the framework's own process: the first run pays compilation
-and warm-up (reported as compile_seconds = first − second), the second is timed. mlp-large adds
-GFLOP/s next to this machine's own float32 matmul rate, measured in the same run.
+Each task is timed in the framework's own process, on the path `rosetta compare` takes (Keras with
+several steps per execution), for about a second of steady state: the run's length is chosen as
+timeit chooses its loop count, and compilation and set-up are measured apart (rosetta.timing). The
+float64 tasks run two workers side by side, one thread each, as `rosetta compare` does; mlp-large, the
+compute-bound one, runs alone and adds GFLOP/s next to this machine's float32 matmul rate.
+--against-stock times each framework's stock idiom (impl_*/stock.py) the same way, in the same process,
+on the float64 tasks.
 """
 
 import os
@@ -42,28 +46,35 @@ def flops_per_step(task):
     return 6 * n * sum(a * b for a, b in zip(task.sizes[:-1], task.sizes[1:]))
 
 
-def run(selected, names, cap=None, quiet=False):
-    runs = runner.expand(names)
-    groups = {"float64": [t for t in selected], "float32": [tasks.get(LARGE)]}
+def run(selected, runs, steps=None, quiet=False, against_stock=False):
+    mode = "stock" if against_stock else "bench"
+    jobs = [(task.name, steps) for task in selected]
     rows = []
     with progress.bar(len(runs) * (len(selected) + 1), quiet=quiet, description="benchmarking") as advance:
-        for dtype, group in groups.items():
-            jobs = [(task.name, min(task.steps, cap) if cap else None) for task in group]
-            for r in runs:
-                results = runner.run_all(r, jobs, dtype, mode="bench", on_done=advance)
-                rows += [_row(tasks.get(name), r, dtype, result) for name, result in results.items()]
+        results = runner.run_runs(runs, jobs, "float64", mode, on_done=advance)
+        for r in runs:  # alone: a compute-bound task takes every core
+            results[r.label] |= runner.run_all(r, [(LARGE, steps)], "float32", "bench", on_done=advance)
+    for r in runs:
+        for name, result in results[r.label].items():
+            rows.append(_row(tasks.get(name), r, "float32" if name == LARGE else "float64", result))
     _add_ratios(rows)
     return {"machine": machine(), "rows": rows}
 
 
 def _row(task, run, dtype, result):
-    us = 1e6 * result["seconds"] / result["steps"]
-    warmup = max(result["first"] - result["seconds"], 0.0)  # below 0 is timing noise
     row = {"task": task.name, "framework": run.framework, "backend": run.backend, "dtype": dtype,
-           "steps": result["steps"], "us_per_step": us, "compile_seconds": warmup}  # fmt: skip
+           "steps": result["steps"], "us_per_step": per_step(result),
+           "compile_seconds": result["fixed"]}  # fmt: skip
+    if "stock" in result:
+        row.update(stock_steps=result["stock"]["steps"], stock_us_per_step=per_step(result["stock"]))
+        row["vs_stock"] = row["us_per_step"] / row["stock_us_per_step"]
     if task.name == LARGE:
-        row["gflops"] = flops_per_step(task) / us / 1e3
+        row["gflops"] = flops_per_step(task) / row["us_per_step"] / 1e3
     return row
+
+
+def per_step(result):
+    return 1e6 * result["seconds"] / result["steps"]
 
 
 def _add_ratios(rows):
@@ -74,15 +85,27 @@ def _add_ratios(rows):
 
 
 def format(report):
-    m = report["machine"]
-    lines = [f"machine: {m['cpu']}, {m['cores']} cores; NumPy float32 matmul {m['matmul_gflops']:.1f} GFLOP/s",  # noqa: E501
-             f"{'task':<14} {'framework':<16} {'dtype':<8} {'steps':>6} {'µs/step':>10} {'× numpy':>8} "
-             f"{'compile s':>9} {'GFLOP/s':>8}"]  # fmt: skip
+    m, stock = report["machine"], any("vs_stock" in r for r in report["rows"])
+    head = (f"{'task':<14} {'framework':<16} {'dtype':<8} {'steps':>7} {'µs/step':>10} {'× numpy':>8} "
+            f"{'compile s':>9} {'GFLOP/s':>8}")  # fmt: skip
+    head += f" {'stock µs':>10} {'÷ stock':>8}" if stock else ""
+    gflops = f"NumPy float32 matmul {m['matmul_gflops']:.1f} GFLOP/s"
+    lines = [f"machine: {m['cpu']}, {m['cores']} cores; {gflops}", head]
     for r in report["rows"]:
         label = frameworks.label(r["framework"], r["backend"])
         gflops = f"{r['gflops']:.1f}" if "gflops" in r else ""
-        lines.append(f"{r['task']:<14} {label:<16} {r['dtype']:<8} {r['steps']:>6} {r['us_per_step']:>10.1f} "
-                     f"{r['speedup_vs_numpy']:>8.2f} {r['compile_seconds']:>9.2f} {gflops:>8}")  # fmt: skip
-    lines.append("× numpy: the reference's µs/step divided by this one's (above 1 is faster); "
-                 "compile s: first run − timed run")  # fmt: skip
+        line = (f"{r['task']:<14} {label:<16} {r['dtype']:<8} {r['steps']:>7} {r['us_per_step']:>10.1f} "
+                f"{r['speedup_vs_numpy']:>8.2f} {r['compile_seconds']:>9.2f} {gflops:>8}")  # fmt: skip
+        if stock:
+            line += (
+                f" {r['stock_us_per_step']:>10.1f} {r['vs_stock']:>8.2f}"
+                if "vs_stock" in r
+                else f" {'—':>10} {'':>8}"
+            )
+        lines.append(line)
+    lines.append("steps: timed, beyond a short run (compile s: that run's time less its steps'); "
+                 "× numpy: the reference's µs/step ÷ this one's (above 1 is faster)")  # fmt: skip
+    if stock:
+        lines.append("stock µs: the framework's stock idiom (impl_*/stock.py), timed the same way in the "
+                     "same process; ÷ stock: this project's µs/step ÷ the stock idiom's")  # fmt: skip
     return "\n".join(lines)

@@ -61,6 +61,17 @@ def layer_text(spec):
     return "flat" if name == "Flatten" else f"{name.lower()}{spec.units}"  # lstm8, gru8
 
 
+def installed_runs(args):
+    """The runs of -f (default: every framework) whose packages are installed; one line on stderr
+    names the others. A missing framework named with -f is an error, before anything trains."""
+    from rosetta import runner
+
+    runs, skipped = runner.expand(args.framework or frameworks.NAMES, explicit=bool(args.framework))
+    if skipped:
+        print(f"rosetta: {skipped}", file=sys.stderr)
+    return runs
+
+
 def selected_tasks(name):
     """'all' or one task name; unknown names fail before any training."""
     return [tasks.get(n) for n in (tasks.names() if name == "all" else [name])]
@@ -85,7 +96,7 @@ def cmd_run(args):
     if args.save:
         params.save(args.save, result["params"], task)
     summary = {k: result[k] for k in ("final_loss", "metric_value", "seconds")}
-    summary.update(task=task.name, framework=args.framework, dtype=dtype, steps=len(result["history"]))
+    summary.update(task=task.name, framework=args.framework, dtype=dtype, steps=result["steps"])
     summary.update(metric=task.metric, backend=frameworks.backend(args.framework))
     if args.json:
         print(json.dumps(summary))
@@ -99,7 +110,7 @@ def cmd_compare(args):
     from rosetta import compare, progress, runner
 
     selected = selected_tasks(args.task)
-    runs = runner.expand(args.framework or frameworks.NAMES)
+    runs = installed_runs(args)
     check_out(args.out, selected)
     jobs = [(task.name, args.steps) for task in selected]
     with progress.bar(len(runs) * len(jobs), quiet=args.json) as advance:
@@ -146,7 +157,7 @@ def cmd_parity(args):
     from rosetta import parity
 
     selected = selected_tasks(args.task)
-    matrices = parity.run(selected, args.framework or frameworks.NAMES, args.dtype, args.steps, args.json)
+    matrices = parity.run(selected, installed_runs(args), args.dtype, args.steps, args.json)
     ok = all(m["ok"] for m in matrices)
     print(
         json.dumps({"dtype": args.dtype, "tasks": matrices, "ok": ok})
@@ -159,7 +170,9 @@ def cmd_parity(args):
 def cmd_bench(args):
     from rosetta import bench
 
-    report = bench.run(selected_tasks(args.task), args.framework or frameworks.NAMES, args.steps, args.json)
+    names = args.task or ("all" if not args.against_stock else None)
+    selected = selected_tasks(names) if names else [tasks.get(name) for name in STOCK_TASKS]
+    report = bench.run(selected, installed_runs(args), args.steps, args.json, args.against_stock)
     print(json.dumps(report) if args.json else bench.format(report))
 
 
@@ -228,9 +241,15 @@ def parser():
     parity.set_defaults(run=cmd_parity)
 
     bench = sub.add_parser("bench", help="µs per training step, and GFLOP/s on mlp-large")
-    add_common(bench, task_default="all")
+    add_common(
+        bench, "all", task_help=f"a task or 'all' (default: all; --against-stock: {', '.join(STOCK_TASKS)})"
+    )
+    bench.set_defaults(task=None)  # None: all, or STOCK_TASKS
     bench.add_argument(
-        "--steps", type=positive, help=f"cap every schedule at N steps (at most {MAX_STEPS:,})"
+        "--steps", type=positive, help=f"time N steps instead of about a second's (at most {MAX_STEPS:,})"
+    )
+    bench.add_argument(
+        "--against-stock", action="store_true", help="time each framework's stock idiom beside it"
     )
     bench.set_defaults(run=cmd_bench)
 
@@ -261,6 +280,7 @@ def parser():
     return p
 
 
+STOCK_TASKS = ("xor", "softmax", "hard-deep")  # what `rosetta bench --against-stock` times by default
 STEPS_HELP = f"train N steps instead of the task's schedule (1 to {MAX_STEPS:,})"
 
 

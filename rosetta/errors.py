@@ -43,12 +43,14 @@ def unknown(kind, name, valid):
     return UnknownNameError(f"unknown {kind} {name!r}; valid {plural(kind)}: {', '.join(sorted(valid))}")
 
 
-def check_history(task_name, losses):
-    """Raise DivergedError naming the first step whose loss is NaN or infinite."""
+def check_history(task_name, losses, every=1):
+    """Raise DivergedError naming the first step (or window of `every` steps) whose loss is NaN or
+    infinite."""
     bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
     if bad.size:
-        step = int(bad[0])
+        k = int(bad[0])
+        where = f"at step {k}" if every == 1 else f"in steps {k * every} to {(k + 1) * every - 1}"
         raise DivergedError(
-            f"task {task_name!r} diverged: loss is {losses[step]} at step {step}; "
+            f"task {task_name!r} diverged: loss is {losses[k]} {where}; "
             "lower the learning rate or check the data"
         )

@@ -2,6 +2,7 @@
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -18,6 +19,9 @@ FRAMEWORKS = {
 }
 NAMES = list(FRAMEWORKS)
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+# the modules a run imports -> the pip extra that installs each
+NEEDS = {"torch": ("torch",), "jax": ("jax", "optax"), "keras": ("keras",)}
+EXTRA = {"torch": "torch", "jax": "jax", "optax": "jax", "keras": "keras", "tensorflow": "keras"}
 
 
 def check(name):
@@ -65,6 +69,18 @@ def start_up_lines_dropped():
             text = captured.read().decode(errors="replace")
             kept = [line for line in text.splitlines(keepends=True) if not START_UP.match(line.rstrip("\n"))]
             sys.stderr.write("".join(kept))
+
+
+def lacking(framework, backend=None):
+    """The modules a run needs that are not installed (Keras also needs its backend's), found
+    without importing them."""
+    needs = NEEDS.get(framework, ()) + ((backend,) if backend else ())
+    return [module for module in needs if importlib.util.find_spec(module) is None]
+
+
+def install_hint(modules):
+    extras = ",".join(dict.fromkeys(EXTRA[m] for m in modules))
+    return f"pip install 'nn-rosetta[{extras}]'"
 
 
 def keras_backend():

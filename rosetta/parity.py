@@ -13,8 +13,7 @@ from rosetta.tolerances import rel_diff, rel_diff_params
 CHECKS = ("forward", "grads", "weights")
 
 
-def run(selected, names, dtype, cap=tolerances.TRAJECTORY_STEPS, quiet=False):
-    runs = runner.expand(names)
+def run(selected, runs, dtype, cap=tolerances.TRAJECTORY_STEPS, quiet=False):
     jobs = [(task.name, min(tolerances.trajectory_steps(task, dtype), cap)) for task in selected]
     with progress.bar(len(runs) * len(jobs), quiet=quiet) as advance:
         results = runner.run_runs(runs, jobs, dtype, on_done=advance)

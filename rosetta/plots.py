@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
 import reference_numpy as ref  # noqa: E402
-from rosetta import frameworks, plotdata  # noqa: E402
+from rosetta import frameworks, history, plotdata  # noqa: E402
 
 CLASSES = ListedColormap(["tab:blue", "tab:orange", "tab:green"])  # class 0, 1, 2
 
@@ -17,17 +17,20 @@ FLOOR = 1e-20  # |Δloss| = 0 drawn at the floor of the log axis
 
 
 def loss_curves(task, results, path):
-    """Every framework's loss per step on one log axis; below, |loss − reference loss| per step
-    (its maximum over windows of steps when the run is long)."""
+    """Every framework's loss history on one log axis, per step or per window of steps (the same
+    windows in every run); below, |loss − reference loss| (its maximum over windows of points when the
+    history is long)."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=[2, 1])
-    ref = results["numpy"]["history"]
+    ref = results["numpy"]
+    at = history.ends(ref["steps"], ref["every"])
     for i, (label, result) in enumerate(results.items()):
         style = {"lw": 3.0 - 0.35 * i, "alpha": 0.8, "color": f"C{i}"}  # later lines thinner: overlaps show
-        top.plot(result["history"], label=_own_formula(label, task), **style)
+        top.plot(at, result["history"], label=_own_formula(label, task), **style)
         if label != "numpy":
-            steps, gap = envelope(np.abs(result["history"] - ref))
-            bottom.plot(steps, np.maximum(gap, FLOOR), label=label, lw=0.8, color=f"C{i}")
-    top.set(yscale="log", ylabel="loss", title=f"{task.name}: training loss per step")
+            points, gap = envelope(np.abs(result["history"] - ref["history"]))
+            bottom.plot(at[points], np.maximum(gap, FLOOR), label=label, lw=0.8, color=f"C{i}")
+    per = "step" if ref["every"] == 1 else f"{ref['every']} steps (mean per sample; Keras: one execution)"
+    top.set(yscale="log", ylabel="loss", title=f"{task.name}: training loss per {per}")
     bottom.set(yscale="log", xlabel="step", ylabel="|loss − numpy|")
     top.legend()
     if len(results) > 1:
@@ -36,7 +39,7 @@ def loss_curves(task, results, path):
 
 
 def envelope(values, points=500):
-    """(steps, max over each window) of a long per-step series; the series itself when short."""
+    """(indices, max over each window) of a long series; the series itself when short."""
     width = max(1, len(values) // points)
     if width == 1:
         return np.arange(len(values)), values

@@ -6,6 +6,9 @@ JAX's x64 flag is process-wide, and a crash in one framework must not take the o
 """
 
 import ctypes
+import functools
+import importlib
+import importlib.util
 import os
 import pickle
 import signal
@@ -19,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rosetta import frameworks, plotdata, tasks
-from rosetta.errors import RosettaError
+from rosetta import frameworks, history, plotdata, tasks, timing
+from rosetta.errors import MissingFrameworkError, RosettaError
 
 PARENT = "ROSETTA_PARENT_PID"  # tells a worker whose death it must not outlive
 
@@ -37,32 +40,48 @@ class Run:
         return frameworks.label(self.framework, self.backend)
 
 
-def expand(names):
-    """Framework names -> runs, Keras once per backend; the reference always first."""
-    runs = [Run("numpy")]
+def expand(names, explicit=False):
+    """Framework names -> (runs, skipped): the runs whose packages are installed, Keras once per
+    backend, the reference always first; and one line naming the others and how to install them.
+    A name given explicitly (-f) whose packages are missing is an error, before anything trains."""
+    runs, missing = [Run("numpy")], {}
     for name in dict.fromkeys(names):  # -f jax -f jax: once
         frameworks.check(name)
-        if name == "keras":
-            runs += [Run("keras", backend) for backend in frameworks.KERAS_BACKENDS]
-        elif name != "numpy":
-            runs.append(Run(name))
-    return runs
+        backends = frameworks.KERAS_BACKENDS if name == "keras" else (None,)
+        for run in [Run(name, backend) for backend in backends] if name != "numpy" else []:
+            lacking = frameworks.lacking(run.framework, run.backend)
+            if lacking:
+                missing[run.label] = lacking
+            else:
+                runs.append(run)
+    absent = [name for name in names if name != "numpy" and not any(r.framework == name for r in runs)]
+    if explicit and absent:
+        raise MissingFrameworkError(f"{', '.join(absent)} not installed: {_hint(missing)}")
+    return runs, f"not installed, skipped: {', '.join(missing)} ({_hint(missing)})" if missing else None
+
+
+def _hint(missing):
+    return frameworks.install_hint([module for lacking in missing.values() for module in lacking])
 
 
 def run_task(fw, task, dtype, steps, params0=None):
-    """Everything the tables and plots need from one framework on one task."""
+    """Everything the tables and plots need from one framework on one task. The run's loss history is
+    one figure per window of history.every(steps) steps: Keras then runs that many steps per call."""
     params0 = task.init_params(dtype) if params0 is None else params0
     x, y = task.data()
     loss0, grads0 = fw.loss_and_grads(task, params0, x, y)
     out0 = fw.forward(task, params0, x)
+    steps = task.steps if steps is None else steps
+    every = history.every(steps)
     start = time.perf_counter()
-    params, history = fw.train(task, params0, steps)
+    params, losses = fw.train(task, params0, steps, every)
     seconds = time.perf_counter() - start
     final_loss, _ = fw.loss_and_grads(task, params, x, y)
     grid = plotdata.inputs(task)
     return {
         "forward0": out0, "loss0": loss0, "grads0": grads0, "params": params,
-        "history": np.asarray(history["loss"]), "seconds": seconds, "final_loss": final_loss,
+        "history": np.asarray(losses["loss"]), "steps": steps, "every": every, "seconds": seconds,
+        "final_loss": final_loss,
         "metric_value": task.evaluate(fw.forward(task, params, x), y),
         "plot": None if grid is None else fw.forward(task, params, grid),
     }  # fmt: skip
@@ -81,18 +100,37 @@ def run_here(label, compute):
 
 
 def bench_task(fw, task, dtype, steps, params0=None):
-    """Train twice: the first run pays compilation and warm-up, the second is timed."""
+    """Steady-state time per step of the framework's train, as compare runs it (rosetta.timing)."""
     params0 = task.init_params(dtype) if params0 is None else params0
-    start = time.perf_counter()
-    fw.train(task, params0, steps)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    _, history = fw.train(task, params0, steps)
-    timed = time.perf_counter() - start
-    return {"steps": len(history["loss"]), "first": first, "seconds": timed}
+    warm_up(fw, dtype)
+    every = history.every(task.steps if steps is None else steps)
+    return timing.steady(lambda n: fw.train(task, params0, n, every)[1], task, every, steps)
 
 
-MODES = {"compare": run_task, "bench": bench_task}
+def stock_task(fw, task, dtype, steps, params0=None, repeats=2):
+    """bench_task, and beside it the same for the framework's stock idiom (impl_*/stock.py; the
+    NumPy reference has none); then each the best of `repeats` more runs, taken in turns."""
+    params0 = task.init_params(dtype) if params0 is None else params0
+    own = bench_task(fw, task, dtype, steps, params0)
+    if importlib.util.find_spec(f"{fw.__name__}.stock") is None:
+        return own
+    every = history.every(task.steps if steps is None else steps)
+    trains = (lambda n: fw.train(task, params0, n, every)[1],
+              lambda n: importlib.import_module(f"{fw.__name__}.stock").train(task, params0, n))  # fmt: skip
+    results = [own, timing.steady(trains[1], task, every, steps)]
+    for _ in range(repeats):
+        results = [timing.again(train, result, every) for train, result in zip(trains, results)]
+    return {**results[0], "stock": results[1]}
+
+
+@functools.cache
+def warm_up(fw, dtype):
+    """One short run per process: the first call pays imports and set-up no later call does."""
+    xor = tasks.get("xor")
+    fw.train(xor, xor.init_params(dtype), 1)
+
+
+MODES = {"compare": run_task, "bench": bench_task, "stock": stock_task}
 
 
 def worker(framework, mode, dtype, out_dir, jobs):

@@ -99,7 +99,8 @@ def loss_call(task, params, x, y):
     return x, targets(task, y, len(x), x.dtype)
 
 
-def train_call(task, params, n_steps):
-    """train(task, params, steps): the weights and the task's own data checked; the steps."""
+def train_call(task, params, n_steps, every=1):
+    """train(task, params, steps, every): the weights and the task's own data checked; the steps and
+    the steps per recorded loss."""
     loss_call(task, params, *task.data())
-    return steps(task.steps if n_steps is None else n_steps)
+    return steps(task.steps if n_steps is None else n_steps), whole("every", every, 1, MAX_STEPS)

@@ -1,0 +1,37 @@
+"""The stock idiom `rosetta bench --against-stock` times this framework's training against: one
+jitted jax.lax.fori_loop of optax steps and nothing recorded. Minibatches: each step a batch of the
+same rows, the schedule's own, a short batch ending an epoch topped up from the epoch's first rows
+(drop_remainder's cost without dropping)."""
+
+from functools import partial
+
+import jax
+import numpy as np
+import optax
+
+from impl_jax import mlp, optim
+from rosetta.arrays import as_dtype
+
+
+def train(task, params, steps):
+    """`steps` optimizer steps; the trained weights, as a pytree, once they are computed."""
+    x, y = task.data()
+    rows = None
+    if task.batch_size is not None:
+        rows = np.stack([np.resize(b, task.batch_size) for b in task.batches(steps)])  # (steps, B)
+    params = _run(task, steps, mlp.build(task, params), as_dtype(x, params), as_dtype(y, params), rows)
+    return jax.block_until_ready(params)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _run(task, steps, params, x, y, rows):
+    opt = optim.make(task.optimizer)
+
+    def step(k, carry):
+        params, state = carry
+        batch = (x, y) if rows is None else (x[rows[k]], y[rows[k]])
+        grads = jax.grad(mlp.total_loss, argnums=1)(task, params, *batch)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return jax.lax.fori_loop(0, steps, step, (params, opt.init(params)))[0]

@@ -1,0 +1,41 @@
+"""The stock idiom `rosetta bench --against-stock` times this framework's training against: the
+Keras guides' compile(steps_per_execution=500, jit_compile=True) and one fit over the schedule.
+Full batch: x repeated once per step; minibatches: fit's own batches and shuffle, over whole epochs.
+The torch backend refuses both settings: one step per execution, eager. Its one callback reads the
+clock when an execution ends, as train's does, so that the steady state is timed without tracing."""
+
+import time
+
+import keras
+import numpy as np
+
+from impl_keras import mlp, optim
+from rosetta.arrays import as_dtype
+
+
+def train(task, params, steps):
+    """`steps` optimizer steps (whole epochs); the steady state's {"steps", "seconds"}: from the
+    first execution's end to the last's."""
+    x, y = task.data()
+    x, y = as_dtype(x, params), as_dtype(y, params)
+    every = 1 if keras.backend.backend() == "torch" else 500
+    clock = []
+    with mlp.floatx_of(params):
+        model = mlp.build(task, params)
+        loss, weight = mlp.keras_loss(task)
+        model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight,
+                      steps_per_execution=every, jit_compile=every > 1 or "auto")  # fmt: skip
+        tick = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: clock.append(time.perf_counter())
+        )
+        if task.batch_size is None:
+            x, y = np.repeat(x[None], steps, 0), np.repeat(y[None], steps, 0)  # (steps, N, …)
+            model.fit(x.reshape(-1, *x.shape[2:]), y.reshape(-1, *y.shape[2:]), batch_size=task.n_samples,
+                      shuffle=False, callbacks=[tick], verbose=0)  # fmt: skip
+        else:
+            model.fit(x, y, batch_size=task.batch_size, epochs=steps // task.steps_per_epoch,
+                      callbacks=[tick], verbose=0)  # fmt: skip
+    first = min(
+        every, steps if task.batch_size is None else task.steps_per_epoch
+    )  # an epoch ends an execution
+    return {"steps": steps - first, "seconds": clock[-1] - clock[0]}
