@@ -26,6 +26,7 @@ from rosetta import frameworks, history, plotdata, tasks, timing
 from rosetta.errors import MissingFrameworkError, RosettaError
 
 PARENT = "ROSETTA_PARENT_PID"  # tells a worker whose death it must not outlive
+LIVE = set()  # the worker processes now running, which run_runs ends if it is interrupted
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,12 @@ def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, work
         results[run.label].update(done)
 
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        list(pool.map(work, units))  # a worker's error is raised here
+        try:
+            list(pool.map(work, units))  # a worker's error is raised here
+        except BaseException:  # Ctrl-C, SIGTERM, a failed run: every worker ends now, not when its run does
+            for proc in list(LIVE):
+                proc.kill()
+            raise
     return {label: {name: by_task[name] for name, _ in jobs} for label, by_task in results.items()}
 
 
@@ -211,6 +217,7 @@ def _run_worker(run, jobs, dtype, mode, on_done, extra_env):
     ):
         cmd = [sys.executable, "-m", "rosetta.runner", run.framework, mode, dtype, out_dir, *args]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        LIVE.add(proc)
         try:
             for line in proc.stdout:
                 on_done(line.strip())
@@ -218,6 +225,7 @@ def _run_worker(run, jobs, dtype, mode, on_done, extra_env):
         finally:  # Ctrl-C, SIGTERM (rosetta.cli turns it into SystemExit), any error: no orphan
             proc.kill()
             proc.wait()
+            LIVE.discard(proc)
         if proc.returncode != 0:
             err.seek(0)
             lines = err.read().strip().splitlines()
