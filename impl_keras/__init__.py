@@ -4,9 +4,9 @@
 import keras
 
 from impl_keras.mlp import build, forward, get_params, loss_and_grads
-from impl_keras.train import train
+from impl_keras.train import steps_per_execution, train
 from rosetta import precision
 
 precision.strict_float32(keras.backend.backend())  # no TF32 matmuls on a GPU, on any backend
 
-__all__ = ["build", "forward", "get_params", "loss_and_grads", "train"]
+__all__ = ["build", "forward", "get_params", "loss_and_grads", "steps_per_execution", "train"]

@@ -14,8 +14,8 @@ from rosetta.arrays import as_dtype
 
 
 def train(task, params, steps):
-    """`steps` optimizer steps (whole epochs); the steady state's {"steps", "seconds"}: from the
-    first execution's end to the last's."""
+    """`steps` optimizer steps (whole epochs); {"clock": (steps done, seconds) at each execution's
+    end, from the first}."""
     x, y = task.data()
     x, y = as_dtype(x, params), as_dtype(y, params)
     every = 1 if keras.backend.backend() == "torch" else 500
@@ -25,8 +25,13 @@ def train(task, params, steps):
         loss, weight = mlp.keras_loss(task)
         model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight,
                       steps_per_execution=every, jit_compile=every > 1 or "auto")  # fmt: skip
+        per_epoch, epoch = (steps if task.batch_size is None else task.steps_per_epoch), []
+
+        def ended(batch, logs):  # batch: the execution's last step in its epoch
+            clock.append((epoch[-1] * per_epoch + batch + 1, time.perf_counter()))
+
         tick = keras.callbacks.LambdaCallback(
-            on_train_batch_end=lambda batch, logs: clock.append(time.perf_counter())
+            on_epoch_begin=lambda k, logs: epoch.append(k), on_train_batch_end=ended
         )
         if task.batch_size is None:
             x, y = np.repeat(x[None], steps, 0), np.repeat(y[None], steps, 0)  # (steps, N, …)
@@ -35,7 +40,4 @@ def train(task, params, steps):
         else:
             model.fit(x, y, batch_size=task.batch_size, epochs=steps // task.steps_per_epoch,
                       callbacks=[tick], verbose=0)  # fmt: skip
-    first = min(
-        every, steps if task.batch_size is None else task.steps_per_epoch
-    )  # an epoch ends an execution
-    return {"steps": steps - first, "seconds": clock[-1] - clock[0]}
+    return {"clock": np.array(clock) - clock[0]}

@@ -29,11 +29,11 @@ VALUES_PER_FIT = 2**24  # values of x in schedule order one fit call holds (a fu
 def train(task, params, steps=None, every=1):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
     every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history);
-    history["seconds"][k], the time from the first window's end to the k-th's: fit's steady state,
+    history["clock"]: (steps done, seconds) at each execution's end, from the first: fit's steady state,
     without its tracing and compiling (rosetta.timing)."""
     steps, every = validate.train_call(task, params, steps, every)
     x, y = task.data()
-    per_execution = 1 if keras.backend.backend() == "torch" else every
+    per_execution = steps_per_execution(every)
     with mlp.floatx_of(params):
         model = mlp.build(task, params)
         loss, weight = mlp.keras_loss(task)
@@ -43,7 +43,7 @@ def train(task, params, steps=None, every=1):
 
         def ended(batch, logs):  # the execution's mean loss per sample, and when it ended
             losses.append(float(logs["loss"]))
-            clock.append(time.perf_counter())
+            clock.append((len(losses) * per_execution, time.perf_counter()))
 
         record = keras.callbacks.LambdaCallback(  # record.model, not model: on jax it syncs fit's state
             on_train_batch_begin=lambda batch, logs: record.model.reset_metrics(), on_train_batch_end=ended
@@ -51,11 +51,20 @@ def train(task, params, steps=None, every=1):
         for data in _schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params)):
             model.fit(**data, epochs=1, shuffle=False, callbacks=[record], verbose=0)
         trained = mlp.get_params(model)
-    losses, clock = np.array(losses, dtype=dtype_of(params)), np.array(clock)
+    losses, clock = (
+        np.array(losses, dtype=dtype_of(params)),
+        np.minimum(clock, [steps, np.inf]),
+    )  # last: short
     check_history(task.name, losses, per_execution)
     if per_execution < every:  # the torch backend: one step per execution
-        losses, clock = history.windows(task, losses, every), clock[history.ends(steps, every)]
-    return trained, {"loss": losses, "seconds": clock - clock[0]}
+        losses = history.windows(task, losses, every)
+    return trained, {"loss": losses, "clock": clock - clock[0]}
+
+
+def steps_per_execution(every):
+    """fit's steps per execution for a history read every `every` steps: the torch backend refuses
+    more than one (backend/torch/trainer.py)."""
+    return 1 if keras.backend.backend() == "torch" else every
 
 
 def _schedule(task, steps, every, x, y):

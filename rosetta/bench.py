@@ -103,7 +103,7 @@ def format(report):
                 else f" {'—':>10} {'':>8}"
             )
         lines.append(line)
-    lines.append("steps: timed, beyond a short run (compile s: that run's time less its steps'); "
+    lines.append("steps: the steps timed (compile s: a run's time less its steps'); "
                  "× numpy: the reference's µs/step ÷ this one's (above 1 is faster)")  # fmt: skip
     if stock:
         lines.append("stock µs: the framework's stock idiom (impl_*/stock.py), timed the same way in the "

@@ -3,60 +3,58 @@ count.
 
 Every call of train pays a fixed cost before its steps: building the model, tracing, compiling. A
 run that reads the clock inside itself (Keras's fit, at each execution's end) gives its steady state
-directly: from the end of its first window of steps to the end of its last. Any other run is timed
+directly: from the end of its first execution to the end of its last. Any other run is timed
 whole, twice: its compiled code is cached by then (JAX compiles once per step count), and the first
 run's extra time is the fixed cost. The step count grows until the steady state takes about TARGET
-seconds, unless the caller says how many steps to run.
+seconds (a steady state read from the clock, or from a second, cached run, predicts the next count
+to a few percent), unless the caller says how many steps to run.
 """
 
 import math
 import time
 
-from rosetta import history
 from rosetta.validate import MAX_STEPS
 
 TARGET = 1.0  # seconds of steady state
-WINDOWS = 3  # windows of steps in the first run, at least
+SHORT = 8  # steps of the first run, at least
 
 
-def steady(train, task, every, steps=None):
+def steady(train, task, short, steps=None):
     """{"steps", "seconds"} of the steady state and "fixed", the seconds of one run less its steps',
-    for train(n), which trains n steps in windows of `every` and returns what it read or None."""
-    n = epochs(task, steps or WINDOWS * every)
-    (k, seconds), whole = run(train, n, every)
+    for train(n), which trains n steps and returns None or what it read: {"clock": (steps done,
+    seconds)}. The first run has `short` steps, at least (three executions of a clocked run)."""
+    n = epochs(task, steps or max(SHORT, short))
+    (k, seconds), whole = run(train, n)
     while steps is None and seconds < TARGET / 2 and n < MAX_STEPS:
-        n = min(epochs(task, n * min(100.0, TARGET / max(seconds, TARGET / 100))), MAX_STEPS)
-        (k, seconds), whole = run(train, n, every)
+        per_step = seconds / max(k, 1)
+        n = min(epochs(task, n * min(1000.0, TARGET / max(seconds, TARGET / 1000))), MAX_STEPS)
+        (k, seconds), whole = run(train, n, expected=n * per_step)
     if k == 0:  # one window, nothing between two clock readings: a second run, timed whole
         k, seconds = n, timed(train, n)
     seconds = max(seconds, 1e-9)  # a run too short for the clock
     return {"steps": k, "seconds": seconds, "fixed": max(whole - n * seconds / k, 0.0), "run": n}
 
 
-def again(train, result, every):
+def again(train, result):
     """The faster of `result` and one more run of its length: timeit's best of repeats."""
-    (k, seconds), _ = run(train, result["run"], every)
+    (k, seconds), _ = run(train, result["run"])
     faster = k > 0 and seconds / k < result["seconds"] / result["steps"]
     return {**result, "steps": k, "seconds": seconds} if faster else result
 
 
-def run(train, n, every):
-    """((steps, seconds) of the steady state, seconds of the whole first run); (0, 0) when the run's
-    clock saw one window only."""
+def run(train, n, expected=None):
+    """((steps, seconds) of the steady state, seconds of the whole first run): from the run's clock,
+    its first reading to its last ((0, 0) with one reading); or the run itself, timed whole, when it
+    took at most 10% more than `expected` (nothing compiled); else a second run of n steps."""
     start = time.perf_counter()
     read = train(n)
     whole = time.perf_counter() - start
-    if read is not None and "seconds" in read:  # a clock inside the run
-        return clocked(read, n, every), whole
+    if read is not None and "clock" in read:
+        (first_step, first), (last_step, last) = read["clock"][0], read["clock"][-1]
+        return (int(last_step - first_step), last - first), whole
+    if expected is not None and whole <= 1.1 * expected:
+        return (n, whole), whole
     return (n, timed(train, n)), whole
-
-
-def clocked(read, n, every):
-    """(steps, seconds) from the end of the run's first window of steps to the end of its last."""
-    if "steps" in read:  # the run's own count
-        return read["steps"], read["seconds"]
-    ends = history.ends(n, every)
-    return int(ends[-1] - ends[0]), read["seconds"][-1] - read["seconds"][0]
 
 
 def timed(train, n):
