@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import reference_numpy as ref
-from rosetta import cli, history, params, tasks
+from rosetta import cli, history, params, tasks, timing
 from rosetta.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError, check_history
 
 
@@ -148,6 +148,41 @@ def test_a_window_of_steps_weighs_each_step_by_its_rows():
 def test_a_diverging_window_names_its_steps():
     with pytest.raises(DivergedError, match=r"loss is nan in steps 14 to 20; lower"):
         check_history("xor", [1.0, 2.0, float("nan")], every=7)
+
+
+# ---- rosetta.timing: the steady state of a run, without its compilation ----
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """timing's clock, which only the fake training runs below move."""
+    seconds = [0.0]
+    monkeypatch.setattr(timing, "now", lambda: seconds[0])
+    return seconds
+
+
+def test_a_run_timed_whole_is_timed_again_once_compiled(fake_clock):
+    compiled = set()
+
+    def train(n):  # JAX: 2 s to compile each new step count, then 3 µs a step
+        fake_clock[0] += (0.0 if n in compiled else 2.0) + 3e-6 * n
+        compiled.add(n)
+
+    result = timing.steady(train, tasks.get("xor"), short=1)
+    assert result["seconds"] / result["steps"] == pytest.approx(3e-6)
+    assert result["fixed"] == pytest.approx(2.0) and 0.5 <= result["seconds"] <= 2.0
+
+
+def test_a_clocked_run_is_read_from_its_first_execution_to_its_last(fake_clock):
+    def train(n):  # Keras: 1.5 s to trace, then executions of 100 steps at 200 µs a step
+        fake_clock[0] += 1.5
+        ends = np.minimum(np.arange(100, n + 100, 100), n)
+        fake_clock[0] += 2e-4 * n
+        return {"clock": np.stack([ends, 2e-4 * ends], axis=1) - [100, 2e-2]}
+
+    result = timing.steady(train, tasks.get("hard-deep"), short=300)
+    assert result["seconds"] / result["steps"] == pytest.approx(2e-4)
+    assert result["fixed"] == pytest.approx(1.5) and 0.5 <= result["seconds"] <= 2.0
 
 
 # ---- PReLU's α in the canonical weights and the weight files (issue 14) ----

@@ -17,6 +17,7 @@ from rosetta.validate import MAX_STEPS
 
 TARGET = 1.0  # seconds of steady state
 SHORT = 8  # steps of the first run, at least
+now = time.perf_counter  # the clock (a test's own, in a test)
 
 
 def steady(train, task, short, steps=None):
@@ -46,9 +47,9 @@ def run(train, n, expected=None):
     """((steps, seconds) of the steady state, seconds of the whole first run): from the run's clock,
     its first reading to its last ((0, 0) with one reading); or the run itself, timed whole, when it
     took at most 10% more than `expected` (nothing compiled); else a second run of n steps."""
-    start = time.perf_counter()
+    start = now()
     read = train(n)
-    whole = time.perf_counter() - start
+    whole = now() - start
     if read is not None and "clock" in read:
         (first_step, first), (last_step, last) = read["clock"][0], read["clock"][-1]
         return (int(last_step - first_step), last - first), whole
@@ -58,9 +59,9 @@ def run(train, n, expected=None):
 
 
 def timed(train, n):
-    start = time.perf_counter()
+    start = now()
     train(n)
-    return time.perf_counter() - start
+    return now() - start
 
 
 def epochs(task, steps):
