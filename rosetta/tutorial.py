@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from rosetta import tasks
+from rosetta import history, tasks
 from rosetta.errors import UnknownNameError
 
 
@@ -16,7 +16,7 @@ def eleven_lines(fw, task, params, x, y):
         return
     for _ in range(task.steps // 10000):
         print(f"Error:{np.mean(np.abs(y - fw.forward(task, params, x))):.12g}")
-        params, _ = fw.train(task, params, 10000)  # full-batch plain SGD: segments chain exactly
+        params, _ = fw.train(task, params, 10000, 500)  # full-batch plain SGD: segments chain exactly
 
 
 def lego(fw, task, params, x, y):
@@ -29,8 +29,9 @@ def lego(fw, task, params, x, y):
 
 
 def function_approximation(fw, task, params, x, y):
-    """The weights (the tutorial's get_weights for the one-neuron fits) and the final MSE."""
-    params, _ = fw.train(task, params)
+    """The weights (the tutorial's get_weights for the one-neuron fits) and the final MSE; the loss
+    read per window of steps, as `rosetta compare` reads it (Keras: one execution each)."""
+    params, _ = fw.train(task, params, every=history.every(task.steps))
     if len(params) == 1:
         print(f"w = {params[0]['W'].item():.8f}  b = {params[0]['b'].item():.8f}")
     print(f"MSE on the grid after {task.epochs} epochs: {task.evaluate(fw.forward(task, params, x), y):.6f}")
