@@ -9,7 +9,9 @@ import time
 import keras
 import numpy as np
 
-from impl_keras import mlp, optim
+from impl_keras import mlp
+from impl_keras.train import compiled
+from rosetta import history
 from rosetta.arrays import as_dtype
 
 
@@ -18,13 +20,9 @@ def train(task, params, steps):
     end, from the first}."""
     x, y = task.data()
     x, y = as_dtype(x, params), as_dtype(y, params)
-    every = 1 if keras.backend.backend() == "torch" else 500
     clock = []
     with mlp.floatx_of(params):
-        model = mlp.build(task, params)
-        loss, weight = mlp.keras_loss(task)
-        model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight,
-                      steps_per_execution=every, jit_compile=every > 1 or "auto")  # fmt: skip
+        model = compiled(task, params, history.LONGEST)  # 500 steps per execution
         per_epoch, epoch = (steps if task.batch_size is None else task.steps_per_epoch), []
 
         def ended(batch, logs):  # batch: the execution's last step in its epoch

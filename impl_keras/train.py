@@ -35,10 +35,7 @@ def train(task, params, steps=None, every=1):
     x, y = task.data()
     per_execution = steps_per_execution(every)
     with mlp.floatx_of(params):
-        model = mlp.build(task, params)
-        loss, weight = mlp.keras_loss(task)
-        model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight,
-                      steps_per_execution=per_execution, jit_compile=per_execution > 1 or "auto")  # fmt: skip
+        model = compiled(task, params, every)
         losses, clock = [], []
 
         def ended(batch, logs):  # the execution's mean loss per sample, and when it ended
@@ -51,14 +48,24 @@ def train(task, params, steps=None, every=1):
         for data in _schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params)):
             model.fit(**data, epochs=1, shuffle=False, callbacks=[record], verbose=0)
         trained = mlp.get_params(model)
-    losses, clock = (
-        np.array(losses, dtype=dtype_of(params)),
-        np.minimum(clock, [steps, np.inf]),
-    )  # last: short
+    losses = np.array(losses, dtype=dtype_of(params))
+    clock = np.minimum(clock, [steps, np.inf])  # the last execution may be short
     check_history(task.name, losses, per_execution)
     if per_execution < every:  # the torch backend: one step per execution
         losses = history.windows(task, losses, every)
     return trained, {"loss": losses, "clock": clock - clock[0]}
+
+
+def compiled(task, params, every):
+    """The task's model holding `params`, compiled with its loss and optimizer to run
+    steps_per_execution(every) steps per execution, as XLA where that is more than one. Call it
+    inside mlp.floatx_of(params)."""
+    per_execution = steps_per_execution(every)
+    model = mlp.build(task, params)
+    loss, weight = mlp.keras_loss(task)
+    model.compile(optimizer=optim.make(task.optimizer), loss=loss, loss_weights=weight,
+                  steps_per_execution=per_execution, jit_compile=per_execution > 1 or "auto")  # fmt: skip
+    return model
 
 
 def steps_per_execution(every):

@@ -34,6 +34,11 @@ class DivergedError(RosettaError, FloatingPointError):
     """The loss became NaN or infinite during training."""
 
 
+def first_line(exc):
+    """An exception's message in one line: its first, or its type's name when it has none."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def plural(kind):
     return kind + ("es" if kind.endswith("s") else "s")
 

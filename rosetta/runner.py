@@ -105,12 +105,7 @@ def bench_task(fw, task, dtype, steps, params0=None):
     params0 = task.init_params(dtype) if params0 is None else params0
     warm_up(fw, dtype)
     every = history.every(task.steps if steps is None else steps)
-    return timing.steady(lambda n: fw.train(task, params0, n, every)[1], task, _short(fw, every), steps)
-
-
-def _short(fw, every):
-    """Three executions: Keras reads its clock once per execution (impl_keras.steps_per_execution)."""
-    return 3 * getattr(fw, "steps_per_execution", lambda every: 1)(every)
+    return timing.steady(_own(fw, task, params0, every), task, _short(fw, every), steps)
 
 
 def stock_task(fw, task, dtype, steps, params0=None, repeats=2):
@@ -120,16 +115,23 @@ def stock_task(fw, task, dtype, steps, params0=None, repeats=2):
     own = bench_task(fw, task, dtype, steps, params0)
     if importlib.util.find_spec(f"{fw.__name__}.stock") is None:
         return own
+    stock = importlib.import_module(f"{fw.__name__}.stock")
     every = history.every(task.steps if steps is None else steps)
-    trains = (lambda n: fw.train(task, params0, n, every)[1],
-              lambda n: importlib.import_module(f"{fw.__name__}.stock").train(task, params0, n))  # fmt: skip
-    results = [own, timing.steady(trains[1], task, _short(fw, LONGEST_STOCK), steps)]
+    trains = (_own(fw, task, params0, every), lambda n: stock.train(task, params0, n))
+    results = [own, timing.steady(trains[1], task, _short(fw, history.LONGEST), steps)]  # stock: 500 a run
     for _ in range(repeats):
         results = [timing.again(train, result) for train, result in zip(trains, results)]
     return {**results[0], "stock": results[1]}
 
 
-LONGEST_STOCK = 500  # the steps per execution of impl_keras/stock.py
+def _own(fw, task, params0, every):
+    """train(n): n steps on compare's path, returning what the run read (Keras: its clock)."""
+    return lambda n: fw.train(task, params0, n, every)[1]
+
+
+def _short(fw, every):
+    """Three executions: Keras reads its clock once per execution (impl_keras.steps_per_execution)."""
+    return 3 * getattr(fw, "steps_per_execution", lambda every: 1)(every)
 
 
 @functools.cache

@@ -30,8 +30,8 @@ def steady(train, task, short, steps=None):
         per_step = seconds / max(k, 1)
         n = min(epochs(task, n * min(1000.0, TARGET / max(seconds, TARGET / 1000))), MAX_STEPS)
         (k, seconds), whole = run(train, n, expected=n * per_step)
-    if k == 0:  # one window, nothing between two clock readings: a second run, timed whole
-        k, seconds = n, timed(train, n)
+    if k == 0:  # one clock reading, nothing between two: a second run, timed whole
+        k, seconds = n, timed(train, n)[0]
     seconds = max(seconds, 1e-9)  # a run too short for the clock
     return {"steps": k, "seconds": seconds, "fixed": max(whole - n * seconds / k, 0.0), "run": n}
 
@@ -47,21 +47,20 @@ def run(train, n, expected=None):
     """((steps, seconds) of the steady state, seconds of the whole first run): from the run's clock,
     its first reading to its last ((0, 0) with one reading); or the run itself, timed whole, when it
     took at most 10% more than `expected` (nothing compiled); else a second run of n steps."""
-    start = now()
-    read = train(n)
-    whole = now() - start
+    whole, read = timed(train, n)
     if read is not None and "clock" in read:
         (first_step, first), (last_step, last) = read["clock"][0], read["clock"][-1]
         return (int(last_step - first_step), last - first), whole
     if expected is not None and whole <= 1.1 * expected:
         return (n, whole), whole
-    return (n, timed(train, n)), whole
+    return (n, timed(train, n)[0]), whole
 
 
 def timed(train, n):
+    """(seconds, what the run returned)."""
     start = now()
-    train(n)
-    return now() - start
+    read = train(n)
+    return now() - start, read
 
 
 def epochs(task, steps):

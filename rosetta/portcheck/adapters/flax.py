@@ -14,6 +14,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from rosetta.errors import first_line
 from rosetta.portcheck.graph import Recorder
 from rosetta.portcheck.layers import Layer, NotSupported
 
@@ -238,8 +239,7 @@ class FlaxModel:
             except NotSupported:
                 raise
             except (ValueError, TypeError) as exc:  # one line, no traceback
-                line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ValueError(f"the Flax model does not run on x: {line}") from exc
+                raise ValueError(f"the Flax model does not run on x: {first_line(exc)}") from exc
         return capture.recorder.output(out, np.asarray(out))
 
     def bind(self, x):

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from rosetta.errors import first_line
 from rosetta.portcheck.graph import Recorder
 from rosetta.portcheck.layers import Layer, NotSupported
 
@@ -322,10 +323,6 @@ class Capture:
             self.recorder.add(found[1].name.strip("'"), found[1], [(pre, numpy(pre))], out, numpy(out))
         else:
             self.recorder.add(base, found[0], inputs, out, numpy(out), owner)
-
-
-def first_line(exc):
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def ops_tensors(args):

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from rosetta.errors import first_line
 from rosetta.layouts import TORCH_GRU_BLOCKS
 from rosetta.portcheck.graph import Node, Recorder
 from rosetta.portcheck.layers import Layer, NotSupported
@@ -454,7 +455,7 @@ class TorchModel:
                 out = model(inp)
         except RuntimeError as exc:  # a model that does not run on this input: one line, no traceback
             given = "x permuted to NCHW" if self.images else "x"
-            raise ValueError(f"the torch model does not run on {given}: {str(exc).splitlines()[0]}") from exc
+            raise ValueError(f"the torch model does not run on {given}: {first_line(exc)}") from exc
         finally:
             capture.close()
         out = tensors(out)[0]
