@@ -432,9 +432,62 @@ def test_a_keras_or_flax_model_that_does_not_run_on_x_is_one_line():
     )
     wide = np.zeros((3, 5), "float32")  # a width the Keras model was not built for, passed by a torch model
     bigger = nn.Sequential(nn.Linear(5, 2)).eval()
-    with pytest.raises(ValueError, match=r"^the Keras model does not run on x: ") as raised:
+    with pytest.raises(ValueError, match=r"the models take \(N, 4\)$") as raised:  # the layer it failed in
         rosetta.check(bigger, port, wide)
     assert "\n" not in str(raised.value)
     flax = nnx.Sequential(nnx.Linear(4, 2, rngs=nnx.Rngs(0)))
-    with pytest.raises(ValueError, match=r"^the Flax model does not run on x: "):
+    with pytest.raises(ValueError, match=r"the models take \(N, 4\)$"):
         rosetta.check(bigger, flax, wide)
+    tokens = nnx.Sequential(nnx.Embed(3, 4, rngs=nnx.Rngs(0)), nnx.Linear(5, 2, rngs=nnx.Rngs(0)))
+    with pytest.raises(ValueError, match=r"^the Flax model does not run on x: "):  # no shape explains it
+        rosetta.check(nn.Sequential(nn.Embedding(3, 5)), tokens, np.zeros((2, 3), int))
+
+
+class Encoder(keras.layers.Layer):
+    """keras-io's VAE shape: Dense layers inside Layer blocks inside a subclassed Model; Keras lists
+    the nested sublayers in another order than they run."""
+
+    def __init__(self, widths, **kwargs):
+        super().__init__(**kwargs)
+        self.dense_proj, self.dense_out = (
+            keras.layers.Dense(widths[0], activation="relu"),
+            keras.layers.Dense(widths[1]),
+        )
+
+    def call(self, x):
+        return self.dense_out(self.dense_proj(x))
+
+
+class AutoEncoder(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.decoder = Encoder((5, 3)), Encoder((5, 6))
+
+    def call(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def test_keras_nested_layers_read_x_where_they_run():
+    model = AutoEncoder()
+    x, _ = data(6, 6)
+    model(x)
+    assert rosetta.check(model, model, x).ok
+    with pytest.raises(ValueError, match=r"take \(N, 6\)"):
+        rosetta.check(model, model, np.zeros((4, 7), "float32"))
+
+
+def test_keras_float64_against_optax_steps_replay_without_a_learning_rate():
+    """optax has no learning rate to read: the hyperparameter-precision replay keeps Keras's own."""
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    nnx = pytest.importorskip("flax.nnx")
+    jax.config.update("jax_enable_x64", True)
+    model = keras.Sequential([keras.Input((3,), dtype="float64"), keras.layers.Dense(2, dtype="float64")])
+    port = nnx.Linear(3, 2, dtype="float64", param_dtype="float64", rngs=nnx.Rngs(0))
+    kernel, bias = model.get_weights()
+    port.kernel.value, port.bias.value = jax.numpy.asarray(kernel * 1.01), jax.numpy.asarray(bias)
+    x, y = data(3, 2, "float64")
+    report = rosetta.check(
+        model, port, x, y, loss="mse", optimizer=(keras.optimizers.SGD(0.125), optax.sgd(0.125)), steps=2
+    )
+    assert where(report) == ("weights", 0, "linear") and report.steps, str(report)

@@ -6,6 +6,7 @@ import pytest
 
 import rosetta
 from parity_tests.zoo import ZOO
+from parity_tests.zoo_more import ZOO_MORE
 
 pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
@@ -15,12 +16,18 @@ if keras.backend.backend() == "jax":
 
     jax.config.update("jax_enable_x64", True)  # float64 Keras weights on jax need it
 
-ENTRIES = {entry.name: entry for entry in ZOO}
+ENTRIES = {entry.name: entry for entry in ZOO + ZOO_MORE}
+WITHOUT_KERAS = (
+    "flax-nnx-mlp",
+    "flax-nnx-cnn",
+    "flax-minigpt",
+)  # Flax against torch: run once, not per backend
+NAMES = [pytest.param(name, id=name if name in WITHOUT_KERAS else f"{name}-keras") for name in ENTRIES]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", list(ENTRIES))
-def test_zoo_keras_correct_port_is_ok(name, dtype):
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_correct_port_is_ok(name, dtype):
     entry = ENTRIES[name]
     a, b = entry.build(dtype)
     x, y = entry.data(dtype)
@@ -29,8 +36,8 @@ def test_zoo_keras_correct_port_is_ok(name, dtype):
     assert report.ok and report.hints == [], f"{entry.source}\n{report}"
 
 
-@pytest.mark.parametrize("name", list(ENTRIES))
-def test_zoo_keras_planted_bug_is_found_at_its_anchor(name):
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_planted_bug_is_found_at_its_anchor(name):
     entry = ENTRIES[name]
     a, b = entry.build("float64", entry.bug)
     x, y = entry.data("float64")

@@ -584,3 +584,254 @@ ZOO.append(
         ("weights", 1, "conv-kernel"),
     )
 )
+
+
+# ---- keras-io text classification with a Transformer: layers.Layer subclasses in a functional model ----
+
+
+def transformer_keras(dtype, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
+    """TransformerBlock (MultiHeadAttention with key_dim = embed_dim, residuals, LayerNormalization
+    ε 1e-6, a relu FFN) and TokenAndPositionEmbedding as the example writes them; its final softmax
+    is folded into the loss (from logits)."""
+    import keras
+    from keras import layers, ops
+
+    class TransformerBlock(layers.Layer):
+        def __init__(self):
+            super().__init__(dtype=dtype)
+            self.att = layers.MultiHeadAttention(num_heads=heads, key_dim=embed, dtype=dtype)
+            self.ffn = keras.Sequential(
+                [layers.Dense(ff, activation="relu", dtype=dtype), layers.Dense(embed, dtype=dtype)]
+            )
+            self.layernorm1 = layers.LayerNormalization(epsilon=1e-6, dtype=dtype)
+            self.layernorm2 = layers.LayerNormalization(epsilon=1e-6, dtype=dtype)
+            self.dropout1, self.dropout2 = layers.Dropout(0.1, dtype=dtype), layers.Dropout(0.1, dtype=dtype)
+
+        def call(self, inputs):
+            out1 = self.layernorm1(inputs + self.dropout1(self.att(inputs, inputs)))
+            return self.layernorm2(out1 + self.dropout2(self.ffn(out1)))
+
+    class TokenAndPositionEmbedding(layers.Layer):
+        def __init__(self):
+            super().__init__(dtype=dtype)
+            self.token_emb = layers.Embedding(input_dim=vocab, output_dim=embed, dtype=dtype)
+            self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed, dtype=dtype)
+
+        def call(self, x):
+            positions = self.pos_emb(ops.arange(start=0, stop=ops.shape(x)[-1], step=1))
+            return self.token_emb(x) + positions
+
+    keras.utils.set_random_seed(0)
+    inputs = layers.Input(shape=(maxlen,), dtype="int32")
+    x = TransformerBlock()(TokenAndPositionEmbedding()(inputs))
+    x = layers.Dropout(0.1, dtype=dtype)(layers.GlobalAveragePooling1D(dtype=dtype)(x))
+    x = layers.Dropout(0.1, dtype=dtype)(layers.Dense(20, activation="relu", dtype=dtype)(x))
+    return keras.Model(inputs=inputs, outputs=layers.Dense(2, dtype=dtype)(x))
+
+
+def transformer_flax_port(model, dtype, bug, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
+    """The Flax NNX port: nnx.MultiHeadAttention(qkv_features=heads·key_dim) takes Keras's kernels
+    (E, h, d) as they are; `bug="qkv-order"` copies Keras's key projection into the query and back."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)  # float64 weights need it
+    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+
+    class Port(nnx.Module):
+        def __init__(self):
+            self.token_emb, self.pos_emb = nnx.Embed(vocab, embed, **kw), nnx.Embed(maxlen, embed, **kw)
+            self.att = nnx.MultiHeadAttention(heads, embed, qkv_features=heads * embed, decode=False, **kw)
+            self.ln1, self.ln2 = (
+                nnx.LayerNorm(embed, epsilon=1e-6, **kw),
+                nnx.LayerNorm(embed, epsilon=1e-6, **kw),
+            )
+            self.ff1, self.ff2 = nnx.Linear(embed, ff, **kw), nnx.Linear(ff, embed, **kw)
+            self.dense, self.out = nnx.Linear(embed, 20, **kw), nnx.Linear(20, 2, **kw)
+
+        def __call__(self, tokens):
+            x = self.token_emb(tokens) + self.pos_emb(jnp.arange(tokens.shape[1]))
+            out1 = self.ln1(x + self.att(x))
+            x = self.ln2(out1 + self.ff2(nnx.relu(self.ff1(out1))))
+            return self.out(nnx.relu(self.dense(jnp.mean(x, axis=1))))
+
+    port = Port()
+    value = lambda variable: jnp.asarray(np.array(variable.numpy()))  # noqa: E731
+    embedding, block = model.layers[1], model.layers[2]
+    port.token_emb.embedding.value = value(embedding.token_emb.embeddings)
+    port.pos_emb.embedding.value = value(embedding.pos_emb.embeddings)
+    names = {"query": "key", "key": "query"} if bug == "qkv-order" else {}
+    for part in ("query", "key", "value"):
+        dense = getattr(block.att, f"_{names.get(part, part)}_dense")
+        getattr(port.att, part).kernel.value, getattr(port.att, part).bias.value = map(value, dense.weights)
+    port.att.out.kernel.value, port.att.out.bias.value = map(value, block.att._output_dense.weights)
+    for norm, source in ((port.ln1, block.layernorm1), (port.ln2, block.layernorm2)):
+        norm.scale.value, norm.bias.value = map(value, source.weights)
+    heads = [layer for layer in model.layers if isinstance(layer, type(block.ffn.layers[0]))]
+    for linear, source in zip((port.ff1, port.ff2, port.dense, port.out), block.ffn.layers + heads):
+        linear.kernel.value, linear.bias.value = map(value, source.weights)
+    return port
+
+
+def transformer(dtype, bug=None):
+    model = transformer_keras(dtype)
+    return model, transformer_flax_port(model, dtype, bug)
+
+
+def keras_optax(dtype):
+    import keras
+    import optax
+
+    return (keras.optimizers.SGD(0.125), optax.sgd(0.125))
+
+
+ZOO.append(
+    Entry(
+        "keras-transformer-classifier",
+        "keras-team/keras-io examples/nlp/text_classification_with_transformer.py @ "
+        "1909c6710cd3f5af6401f1176dcee9e26781b4f3 (TransformerBlock, TokenAndPositionEmbedding); "
+        "Flax NNX port",
+        transformer,
+        lambda dtype: tokens(dtype)[0:1] + (np.random.default_rng(1).integers(0, 2, 16),),
+        "softmax_ce",
+        keras_optax,
+        "qkv-order",
+        ("weights", 2, "qkv-order"),
+    )
+)
+
+
+# ---- the JAX AI stack's miniGPT (Flax NNX): nnx.MultiHeadAttention with a causal mask, post-LayerNorm ----
+
+
+def minigpt_flax(dtype, maxlen=6, vocab=11, embed=8, heads=2, ff=8, blocks=2):
+    """TokenAndPositionEmbedding, TransformerBlocks (causal nnx.MultiHeadAttention, residual,
+    LayerNorm ε 1e-6, relu FFN) and the output layer, as the tutorial writes them; dropout left out."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)  # float64 weights need it
+    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+
+    class TransformerBlock(nnx.Module):
+        def __init__(self):
+            self.mha = nnx.MultiHeadAttention(num_heads=heads, in_features=embed, decode=False, **kw)
+            self.layer_norm1 = nnx.LayerNorm(epsilon=1e-6, num_features=embed, **kw)
+            self.linear1, self.linear2 = nnx.Linear(embed, ff, **kw), nnx.Linear(ff, embed, **kw)
+            self.layer_norm2 = nnx.LayerNorm(epsilon=1e-6, num_features=embed, **kw)
+
+        def __call__(self, inputs):
+            mask = jnp.tril(jnp.ones((inputs.shape[1], inputs.shape[1])))  # causal_attention_mask
+            out1 = self.layer_norm1(inputs + self.mha(inputs_q=inputs, mask=mask, decode=False))
+            return self.layer_norm2(out1 + self.linear2(nnx.relu(self.linear1(out1))))
+
+    class MiniGPT(nnx.Module):
+        def __init__(self):
+            self.token_emb, self.pos_emb = nnx.Embed(vocab, embed, **kw), nnx.Embed(maxlen, embed, **kw)
+            self.transformer_blocks = nnx.List([TransformerBlock() for _ in range(blocks)])
+            self.output_layer = nnx.Linear(embed, vocab, **kw)
+
+        def __call__(self, tokens):
+            x = self.token_emb(tokens) + self.pos_emb(jnp.arange(0, tokens.shape[1])[None, :])
+            for block in self.transformer_blocks:
+                x = block(x)
+            return self.output_layer(x)
+
+    return MiniGPT()
+
+
+def minigpt_torch_port(model, dtype, bug, embed=8, heads=2):
+    """The torch port: nn.MultiheadAttention(batch_first=True) takes the Flax kernels (E, h, d) packed
+    into in_proj_weight's rows q, k, v, with attn_mask=triu(ones, 1) (True: not allowed);
+    `bug="causal-mask"` calls it without the mask."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(embed, heads, batch_first=True)
+            self.ln1, self.ln2 = nn.LayerNorm(embed, eps=1e-6), nn.LayerNorm(embed, eps=1e-6)
+            self.fc1, self.fc2 = nn.Linear(embed, 8), nn.Linear(8, embed)
+
+        def forward(self, x):
+            t = x.shape[1]
+            mask = None if bug == "causal-mask" else torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
+            out1 = self.ln1(x + self.attn(x, x, x, attn_mask=mask, need_weights=False)[0])
+            return self.ln2(out1 + self.fc2(torch.relu(self.fc1(out1))))
+
+    class Port(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(11, embed), nn.Embedding(6, embed)
+            self.blocks, self.out = (
+                nn.ModuleList([Block() for _ in model.transformer_blocks]),
+                nn.Linear(embed, 11),
+            )
+
+        def forward(self, tokens):
+            x = self.tok(tokens) + self.pos(torch.arange(tokens.shape[1]))
+            for block in self.blocks:
+                x = block(x)
+            return self.out(x)
+
+    net = Port().to(getattr(torch, dtype))
+    a = lambda v: torch.from_numpy(np.array(v[...]))  # noqa: E731
+    linear = lambda m, source: (m.weight.copy_(a(source.kernel).T), m.bias.copy_(a(source.bias)))  # noqa: E731
+    with torch.no_grad():
+        net.tok.weight.copy_(a(model.token_emb.embedding))
+        net.pos.weight.copy_(a(model.pos_emb.embedding))
+        for block, source in zip(net.blocks, model.transformer_blocks):
+            mha = source.mha
+            block.attn.in_proj_weight.copy_(
+                torch.cat([a(p.kernel).reshape(embed, -1).T for p in (mha.query, mha.key, mha.value)])
+            )
+            block.attn.in_proj_bias.copy_(
+                torch.cat([a(p.bias).reshape(-1) for p in (mha.query, mha.key, mha.value)])
+            )
+            block.attn.out_proj.weight.copy_(a(mha.out.kernel).reshape(-1, embed).T)
+            block.attn.out_proj.bias.copy_(a(mha.out.bias))
+            for norm, s in ((block.ln1, source.layer_norm1), (block.ln2, source.layer_norm2)):
+                norm.weight.copy_(a(s.scale))
+                norm.bias.copy_(a(s.bias))
+            linear(block.fc1, source.linear1)
+            linear(block.fc2, source.linear2)
+        linear(net.out, model.output_layer)
+    return net.eval()
+
+
+def minigpt(dtype, bug=None):
+    model = minigpt_flax(dtype)
+    return model, minigpt_torch_port(model, dtype, bug)
+
+
+def flax_token_losses(dtype):
+    """Cross-entropy over every position: optax on (N, T, V) logits, torch on them flattened."""
+    import optax
+    import torch.nn.functional as F  # noqa: N812
+
+    def flax_loss(logits, y):
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    def torch_loss(logits, y):  # torch losses: (input, target)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    return flax_loss, torch_loss
+
+
+ZOO.append(
+    Entry(
+        "flax-minigpt",
+        "jax-ml/jax-ai-stack docs/source/JAX_for_LLM_pretraining.md @ "
+        "5943a8764f83a80509f164c0b97478bc3d37b9bb (MiniGPT: TokenAndPositionEmbedding, TransformerBlock "
+        "with a causal nnx.MultiHeadAttention); torch port with nn.MultiheadAttention",
+        minigpt,
+        next_tokens,
+        flax_token_losses,
+        optax_torch,
+        "causal-mask",
+        ("forward", 2, "causal-mask"),
+    )
+)

@@ -40,6 +40,15 @@ GRU, u units: {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, Keras's reset_after=T
     r applied before the matmul, one bias (3u,)) is a different function, not a layout.
 
 All recurrent layers start from zero state unless given one; x is (N, T, in), the outputs (N, T, u).
+
+Multi-head attention, h heads of width d (values dv): {"Wq": (E_q, h·d), "bq": (h·d,), "Wk": (E_k, h·d),
+    "bk", "Wv": (E_v, h·dv), "bv", "Wo": (h·dv, E_out), "bo": (E_out,)}, head j in columns j·d … (j+1)·d.
+    Q = x_q Wq + bq, K = x_k Wk + bk, V = x_v Wv + bv, each split into h heads;
+    head_j = softmax(Q_j K_jᵀ / √d + mask) V_j over the keys; out = [head_1 … head_h] Wo + bo.
+    A causal mask lets query t see keys s ≤ t. Keras MultiHeadAttention and Flax
+    nnx.MultiHeadAttention hold kernels (E, h, d) and (h, dv, E_out), biases (h, d): reshaped
+    (heads_in, heads_out). torch's nn.MultiheadAttention packs in_proj_weight (3E, E) as the rows of
+    Wqᵀ, Wkᵀ, Wvᵀ, in_proj_bias (3E,) likewise, out_proj.weight (E, E) = Woᵀ (torch_packed).
 """
 
 import math
@@ -114,3 +123,28 @@ def check_lstm(params, n_in):
 
 def check_gru(params, n_in):
     return check_recurrent(params, n_in, GRU_GATES, 2)
+
+
+# ---- multi-head attention ----
+
+ATTENTION_KEYS = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")
+
+
+def heads_in(kernel):
+    """A projection kernel (E, h, d) or bias (h, d) -> canonical (E, h·d) or (h·d,)."""
+    kernel = np.asarray(kernel)
+    return kernel.reshape(-1) if kernel.ndim == 2 else kernel.reshape(kernel.shape[0], -1)
+
+
+def heads_out(kernel):
+    """The output kernel (h, dv, E_out) -> canonical (h·dv, E_out)."""
+    kernel = np.asarray(kernel)
+    return kernel.reshape(-1, kernel.shape[-1])
+
+
+def torch_packed(weight, bias):
+    """torch's in_proj_weight (3E, E) and in_proj_bias (3E,) -> canonical Wq, Wk, Wv (E, E), bq, bk, bv."""
+    out = {f"W{p}": w.T for p, w in zip("qkv", np.split(np.asarray(weight), 3, axis=0))}
+    if bias is not None:
+        out |= {f"b{p}": b for p, b in zip("qkv", np.split(np.asarray(bias), 3))}
+    return out

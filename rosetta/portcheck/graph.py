@@ -73,7 +73,8 @@ class Block:
         return [layer.act if layer.kind == "act" else (layer.kind, layer.config) for layer in ops]
 
     def describe(self):
-        return " → ".join([self.anchor.layer.name] + [self.label(op) for op in self.ops if shown(op)])
+        names = [self.anchor.layer.name] + [self.label(op) for op in self.ops if shown(op)]
+        return " → ".join(name for k, name in enumerate(names) if not (name == "…" == names[k - 1]))
 
     def label(self, op):
         """An op as the table names it: an add with the value it adds, "add(x)"."""
@@ -98,20 +99,34 @@ def chain(layers, outputs, x):
     return graph
 
 
-def blocks(graph):
-    """The anchors in execution order, each with the ops after it; a leading reshape, Flatten or
-    Dropout belongs to no block, anything else before the first anchor is refused."""
-    found = []
+def blocks(graph, rank=None):
+    """The anchors in `rank` order (default: execution order), each with the ops that belong to it: an
+    op belongs to the highest-ranked anchor it depends on, so two branches run in another order (a
+    token and a position embedding) give the same blocks. A hidden op may depend on every anchor run
+    before it; an op that depends on none goes with the anchor run last. A leading reshape, Flatten
+    or Dropout belongs to no block, anything else before the first anchor is refused."""
+    anchors = graph.anchors
+    if not anchors:
+        raise NotSupported("not supported yet: a model without a parametrized layer (Dense/Linear, Conv …)")
+    rank = rank or {node.name: i for i, node in enumerate(anchors)}
+    found = {rank[node.name]: Block(node) for node in anchors}
+    level, highest, last = {}, -1, -1  # level: node -> the highest rank it depends on
     for node in graph.nodes:
         if node.layer.kind in PARAMETRIZED:
-            found.append(Block(node))
-        elif found:
-            found[-1].ops.append(node)
+            level[node.name] = last = rank[node.name]
+            highest = max(highest, last)
+            continue
+        k = (
+            highest
+            if node.layer.kind == "hidden"
+            else max((level.get(n, -1) for n in node.inputs), default=-1)
+        )
+        level[node.name] = k = last if k < 0 else k
+        if k >= 0:
+            found[k].ops.append(node)
         elif node.layer.kind not in PASSTHROUGH + ("hidden",):
             raise NotSupported(f"not supported yet: {node.layer.name} before the first parametrized layer")
-    if not found:
-        raise NotSupported("not supported yet: a model without a parametrized layer (Dense/Linear, Conv …)")
-    return found
+    return [found[k] for k in sorted(found)]
 
 
 def triples(graph, found):
@@ -169,6 +184,10 @@ class Recorder:
     def constant(self, name, tensor, value):
         """A tensor the model holds or makes from nothing (a mask, torch.arange): known, not an op."""
         self.register(f"const:{name}", tensor, value)
+
+    def constant_of(self, tensor):
+        """Whether `tensor` is a known constant (a mask made from torch.ones, a buffer)."""
+        return self.ids.get(id(tensor), (None, ""))[1].startswith("const:")
 
     def source(self, tensor, value):
         """The node that produced `tensor` (by identity, then by value), else a hidden node."""

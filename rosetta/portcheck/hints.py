@@ -10,7 +10,7 @@ import numpy as np
 
 from reference_numpy import conv, mlp, optim, recurrent
 from rosetta import tasks, tolerances
-from rosetta.portcheck import graph
+from rosetta.portcheck import attention, graph
 from rosetta.portcheck.layers import apply_block_acts
 from rosetta.portcheck.report import Hint
 
@@ -62,6 +62,9 @@ def diagnose(ev):
         double_bias,
         activation,
         gelu_approximate,
+        attention.settings,
+        attention.projections,
+        softmax_axis,
         missing_residual,
         activation_slope,
         norm_epsilon,
@@ -287,6 +290,36 @@ def activation(ev):
             msg += f"; {GELUS}" if gelus else ""
             out.append(Hint(kind, i, msg))
     return out
+
+
+def softmax_axis(ev):
+    """A softmax over another axis (the batch, the queries): the other side's pre-activation through a
+    softmax over this side's axis gives this side's output, over its own axis its own."""
+    out = []
+    for i, (ba, bb) in enumerate(zip(ev.blocks_a, ev.blocks_b)):
+        acts = [[a.act for a in blk.acts] for blk in (ba, bb)]
+        if acts[0] != ["softmax"] or acts[1] != ["softmax"] or close(ev.fa[i][2], ev.fb[i][2], ev):
+            continue
+        axes = [axis_of(f[i][1], f[i][2], ev) for f in (ev.fa, ev.fb)]
+        if (
+            None not in axes
+            and axes[0] != axes[1]
+            and close(attention.softmax(ev.fb[i][1], axes[0]), ev.fa[i][2], ev)
+        ):
+            msg = (
+                f"softmax over axis {axes[0]} ({ev.ma.framework}) vs axis {axes[1]} ({ev.mb.framework}) of "
+                f"shape {np.shape(ev.fa[i][2])}: torch's dim, Keras's axis (default -1)"
+            )
+            out.append(Hint("softmax-axis", i, msg))
+    return out
+
+
+def axis_of(pre, post, ev):
+    """The axis a softmax ran over: the one that re-runs `pre` into `post`."""
+    z = np.asarray(pre, np.float64)
+    return next(
+        (axis - z.ndim for axis in range(z.ndim) if close(attention.softmax(z, axis), post, ev)), None
+    )
 
 
 # ---- graphs: skip connections and tied weights ----
@@ -724,7 +757,9 @@ def hyperparameter_precision(ev):
         k = first.step
         gap = distance(record[k - 1]["params"], other[k - 1]["params"])
         held = distance(replay(rounded(form), start, record, k), record[k - 1]["params"])
-        their_lr = [step | {"lr": theirs["lr"]} for step, theirs in zip(record, other)]
+        their_lr = [
+            step | {"lr": theirs["lr"] or step["lr"]} for step, theirs in zip(record, other)
+        ]  # optax: None
         exact = distance(replay(form, start, their_lr, k), other[k - 1]["params"])  # the fix: exact values
         if held * 10 <= gap and exact * 10 <= gap:
             pairs = [
@@ -732,7 +767,7 @@ def hyperparameter_precision(ev):
                 for key in HYPER
                 if key in form and float(np.float32(form[key])) != form[key]
             ]
-            if record[0]["lr"] != other[0]["lr"]:
+            if other[0]["lr"] is not None and record[0]["lr"] != other[0]["lr"]:
                 pairs.append(f"learning rate {other[0]['lr']!r} as {record[0]['lr']:.9g}")
             msg = (
                 f"{m.framework} holds its optimizer's hyperparameters in float32 in a float64 model: "

@@ -1,6 +1,7 @@
 """What every adapter reports, framework-free: each native layer as a `Layer`, grouped into blocks.
 
-A block is one parametrized layer (Dense/Linear, Conv2D, LSTM, GRU, BatchNorm, LayerNorm) and the
+A block is one parametrized layer (Dense/Linear, Conv2D, LSTM, GRU, BatchNorm, LayerNorm, Embedding,
+multi-head attention) and the
 parameter-free layers after it (activations, pooling, Flatten); a Keras Dense or Conv2D with a fused
 activation arrives here already split into two `Layer`s. Every array the adapters hand over is
 canonical (rosetta.layouts): images NHWC, conv kernels (kh, kw, in, out), recurrent gate blocks
@@ -14,7 +15,7 @@ import numpy as np
 
 from reference_numpy.mlp import activation
 
-PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm", "embedding")
+PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm", "embedding", "attention")
 PASSTHROUGH = ("dropout", "flatten", "reshape")  # no arithmetic in inference mode
 FUNCTIONS = (
     "linear",
@@ -44,8 +45,17 @@ class Layer:
     eps: float | None = None  # batchnorm, layernorm
     momentum: float | None = None  # batchnorm: the batch mean's weight in the running mean (torch's m)
     rate: float = 0.0  # dropout
-    config: tuple = ()  # conv2d (kernel, stride); pool (size, "max" | "avg"): compared as structure
+    config: tuple = ()  # conv2d (kernel, stride); pool (size, "max" | "avg"); attention (heads, head dim)
     shape: tuple = ()  # flatten: its input (H, W, C), canonical NHWC; () when flat; embedding: (padding_idx,)
+
+
+def first_layer(layers):
+    """The layer x goes into, as far as can be told before running the model: the first parametrized
+    one, or, where that is an embedding, the largest table (a position table reads positions, not x)."""
+    layers = [layer for layer in layers if layer.kind in PARAMETRIZED]
+    if layers and layers[0].kind == "embedding":
+        return max((layer for layer in layers if layer.kind == "embedding"), key=lambda layer: layer.n_in)
+    return layers[0] if layers else None
 
 
 class NotSupported(ValueError):

@@ -27,15 +27,15 @@ def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):
 def compare(a, b, x, y, loss, optimizer, steps):
     (ma, loss_a), (mb, loss_b) = adapt(a), adapt(b)
     report = new_report(ma, mb)
-    x = checked_input(x, ma.first)
+    x = finite(x)
     if loss is not None and y is None:
         raise InputError("a loss needs the targets y")
-    found_a, found_b = graph.blocks(ma.bind(x)), graph.blocks(mb.bind(x))
+    found_a, found_b = graph.blocks(bound(ma, x)), graph.blocks(bound(mb, x))
     order = align(report, ma.weights(), mb.weights(), found_a, found_b)
     if order is None:
         return report
-    ma, mb = Aligned(ma, range(len(found_a))), Aligned(mb, order)
-    blocks_a, blocks_b = found_a, [found_b[j] for j in order]
+    ma, mb = Aligned(ma, range(len(found_a))), Aligned(mb, order, [found_b[j] for j in order])
+    blocks_a, blocks_b = graph.blocks(ma.graph, ma.rank), graph.blocks(mb.graph, mb.rank)
     report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
     ev.fa, ev.fb = ma.triples(ma.graph), mb.triples(mb.graph)
@@ -55,10 +55,13 @@ def compare(a, b, x, y, loss, optimizer, steps):
 
 
 class Aligned:
-    """A captured model with its per-anchor lists in the order of the other model's anchors."""
+    """A captured model with its per-anchor lists in the order of the other model's anchors, and its
+    blocks ranked so (graph.blocks)."""
 
-    def __init__(self, model, order):
+    def __init__(self, model, order, ordered=None):
         self.model, self.order = model, list(order)
+        ordered = ordered or graph.blocks(model.graph)
+        self.rank = {block.anchor.name: i for i, block in enumerate(ordered)}
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -67,7 +70,7 @@ class Aligned:
         return [per_anchor[j] for j in self.order]
 
     def triples(self, captured):
-        return self.pick(graph.triples(captured, graph.blocks(captured)))
+        return graph.triples(captured, graph.blocks(captured, self.rank))
 
     def weights(self):
         return self.pick(self.model.weights())
@@ -172,26 +175,49 @@ def new_report(ma, mb):
     return report
 
 
-RANK = {"conv2d": (4, "(N, H, W, {}): NHWC images"), "lstm": (3, "(N, T, {})"), "gru": (3, "(N, T, {})")}
+RANK = {
+    "conv2d": (4, "(N, H, W, {}): NHWC images"),
+    "lstm": (3, "(N, T, {})"),
+    "gru": (3, "(N, T, {})"),
+    "attention": (3, "(N, T, {})"),
+}
+
+
+def finite(x):
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise InputError("input contains NaN or Inf")
+    return x
+
+
+def bound(m, x):
+    """The model's graph on x, then x checked against every layer that reads it. Where the model does
+    not run on x, the layer it most likely reads first (registration order: a guess) names what it
+    takes, if that explains the failure."""
+    try:
+        captured = m.bind(x)
+    except ValueError:
+        if m.first is not None:
+            checked_input(x, m.first)
+        raise
+    for node in captured.anchors:
+        if node.inputs[0] == "x":
+            checked_input(x, node.layer)
+    return captured
 
 
 def checked_input(x, head):
-    """x as the first layer takes it: (N, n_in), NHWC images (N, H, W, C) or sequences (N, T, F)."""
-    x = np.asarray(x)
+    """x as `head` takes it: (N, n_in), NHWC images (N, H, W, C), sequences (N, T, F), token ids."""
     if head.kind == "embedding":
         if x.dtype.kind not in "iu" or x.min(initial=0) < 0 or x.max(initial=0) >= head.n_in:
             raise InputError(
                 f"input of {x.dtype} in [{x.min()}, {x.max()}]: the models take token ids in [0, {head.n_in})"
             )
         return x
-    rank, shape = RANK.get(head.kind, (2, "(N, {})"))
-    if head.kind not in ("dense", *RANK):  # a norm first: any rank, features last
-        rank = x.ndim
+    default = (2, "(N, {})") if x.ndim <= 2 else (x.ndim, "(N, …, {}): features last")  # Dense, a norm
+    rank, shape = RANK.get(head.kind, default)
     if x.ndim != rank or x.shape[-1] != head.n_in:
         raise InputError(f"input of shape {x.shape}: the models take {shape.format(head.n_in)}")
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise InputError("input contains NaN or Inf")
-    return x
 
 
 def mismatch(report, block, part, message):
@@ -281,6 +307,7 @@ def compare_forward(report, fa, fb):
             ("linear", "pre", (pre_a, pre_b)),
             ("activation", "post", (post_a, post_b)),
         ):
+            u, v = squeezed(u, v)
             if np.shape(u) != np.shape(v):  # e.g. "valid" vs "same" padding
                 message = f"output shapes {np.shape(u)[1:]} vs {np.shape(v)[1:]}"
                 report.divergences.append(Divergence("forward", i, part, INF, message=message))
@@ -290,6 +317,16 @@ def compare_forward(report, fa, fb):
             row[key + "_abs"] = float(np.max(np.abs(np.asarray(u, np.float64) - v))) if np.size(u) else 0.0
             if row[key] > tol:
                 report.divergences.append(Divergence("forward", i, part, row[key]))
+
+
+def squeezed(u, v):
+    """Two values whose shapes differ by leading axes of size 1 only (a position table looked up as
+    (1, T) or (T,)): the same numbers, broadcast alike, compared without those axes."""
+    su, sv = np.shape(u), np.shape(v)
+    strip = lambda shape: shape[next((k for k, n in enumerate(shape) if n != 1), len(shape)) :]  # noqa: E731
+    if su != sv and strip(su) == strip(sv):
+        return np.reshape(u, strip(su)), np.reshape(v, strip(sv))
+    return u, v
 
 
 def trainable_pass(ev):

@@ -15,8 +15,9 @@ import optax
 from flax import nnx
 
 from rosetta.errors import first_line
+from rosetta.layouts import heads_in, heads_out
 from rosetta.portcheck.graph import Recorder
-from rosetta.portcheck.layers import Layer, NotSupported
+from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
 # No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
 # without it), and a check changes no setting of the user's process (rosetta.portcheck.isolation).
@@ -25,8 +26,8 @@ FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax", 
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
 
 
-KNOWN = (nnx.Linear, nnx.Conv, nnx.BatchNorm, nnx.LayerNorm, nnx.Dropout, nnx.Embed)
-PARAMETRIZED_MODULES = (nnx.Linear, nnx.Conv, nnx.BatchNorm, nnx.LayerNorm, nnx.Embed)
+PARAMETRIZED_MODULES = (nnx.Linear, nnx.Conv, nnx.BatchNorm, nnx.LayerNorm, nnx.Embed, nnx.MultiHeadAttention)
+KNOWN = PARAMETRIZED_MODULES + (nnx.Dropout,)
 CONTAINERS = (nnx.Sequential, nnx.List, nnx.Dict)
 
 
@@ -96,6 +97,8 @@ def describe(layer):
         return Layer("embedding", f"Embed({n}, {d})", n, d, shape=(None,))
     if isinstance(layer, nnx.Dropout):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
+    if isinstance(layer, nnx.MultiHeadAttention):
+        return describe_attention(layer)
     if isinstance(layer, nnx.Module):
         raise NotSupported(f"not supported yet: Flax {type(layer).__name__}")
     return describe_function(layer)
@@ -114,6 +117,18 @@ def describe_conv(layer):
     k, s, c, f = kernel[0], strides[0], layer.in_features, layer.out_features
     name = f"Conv({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
     return Layer("conv2d", name, c, f, layer.bias is not None, config=(k, s))
+
+
+def describe_attention(layer):
+    """nnx.MultiHeadAttention with the default dot_product_attention, no normalize_qk, not decoding: its
+    mask is an argument of the call, not structure."""
+    if layer.normalize_qk or layer.decode or layer.attention_fn is not nnx.dot_product_attention:
+        raise NotSupported(
+            "not supported yet: Flax MultiHeadAttention with normalize_qk, decode or its own attention_fn"
+        )
+    h, d, n = layer.num_heads, layer.head_dim, layer.in_features
+    name = f"MultiHeadAttention({n}, heads={h})"
+    return Layer("attention", name, n, layer.out_features, layer.use_bias, config=(h, d))
 
 
 def describe_function(fn):
@@ -142,6 +157,17 @@ def canonical(layer, trainable=False):
     state, its gradients: trainable=True leaves out BatchNorm's statistics)."""
     if isinstance(layer, nnx.Embed):
         return {"W": numpy(layer.embedding)}  # (num_embeddings, features)
+    if isinstance(layer, nnx.MultiHeadAttention):  # LinearGeneral kernels (E, h, d), out (h, dv, E)
+        weights = {
+            f"{w}{p}": numpy(getattr(getattr(layer, name), attr))
+            for p, name in zip("qkvo", ("query", "key", "value", "out"))
+            for w, attr in (("W", "kernel"), ("b", "bias"))
+        }
+        return {
+            k: heads_out(v) if k == "Wo" else v if k == "bo" else heads_in(v)
+            for k, v in weights.items()
+            if v is not None
+        }
     if isinstance(layer, (nnx.Linear, nnx.Conv)):
         weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}  # (in, out), (kh, kw, in, out)
     else:
@@ -161,6 +187,12 @@ def inference_copy(model):
     clone = nnx.clone(model)
     clone.eval()  # Dropout off, BatchNorm on its running statistics
     return clone
+
+
+def attention_inputs(inputs_q, inputs_k=None, inputs_v=None, **_):
+    """nnx.MultiHeadAttention's (inputs_q, inputs_k=None, inputs_v=None): k defaults to q, v to k."""
+    inputs_k = inputs_q if inputs_k is None else inputs_k
+    return [inputs_q, inputs_k, inputs_k if inputs_v is None else inputs_v]
 
 
 class Capture:
@@ -196,8 +228,11 @@ class Capture:
                 self.depth -= 1
             owner = module if isinstance(module, PARAMETRIZED_MODULES) else None
             name = type(module).__name__.lower()
+            inputs = (
+                attention_inputs(*args, **kwargs) if isinstance(module, nnx.MultiHeadAttention) else args[:1]
+            )
             self.recorder.add(
-                name, describe(module), [(args[0], np.asarray(args[0]))], out, np.asarray(out), owner
+                name, describe(module), [(t, np.asarray(t)) for t in inputs], out, np.asarray(out), owner
             )
             return out
 
@@ -223,7 +258,7 @@ class FlaxModel:
         unsupported(model)
         self.model = model
         params = [m for _, m in nnx.iter_modules(model) if isinstance(m, PARAMETRIZED_MODULES)]
-        self.first = describe(params[0]) if params else None
+        self.first = first_layer(map(describe, params))
         kernels = [m.kernel[...] for m in params if isinstance(m, (nnx.Linear, nnx.Conv))]
         self.dtype = str(kernels[0].dtype) if kernels else "float32"
         self.compute_dtype = self.dtype

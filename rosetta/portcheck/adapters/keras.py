@@ -16,8 +16,9 @@ import numpy as np
 from keras import ops
 
 from rosetta.errors import first_line
+from rosetta.layouts import ATTENTION_KEYS, heads_in, heads_out
 from rosetta.portcheck.graph import Recorder
-from rosetta.portcheck.layers import Layer, NotSupported
+from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
 BACKEND = keras.backend.backend()
 NAMED = {
@@ -154,6 +155,8 @@ def describe_other(layer):
         return describe_pool(layer)
     if isinstance(layer, (L.LSTM, L.GRU)):
         return describe_recurrent(layer)
+    if isinstance(layer, L.MultiHeadAttention):
+        return describe_attention(layer)
     if isinstance(layer, L.Embedding):
         n, d = layer.embeddings.shape
         return Layer("embedding", f"Embedding({n}, {d})", n, d, shape=(None,))
@@ -168,6 +171,16 @@ def describe_other(layer):
     if isinstance(layer, (L.Reshape, L.Permute, L.Identity)):
         return Layer("reshape", type(layer).__name__)
     raise NotSupported(f"not supported yet: {type(layer).__name__}")
+
+
+def describe_attention(layer):
+    """MultiHeadAttention over the sequence axis (attention_axes None), no dropout on the scores in
+    inference: its masks are arguments of the call, not structure."""
+    if layer._attention_axes not in (None, (1,)) or layer._output_shape is not None:
+        raise NotSupported("not supported yet: MultiHeadAttention with attention_axes or output_shape")
+    h, d, n = layer._num_heads, layer._key_dim, layer._query_dense.kernel.shape[0]
+    name = f"MultiHeadAttention({n}, heads={h}, key_dim={d})"
+    return Layer("attention", name, n, layer._output_dense.kernel.shape[-1], layer._use_bias, config=(h, d))
 
 
 OPERATIONS = {"Add": "add", "Multiply": "mul", "Concatenate": "concat", "Reshape": "reshape"}
@@ -200,6 +213,8 @@ def keys(layer, trainable=False):
         return ["W", "U", "b"]  # kernel, recurrent_kernel, bias: canonical blocks and biases
     if isinstance(layer, keras.layers.Embedding):
         return ["W"]  # (input_dim, output_dim), as torch's and Flax's tables
+    if isinstance(layer, keras.layers.MultiHeadAttention):  # query, key, value, attention_output
+        return [key for key in ATTENTION_KEYS if layer._use_bias or key[0] == "W"]
     names = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
     stats = isinstance(layer, keras.layers.BatchNormalization) and not trainable
     return names + (["moving_mean", "moving_variance"] if stats else [])
@@ -207,7 +222,13 @@ def keys(layer, trainable=False):
 
 def canonical(layer, arrays, trainable=False):
     """A parametrized layer's weights (or its gradients, trainable=True) in canonical layout."""
-    return dict(zip(keys(layer, trainable), map(numpy, arrays), strict=True))
+    found = dict(zip(keys(layer, trainable), map(numpy, arrays), strict=True))
+    if isinstance(layer, keras.layers.MultiHeadAttention):  # kernels (E, h, d), (h, dv, E), biases (h, d)
+        return {
+            key: heads_out(a) if key == "Wo" else a if key == "bo" else heads_in(a)
+            for key, a in found.items()
+        }
+    return found
 
 
 PARAMETRIZED = (
@@ -218,16 +239,21 @@ PARAMETRIZED = (
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
     keras.layers.Embedding,
+    keras.layers.MultiHeadAttention,
 )
+
+
+def walk(layer):
+    """The sublayers in the order they were set, depth first (Keras's own _flatten_layers reverses
+    each nested layer's list)."""
+    for sub in layer._layers:
+        yield sub
+        yield from walk(sub)
 
 
 def inner(model):
     """Every layer and graph operation of the model, nested models and layers included."""
-    found = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if not isinstance(layer, keras.layers.InputLayer)
-    ]
+    found = [layer for layer in walk(model) if not isinstance(layer, keras.layers.InputLayer)]
     for op in getattr(model, "operations", []):
         if not isinstance(op, keras.layers.Layer):
             found.append(op)
@@ -308,7 +334,7 @@ class Capture:
                 out = call(*args, **kwargs)
             finally:
                 self.depth -= 1
-            self.record(layer, args, out)
+            self.record(layer, attention_inputs(*args, **kwargs) if attention(layer) else args, out)
             return out
 
         return recorded
@@ -322,7 +348,17 @@ class Capture:
             self.recorder.add(base, found[0], inputs, pre, numpy(pre), owner)
             self.recorder.add(found[1].name.strip("'"), found[1], [(pre, numpy(pre))], out, numpy(out))
         else:
-            self.recorder.add(base, found[0], inputs, out, numpy(out), owner)
+            main = ops_tensors(out)[0]  # MultiHeadAttention(return_attention_scores=True): (out, scores)
+            self.recorder.add(base, found[0], inputs, main, numpy(main), owner)
+
+
+def attention(layer):
+    return isinstance(layer, keras.layers.MultiHeadAttention)
+
+
+def attention_inputs(query, value, key=None, **_):
+    """MultiHeadAttention's call(query, value, key=None, ...) as (query, key, value)."""
+    return [query, value if key is None else key, value]
 
 
 def ops_tensors(args):
@@ -340,11 +376,20 @@ def linear_part(layer, a):
     return z if layer.bias is None else ops.add(z, layer.bias)
 
 
+def run_errors():
+    """What a backend raises for a model that does not run on x (TensorFlow: an OpError)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return (ValueError, TypeError, tf.errors.OpError)
+    return (ValueError, TypeError, RuntimeError)
+
+
 class KerasModel:
     def __init__(self, model):
         self.model = model
         self.table = readable(model)
-        self.first = next(found[0] for layer, found in self.table.items() if isinstance(layer, PARAMETRIZED))
+        self.first = first_layer(found[0] for found in self.table.values())
         self.framework = f"keras-{BACKEND}"
         self.dtype = str(numpy(model.weights[0]).dtype)  # the array's: without x64, jax holds float32
         self.compute_dtype = self.dtype  # where Keras computes float64 in float32: measured per block
@@ -358,7 +403,7 @@ class KerasModel:
                 out = self.model(x, training=training)
             except NotSupported:
                 raise
-            except (ValueError, TypeError) as exc:  # one line, no traceback
+            except run_errors() as exc:  # one line, no traceback
                 raise ValueError(f"the Keras model does not run on x: {first_line(exc)}") from exc
         out = ops_tensors(out)[0]
         return capture.recorder.output(out, numpy(out))

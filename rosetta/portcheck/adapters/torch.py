@@ -21,9 +21,9 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from rosetta.errors import first_line
-from rosetta.layouts import TORCH_GRU_BLOCKS
+from rosetta.layouts import TORCH_GRU_BLOCKS, torch_packed
 from rosetta.portcheck.graph import Node, Recorder
-from rosetta.portcheck.layers import Layer, NotSupported
+from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
 ACTIVATIONS = {
     nn.ReLU: "relu",
@@ -42,7 +42,16 @@ def leaves(module):
 
 
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
-PARAMETRIZED = (nn.Linear, nn.Conv2d, nn.LSTM, nn.GRU, *NORMS, nn.LayerNorm, nn.Embedding)
+PARAMETRIZED = (
+    nn.Linear,
+    nn.Conv2d,
+    nn.LSTM,
+    nn.GRU,
+    *NORMS,
+    nn.LayerNorm,
+    nn.Embedding,
+    nn.MultiheadAttention,
+)
 IMAGE_FIRST = (nn.Conv2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
 KNOWN = PARAMETRIZED + (
     nn.ZeroPad2d,
@@ -118,8 +127,22 @@ def describe_recurrent(m):
     return Layer(kind, name, m.input_size, m.hidden_size, True)
 
 
+def describe_attention(m):
+    """nn.MultiheadAttention(E, h, batch_first=True): its masks are arguments of the call, not structure."""
+    if not m.batch_first or m.bias_k is not None or m.add_zero_attn:
+        raise NotSupported(
+            "not supported yet: MultiheadAttention other than batch_first=True without add_bias_kv, "
+            "add_zero_attn"
+        )
+    name = f"MultiheadAttention({m.embed_dim}, heads={m.num_heads})"
+    bias = m.in_proj_bias is not None
+    return Layer("attention", name, m.embed_dim, m.embed_dim, bias, config=(m.num_heads, m.head_dim))
+
+
 def describe(m, pad=None):
     """One torch module as a Layer."""
+    if isinstance(m, nn.MultiheadAttention):
+        return describe_attention(m)
     if isinstance(m, nn.Conv2d):
         return describe_conv(m, pad)
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
@@ -188,6 +211,18 @@ def recurrent(m, as_np, grads):
     return {"W": reorder(W, 1), "U": reorder(U, 1), "b": np.stack([reorder(b_ih, 0), reorder(b_hh, 0)])}
 
 
+def attention(m, as_np):
+    """nn.MultiheadAttention's canonical Wq, bq, Wk, bk, Wv, bv, Wo, bo (rosetta.layouts)."""
+    if m._qkv_same_embed_dim:  # in_proj_weight (3E, E): the rows of Wqᵀ, Wkᵀ, Wvᵀ
+        layer = torch_packed(as_np(m.in_proj_weight), as_np(m.in_proj_bias))
+    else:
+        layer = {f"W{p}": as_np(getattr(m, f"{p}_proj_weight")).T for p in "qkv"}
+        bias = as_np(m.in_proj_bias)
+        layer |= {} if bias is None else dict(zip(("bq", "bk", "bv"), np.split(bias, 3)))
+    layer["Wo"] = as_np(m.out_proj.weight).T  # (E, h·d) -> (h·d, E)
+    return layer | ({"bo": as_np(m.out_proj.bias)} if m.out_proj.bias is not None else {})
+
+
 def canonical(m, read=None, chw=None):
     """A parametrized module's weights (or, with `read`, their gradients) in canonical layout; `chw`:
     the (C, H, W) that the nn.Flatten before a Linear flattened."""
@@ -206,6 +241,8 @@ def canonical(m, read=None, chw=None):
         return recurrent(m, as_np, read is not None)
     if isinstance(m, nn.Embedding):
         return {"W": as_np(m.weight)}  # (num_embeddings, dim): torch, Keras and Flax alike
+    if isinstance(m, nn.MultiheadAttention):
+        return attention(m, as_np)
     layer = {"gamma": as_np(m.weight), "beta": as_np(m.bias)}
     if isinstance(m, NORMS):
         layer |= {"moving_mean": as_np(m.running_mean), "moving_variance": as_np(m.running_var)}
@@ -330,7 +367,10 @@ class Capture(TorchFunctionMode):
             handle
             for m in model.modules()
             if isinstance(m, KNOWN)
-            for handle in (m.register_forward_pre_hook(self.enter), m.register_forward_hook(self.leave))
+            for handle in (
+                m.register_forward_pre_hook(self.enter),
+                m.register_forward_hook(self.leave, with_kwargs=True),
+            )
         ]
 
     def canonical(self, out):
@@ -340,13 +380,13 @@ class Capture(TorchFunctionMode):
     def enter(self, m, inp):
         self.depth += 1
 
-    def leave(self, m, inp, out):
+    def leave(self, m, inp, kwargs, out):
         if self.depth == 1:  # still counted: the torch calls that read the values are not recorded
-            self.record(m, inp, out)
+            self.record(m, inp + tuple(kwargs[k] for k in ("query", "key", "value") if k in kwargs), out)
         self.depth -= 1
 
     def record(self, m, inp, out):
-        main = out[0] if isinstance(m, (nn.LSTM, nn.GRU)) else out
+        main = out[0] if isinstance(m, (nn.LSTM, nn.GRU, nn.MultiheadAttention)) else out
         if isinstance(m, (nn.LSTM, nn.GRU)):
             value = main[:, -1].detach().cpu().numpy().copy()  # (N, T, u) -> h_T: many-to-one
         elif isinstance(m, nn.Flatten) and inp[0].dim() == 4:
@@ -358,7 +398,8 @@ class Capture(TorchFunctionMode):
             c, h, w = inp[0].shape[1:]
             layer = replace(layer, shape=(h, w, c))
         owner = m if isinstance(m, PARAMETRIZED + (nn.ZeroPad2d,)) else None
-        source = [(inp[0], self.canonical(inp[0]))]
+        read = inp[:3] if isinstance(m, nn.MultiheadAttention) else inp[:1]  # query, key, value
+        source = [(t, self.canonical(t)) for t in read]
         self.recorder.add(type(m).__name__.lower(), layer, source, main, value, owner)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -371,7 +412,7 @@ class Capture(TorchFunctionMode):
         if self.depth or not outs or name in ("__get__", "__set__"):
             return out
         inputs = [(t, self.canonical(t)) for t in tensors((args, kwargs)) if not isinstance(t, nn.Parameter)]
-        if not inputs:  # torch.arange, torch.ones ...: a constant, no op of the model's
+        if all(self.recorder.constant_of(t) for t, _ in inputs):  # torch.ones, triu of it: constants
             for t in outs:
                 self.recorder.constant(name, t, self.canonical(t))
             return out
@@ -423,7 +464,7 @@ class TorchModel:
     def __init__(self, model):
         unsupported(model)
         self.model = model
-        self.first = describe(next(m for m in model.modules() if isinstance(m, PARAMETRIZED)))
+        self.first = first_layer(describe(m) for m in model.modules() if isinstance(m, PARAMETRIZED))
         first = leaves(model)[0]
         self.images = isinstance(first, IMAGE_FIRST)  # the model reads NCHW: check permutes the NHWC x
         self.dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
@@ -453,7 +494,7 @@ class TorchModel:
         try:
             with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext(), capture:
                 out = model(inp)
-        except RuntimeError as exc:  # a model that does not run on this input: one line, no traceback
+        except (RuntimeError, IndexError) as exc:  # a model that does not run on x: one line, no traceback
             given = "x permuted to NCHW" if self.images else "x"
             raise ValueError(f"the torch model does not run on {given}: {first_line(exc)}") from exc
         finally:
