@@ -491,3 +491,90 @@ def test_keras_float64_against_optax_steps_replay_without_a_learning_rate():
         model, port, x, y, loss="mse", optimizer=(keras.optimizers.SGD(0.125), optax.sgd(0.125)), steps=2
     )
     assert where(report) == ("weights", 0, "linear") and report.steps, str(report)
+
+
+def linear_weights(linear):
+    return linear.weight.detach().numpy().T.copy(), linear.bias.detach().numpy().copy()
+
+
+def keras_port(layers, net, dtype):
+    """A Keras Sequential of `layers` holding the torch net's Linear weights (and norm scales) in order."""
+    port = keras.Sequential([keras.Input((4,), dtype=dtype), *layers])
+    params = [p.detach().numpy() for p in net.parameters()]
+    port.set_weights([p.T.copy() if p.ndim == 2 else p for p in params])
+    return port
+
+
+def flax_port(net, dtype, middle):
+    """An nnx.Sequential: Linear, `middle` (a function, or a module taking the net's [1] weight), Linear."""
+    nnx = pytest.importorskip("flax.nnx")
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    kw = {"dtype": dtype, "param_dtype": dtype, "rngs": nnx.Rngs(0)}
+    first, last = net[0], net[-1]
+    linears = (
+        nnx.Linear(first.in_features, first.out_features, **kw),
+        nnx.Linear(last.in_features, last.out_features, **kw),
+    )
+    for linear, source in zip(linears, (first, last)):
+        linear.kernel.value, linear.bias.value = map(jax.numpy.asarray, linear_weights(source))
+    if isinstance(middle, nnx.Module):
+        middle.scale.value = jax.numpy.asarray(net[1].weight.detach().numpy())
+    return nnx.Sequential(linears[0], middle, linears[1])
+
+
+@pytest.mark.parametrize("side", ["keras", "flax"])
+@pytest.mark.parametrize("eps", [1e-6, None])
+def test_rmsnorm_ports_and_torch_default_epsilon(side, eps):
+    """torch's RMSNorm(eps=None) uses the dtype's machine ε; Keras's and Flax's default is 1e-6."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 6), nn.RMSNorm(6, eps=eps), nn.Linear(6, 2)).double()
+    with torch.no_grad():
+        net[1].weight.uniform_(0.5, 1.5)
+    if side == "keras":
+        L = keras.layers  # noqa: N806
+        port = keras_port(
+            [
+                L.Dense(6, dtype="float64"),
+                L.RMSNormalization(epsilon=1e-6, dtype="float64"),
+                L.Dense(2, dtype="float64"),
+            ],
+            net,
+            "float64",
+        )
+        optimizer = keras.optimizers.SGD(0.125)
+    else:
+        nnx = pytest.importorskip("flax.nnx")
+        optax = pytest.importorskip("optax")
+        port = flax_port(
+            net,
+            "float64",
+            nnx.RMSNorm(6, epsilon=1e-6, dtype="float64", param_dtype="float64", rngs=nnx.Rngs(0)),
+        )
+        optimizer = optax.sgd(0.125)
+    x, y = data(4, 2, "float64")
+    x = x * 1e-3  # small features: ε matters
+    report = rosetta.check(
+        net, port, x, y, loss="mse", optimizer=(lambda p: torch.optim.SGD(p, lr=0.125), optimizer), steps=3
+    )
+    if eps is not None:
+        assert report.ok and report.hints == [], str(report)
+    else:
+        assert where(report) == ("forward", 1, "linear") and found(report) == ["rmsnorm-epsilon"], str(report)
+
+
+@pytest.mark.parametrize("side", ["keras", "flax"])
+def test_a_softmax_over_the_batch_is_named(side):
+    """torch's nn.Softmax(dim=0) normalizes over the batch; Keras's and Flax's softmax over the last axis."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=0), nn.Linear(3, 2)).double()
+    if side == "keras":
+        L = keras.layers  # noqa: N806
+        port = keras_port(
+            [L.Dense(3, activation="softmax", dtype="float64"), L.Dense(2, dtype="float64")], net, "float64"
+        )
+    else:
+        nnx = pytest.importorskip("flax.nnx")
+        port = flax_port(net, "float64", nnx.softmax)
+    report = rosetta.check(net, port, data(4, 2, "float64")[0])
+    assert where(report) == ("forward", 0, "activation") and found(report) == ["softmax-axis"], str(report)

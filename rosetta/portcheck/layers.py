@@ -15,7 +15,17 @@ import numpy as np
 
 from reference_numpy.mlp import activation
 
-PARAMETRIZED = ("dense", "conv2d", "lstm", "gru", "batchnorm", "layernorm", "embedding", "attention")
+PARAMETRIZED = (
+    "dense",
+    "conv2d",
+    "lstm",
+    "gru",
+    "batchnorm",
+    "layernorm",
+    "rmsnorm",
+    "embedding",
+    "attention",
+)
 PASSTHROUGH = ("dropout", "flatten", "reshape")  # no arithmetic in inference mode
 FUNCTIONS = (
     "linear",
@@ -42,7 +52,7 @@ class Layer:
     bias: bool = False
     act: str = ""  # kind "act": one of FUNCTIONS
     alpha: float | None = None  # leaky_relu slope, elu α
-    eps: float | None = None  # batchnorm, layernorm
+    eps: float | None = None  # batchnorm, layernorm, rmsnorm
     momentum: float | None = None  # batchnorm: the batch mean's weight in the running mean (torch's m)
     rate: float = 0.0  # dropout
     config: tuple = ()  # conv2d (kernel, stride); pool (size, "max" | "avg"); attention (heads, head dim)

@@ -19,7 +19,7 @@ def anchor(head, inp, layer, out_shape):
         return hints.linear(inp.astype(np.float64), layer)
     if head.kind == "embedding":
         return layer["W"][inp]
-    if head.kind in ("batchnorm", "layernorm"):
+    if head.kind in ("batchnorm", "layernorm", "rmsnorm"):
         return hints.normalize(inp.astype(np.float64), layer, head.eps, head.kind)
     if head.kind in ("lstm", "gru"):
         return hints.rnn_last(head.kind, inp, layer)

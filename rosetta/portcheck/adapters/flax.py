@@ -26,7 +26,15 @@ FUNCTIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax", 
 ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.nn's keyword, default
 
 
-PARAMETRIZED_MODULES = (nnx.Linear, nnx.Conv, nnx.BatchNorm, nnx.LayerNorm, nnx.Embed, nnx.MultiHeadAttention)
+PARAMETRIZED_MODULES = (
+    nnx.Linear,
+    nnx.Conv,
+    nnx.BatchNorm,
+    nnx.LayerNorm,
+    nnx.RMSNorm,
+    nnx.Embed,
+    nnx.MultiHeadAttention,
+)
 KNOWN = PARAMETRIZED_MODULES + (nnx.Dropout,)
 CONTAINERS = (nnx.Sequential, nnx.List, nnx.Dict)
 
@@ -92,6 +100,11 @@ def describe(layer):
         )
     if isinstance(layer, nnx.Conv):
         return describe_conv(layer)
+    if isinstance(layer, nnx.RMSNorm):
+        if layer.feature_axes not in (-1, (-1,)):
+            raise NotSupported("not supported yet: Flax RMSNorm over other than the last axis")
+        n = layer.num_features
+        return Layer("rmsnorm", f"RMSNorm(ε={layer.epsilon:g})", n, n, eps=layer.epsilon)
     if isinstance(layer, nnx.Embed):
         n, d = layer.num_embeddings, layer.features
         return Layer("embedding", f"Embed({n}, {d})", n, d, shape=(None,))
@@ -171,7 +184,7 @@ def canonical(layer, trainable=False):
     if isinstance(layer, (nnx.Linear, nnx.Conv)):
         weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}  # (in, out), (kh, kw, in, out)
     else:
-        weights = {"gamma": numpy(layer.scale), "beta": numpy(layer.bias)}
+        weights = {"gamma": numpy(layer.scale), "beta": numpy(getattr(layer, "bias", None))}  # RMSNorm: no β
         if isinstance(layer, nnx.BatchNorm) and not trainable:
             weights |= {"moving_mean": numpy(layer.mean), "moving_variance": numpy(layer.var)}
     return {key: value for key, value in weights.items() if value is not None}

@@ -130,6 +130,11 @@ def describe_other(layer):
         return Layer(
             "layernorm", f"LayerNormalization(ε={layer.epsilon:g})", n, n, layer.center, eps=layer.epsilon
         )
+    if isinstance(layer, L.RMSNormalization):
+        if list(np.atleast_1d(layer.axis)) != [-1]:
+            raise NotSupported("not supported yet: RMSNormalization over other than the last axis")
+        n = layer.scale.shape[-1]
+        return Layer("rmsnorm", f"RMSNormalization(ε={layer.epsilon:g})", n, n, eps=layer.epsilon)
     if isinstance(layer, L.LeakyReLU):
         return Layer(
             "act", f"LeakyReLU({layer.negative_slope:g})", act="leaky_relu", alpha=layer.negative_slope
@@ -213,6 +218,8 @@ def keys(layer, trainable=False):
         return ["W", "U", "b"]  # kernel, recurrent_kernel, bias: canonical blocks and biases
     if isinstance(layer, keras.layers.Embedding):
         return ["W"]  # (input_dim, output_dim), as torch's and Flax's tables
+    if isinstance(layer, keras.layers.RMSNormalization):
+        return ["gamma"]  # scale
     if isinstance(layer, keras.layers.MultiHeadAttention):  # query, key, value, attention_output
         return [key for key in ATTENTION_KEYS if layer._use_bias or key[0] == "W"]
     names = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else [])
@@ -238,6 +245,7 @@ PARAMETRIZED = (
     keras.layers.GRU,
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
+    keras.layers.RMSNormalization,
     keras.layers.Embedding,
     keras.layers.MultiHeadAttention,
 )

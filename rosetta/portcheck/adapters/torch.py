@@ -49,6 +49,7 @@ PARAMETRIZED = (
     nn.GRU,
     *NORMS,
     nn.LayerNorm,
+    nn.RMSNorm,
     nn.Embedding,
     nn.MultiheadAttention,
 )
@@ -139,6 +140,16 @@ def describe_attention(m):
     return Layer("attention", name, m.embed_dim, m.embed_dim, bias, config=(m.num_heads, m.head_dim))
 
 
+def describe_rmsnorm(m):
+    """nn.RMSNorm over the last axis; eps=None is the weight dtype's machine ε (torch.finfo)."""
+    if len(m.normalized_shape) != 1:
+        raise NotSupported("not supported yet: RMSNorm over more than the last axis")
+    dtype = m.weight.dtype if m.weight is not None else torch.get_default_dtype()
+    eps = torch.finfo(dtype).eps if m.eps is None else m.eps
+    n = m.normalized_shape[0]
+    return Layer("rmsnorm", f"RMSNorm(eps={'None' if m.eps is None else format(m.eps, 'g')})", n, n, eps=eps)
+
+
 def describe(m, pad=None):
     """One torch module as a Layer."""
     if isinstance(m, nn.MultiheadAttention):
@@ -170,6 +181,8 @@ def describe(m, pad=None):
     if isinstance(m, nn.LayerNorm):
         n = m.normalized_shape[-1]
         return Layer("layernorm", f"LayerNorm(eps={m.eps:g})", n, n, m.bias is not None, eps=m.eps)
+    if isinstance(m, nn.RMSNorm):
+        return describe_rmsnorm(m)
     if isinstance(m, nn.LeakyReLU):
         return Layer("act", f"LeakyReLU({m.negative_slope:g})", act="leaky_relu", alpha=m.negative_slope)
     if isinstance(m, nn.ELU):
@@ -243,7 +256,7 @@ def canonical(m, read=None, chw=None):
         return {"W": as_np(m.weight)}  # (num_embeddings, dim): torch, Keras and Flax alike
     if isinstance(m, nn.MultiheadAttention):
         return attention(m, as_np)
-    layer = {"gamma": as_np(m.weight), "beta": as_np(m.bias)}
+    layer = {"gamma": as_np(m.weight), "beta": as_np(getattr(m, "bias", None))}  # RMSNorm: no beta
     if isinstance(m, NORMS):
         layer |= {"moving_mean": as_np(m.running_mean), "moving_variance": as_np(m.running_var)}
     return {k: v for k, v in layer.items() if v is not None}
