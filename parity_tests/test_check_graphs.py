@@ -528,8 +528,9 @@ def flax_port(net, dtype, middle):
 def test_rmsnorm_ports_and_torch_default_epsilon(side, eps):
     """torch's RMSNorm(eps=None) uses the dtype's machine ε; Keras's and Flax's default is 1e-6."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(4, 6), nn.RMSNorm(6, eps=eps), nn.Linear(6, 2)).double()
+    net = nn.Sequential(nn.Linear(4, 6), nn.RMSNorm(6, eps=eps), nn.Linear(6, 2)).double().eval()
     with torch.no_grad():
+        net[0].bias.zero_()  # with small features, the norm's input is small: ε matters
         net[1].weight.uniform_(0.5, 1.5)
     if side == "keras":
         L = keras.layers  # noqa: N806
@@ -567,7 +568,7 @@ def test_rmsnorm_ports_and_torch_default_epsilon(side, eps):
 def test_a_softmax_over_the_batch_is_named(side):
     """torch's nn.Softmax(dim=0) normalizes over the batch; Keras's and Flax's softmax over the last axis."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=0), nn.Linear(3, 2)).double()
+    net = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=0), nn.Linear(3, 2)).double().eval()
     if side == "keras":
         L = keras.layers  # noqa: N806
         port = keras_port(
@@ -578,3 +579,47 @@ def test_a_softmax_over_the_batch_is_named(side):
         port = flax_port(net, "float64", nnx.softmax)
     report = rosetta.check(net, port, data(4, 2, "float64")[0])
     assert where(report) == ("forward", 0, "activation") and found(report) == ["softmax-axis"], str(report)
+
+
+def upsampler(bug=None, dtype="float64"):
+    """torch: Conv2d, relu, ConvTranspose2d(4, 4, 2, stride=2), a 1×1 Conv2d; its Keras port. torch's
+    ConvTranspose2d.weight is (in, out, kh, kw), Keras's kernel (kh, kw, out, in): permute(2, 3, 1, 0);
+    `bug="conv-transpose-kernel"` permutes it as a Conv2d's (out, in, kh, kw), in and out swapped."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(4, 4, 2, stride=2), nn.Conv2d(4, 1, 1)
+    )
+    net = net.to(getattr(torch, dtype)).eval()
+    L = keras.layers  # noqa: N806
+    layers = [
+        L.Conv2D(4, 3, padding="same", activation="relu", dtype=dtype),
+        L.Conv2DTranspose(4, 2, strides=2, dtype=dtype),
+        L.Conv2D(1, 1, dtype=dtype),
+    ]
+    port = keras.Sequential([keras.Input((4, 4, 1), dtype=dtype), *layers])
+    numpy = lambda p: p.detach().numpy().copy()  # noqa: E731
+    up = (2, 3, 0, 1) if bug == "conv-transpose-kernel" else (2, 3, 1, 0)
+    port.set_weights(
+        [numpy(net[0].weight).transpose(2, 3, 1, 0), numpy(net[0].bias)]
+        + [numpy(net[2].weight).transpose(up), numpy(net[2].bias)]
+        + [numpy(net[3].weight).transpose(2, 3, 1, 0), numpy(net[3].bias)]
+    )
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 4, 4, 1)).astype(dtype), rng.normal(size=(4, 8, 8, 1)).astype(dtype)
+    return net, port, x, y
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_keras_conv_transpose_port_is_ok_with_per_pixel_targets(dtype):
+    net, port, x, y = upsampler(dtype=dtype)
+    optimizers = (lambda p: torch.optim.SGD(p, lr=0.125), keras.optimizers.SGD(0.125))
+    report = rosetta.check(net, port, x, y, loss="mse", optimizer=optimizers, steps=3)
+    assert report.ok and report.hints == [], str(report)
+
+
+def test_keras_conv_transpose_kernel_with_in_and_out_swapped_is_named():
+    net, port, x, _ = upsampler("conv-transpose-kernel")
+    report = rosetta.check(net, port, x)
+    assert where(report) == ("weights", 1, "linear") and found(report) == ["conv-transpose-kernel"], str(
+        report
+    )

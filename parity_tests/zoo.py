@@ -18,6 +18,7 @@ class Entry:
     optimizers: object  # dtype -> (optimizer of the original, optimizer of the port)
     bug: str
     found: tuple  # (stage, block, hint) of the planted bug
+    trains_apart: tuple = ()  # (block, hint) where even the correct port cannot train alike: at step 1
 
 
 def numpy_of(p):

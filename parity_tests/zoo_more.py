@@ -5,7 +5,7 @@ sources named on each; no code is copied."""
 
 import numpy as np
 
-from parity_tests.zoo import Entry, nll_optimizers, numpy_of
+from parity_tests.zoo import Entry, keras_optax, nll_optimizers, numpy_of, optax_torch
 
 # ---- torchvision SqueezeNet: Fire (squeeze 1x1 conv + relu, expand 1x1 and 3x3 convs + relu,
 # torch.cat on channels), SqueezeNet's classifier (Dropout, 1x1 conv, relu, AdaptiveAvgPool2d) ----
@@ -159,14 +159,19 @@ def regression(dtype, n=16, width=5):
     return rng.normal(size=(n, width)).astype(dtype), rng.normal(size=(n, 1)).astype(dtype)
 
 
-def keras_optax(dtype):
-    import keras
-    import optax
-
-    return (keras.optimizers.SGD(0.125), optax.sgd(0.125))
-
-
 ZOO_MORE = [
+    Entry(
+        "unet-parts",
+        "milesial/Pytorch-UNet unet/unet_parts.py @ 07debeb9f2621b53ed513e5ab8a0307b4da57767 (DoubleConv, "
+        "Down, Up with ConvTranspose2d and a concatenated skip, OutConv; widths through their arguments), "
+        "Flax NNX port",
+        lambda dtype, bug=None: unet(dtype, bug),
+        lambda dtype: masks(dtype),
+        "mse",
+        lambda dtype: optax_torch(dtype)[::-1],
+        "conv-transpose-kernel",
+        ("weights", 8, "conv-transpose-kernel"),
+    ),
     Entry(
         "squeezenet-fire",
         "pytorch/vision torchvision/models/squeezenet.py @ 03ecb9133c7687214c74cc58a630d3b5273fe2ed "
@@ -191,3 +196,211 @@ ZOO_MORE = [
         ("weights", 1, "transpose"),
     ),
 ]
+
+
+# ---- milesial/Pytorch-UNet's parts: DoubleConv, Down, Up with a ConvTranspose2d and a skip concatenated ----
+
+
+def unet_torch(dtype):
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from torch import nn
+
+    class DoubleConv(nn.Module):
+        def __init__(self, in_channels, out_channels):
+            super().__init__()
+            self.double_conv = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(inplace=True),
+            )
+
+        def forward(self, x):
+            return self.double_conv(x)
+
+    class Up(nn.Module):
+        def __init__(self, in_channels, out_channels):
+            super().__init__()
+            self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+            self.conv = DoubleConv(in_channels, out_channels)
+
+        def forward(self, x1, x2):
+            x1 = self.up(x1)
+            diff_y = torch.tensor([x2.size()[2] - x1.size()[2]])
+            diff_x = torch.tensor([x2.size()[3] - x1.size()[3]])
+            x1 = F.pad(x1, [diff_x // 2, diff_x - diff_x // 2, diff_y // 2, diff_y - diff_y // 2])
+            return self.conv(torch.cat([x2, x1], dim=1))
+
+    class UNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inc = DoubleConv(1, 4)
+            self.down1 = nn.Sequential(nn.MaxPool2d(2), DoubleConv(4, 8))
+            self.up1, self.outc = Up(8, 4), nn.Conv2d(4, 2, kernel_size=1)
+
+        def forward(self, x):
+            x1 = self.inc(x)
+            return self.outc(self.up1(self.down1(x1), x1))
+
+    torch.manual_seed(0)
+    net = UNet().to(getattr(torch, dtype))
+    with torch.no_grad():  # running statistics as a trained net has them
+        for bn in (m for m in net.modules() if isinstance(m, nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+def unet_flax_port(net, dtype, bug):
+    """The Flax NNX port: kernels (out, in, kh, kw) -> (kh, kw, in, out); the up-convolution's torch
+    weight (in, out, kh, kw) -> nnx.ConvTranspose's (kh, kw, in, out), flipped in space, as its
+    transpose_kernel=False applies it; `bug="conv-transpose-kernel"` leaves out the flip."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)  # float64 weights need it
+    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+
+    class DoubleConv(nnx.Module):
+        def __init__(self, c_in, c_out):
+            self.conv1, self.conv2 = nnx.Conv(c_in, c_out, (3, 3), **kw), nnx.Conv(c_out, c_out, (3, 3), **kw)
+            self.bn1 = nnx.BatchNorm(c_out, epsilon=1e-5, momentum=0.9, **kw)
+            self.bn2 = nnx.BatchNorm(c_out, epsilon=1e-5, momentum=0.9, **kw)
+
+        def __call__(self, x):
+            return nnx.relu(self.bn2(self.conv2(nnx.relu(self.bn1(self.conv1(x))))))
+
+    class UNet(nnx.Module):
+        def __init__(self):
+            self.inc, self.down1, self.up_conv = DoubleConv(1, 4), DoubleConv(4, 8), DoubleConv(8, 4)
+            self.up = nnx.ConvTranspose(8, 4, (2, 2), strides=(2, 2), padding="VALID", **kw)
+            self.outc = nnx.Conv(4, 2, (1, 1), **kw)
+
+        def __call__(self, x):
+            x1 = self.inc(x)
+            x2 = self.down1(nnx.max_pool(x1, window_shape=(2, 2), strides=(2, 2)))
+            return self.outc(self.up_conv(jnp.concatenate([x1, self.up(x2)], axis=-1)))
+
+    port = UNet()
+    a = lambda t: jnp.asarray(t.detach().numpy().copy())  # noqa: E731
+    pairs = [(port.inc, net.inc), (port.down1, net.down1[1]), (port.up_conv, net.up1.conv)]
+    for mine, theirs in pairs:
+        seq = theirs.double_conv
+        for conv, bn, tconv, tbn in (
+            (mine.conv1, mine.bn1, seq[0], seq[1]),
+            (mine.conv2, mine.bn2, seq[3], seq[4]),
+        ):
+            conv.kernel.value, conv.bias.value = a(tconv.weight).transpose(2, 3, 1, 0), a(tconv.bias)
+            bn.scale.value, bn.bias.value = a(tbn.weight), a(tbn.bias)
+            bn.mean.value, bn.var.value = a(tbn.running_mean), a(tbn.running_var)
+    kernel = a(net.up1.up.weight).transpose(2, 3, 0, 1)  # (in, out, kh, kw) -> (kh, kw, in, out)
+    port.up.kernel.value = kernel if bug == "conv-transpose-kernel" else kernel[::-1, ::-1]
+    port.up.bias.value = a(net.up1.up.bias)
+    port.outc.kernel.value, port.outc.bias.value = a(net.outc.weight).transpose(2, 3, 1, 0), a(net.outc.bias)
+    return port
+
+
+def unet(dtype, bug=None):
+    net = unet_torch(dtype)
+    return net, unet_flax_port(net, dtype, bug)
+
+
+def masks(dtype, n=4, size=8):
+    """Images (N, 8, 8, 1) and per-pixel targets (N, 8, 8, 2) for a mean squared error."""
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, size, size, 1)).astype(dtype), rng.normal(size=(n, size, size, 2)).astype(
+        dtype
+    )
+
+
+# ---- pytorch/examples mnist_rnn: nn.LSTM → out[:, -1] → BatchNorm1d → Linear, relu, log_softmax ----
+
+
+def mnist_rnn_torch(dtype, rows=6, hidden=8, fc=6, classes=4):
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(input_size=rows, hidden_size=hidden, batch_first=True)
+            self.batchnorm = nn.BatchNorm1d(hidden)
+            self.dropout1, self.dropout2 = nn.Dropout2d(0.25), nn.Dropout2d(0.5)
+            self.fc1, self.fc2 = nn.Linear(hidden, fc), nn.Linear(fc, classes)
+
+        def forward(self, input):
+            output, hidden = self.rnn(input.reshape(-1, rows, rows))
+            output = self.dropout1(self.batchnorm(output[:, -1, :]))
+            output = self.dropout2(F.relu(self.fc1(output)))
+            return F.log_softmax(self.fc2(output), dim=1)
+
+    torch.manual_seed(0)
+    net = Net().to(getattr(torch, dtype))
+    with torch.no_grad():
+        net.batchnorm.running_mean.uniform_(-0.2, 0.2)
+        net.batchnorm.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+def mnist_rnn_keras_port(net, dtype, bug, rows=6, hidden=8, fc=6, classes=4):
+    """The Keras port: LSTM kernels transposed (gate blocks i, f, g, o as torch's), one bias
+    b_ih + b_hh; `bug="lstm-double-bias"` copies b_ih alone."""
+    import keras
+
+    L = keras.layers  # noqa: N806
+    port = keras.Sequential(
+        [
+            keras.Input((rows, rows), dtype=dtype),
+            L.LSTM(hidden, dtype=dtype),
+            L.BatchNormalization(epsilon=1e-5, momentum=0.9, dtype=dtype),
+            L.Dropout(0.25, dtype=dtype),
+            L.Dense(fc, activation="relu", dtype=dtype),
+            L.Dropout(0.5, dtype=dtype),
+            L.Dense(classes, activation="log_softmax", dtype=dtype),
+        ]
+    )
+    rnn, bn = net.rnn, net.batchnorm
+    bias = numpy_of(rnn.bias_ih_l0) + (0 if bug == "lstm-double-bias" else numpy_of(rnn.bias_hh_l0))
+    port.set_weights(
+        [numpy_of(rnn.weight_ih_l0).T, numpy_of(rnn.weight_hh_l0).T, bias]
+        + [numpy_of(p) for p in (bn.weight, bn.bias, bn.running_mean, bn.running_var)]
+        + [
+            numpy_of(net.fc1.weight).T,
+            numpy_of(net.fc1.bias),
+            numpy_of(net.fc2.weight).T,
+            numpy_of(net.fc2.bias),
+        ]
+    )
+    return port
+
+
+def mnist_rnn(dtype, bug=None):
+    net = mnist_rnn_torch(dtype)
+    return net, mnist_rnn_keras_port(net, dtype, bug)
+
+
+def image_rows(dtype, n=8, rows=6, classes=4):
+    """Images read row by row: (N, T = rows, F = columns)."""
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, rows, rows)).astype(dtype), rng.integers(0, classes, n)
+
+
+ZOO_MORE.append(
+    Entry(
+        "mnist-rnn",
+        "pytorch/examples mnist_rnn/main.py @ 190e03515818f68842206ee075e5e8782360b564 (Net: LSTM, the last "
+        "step, BatchNorm1d, Dropout2d, Linear, relu, log_softmax; sizes shrunk), Keras port",
+        mnist_rnn,
+        image_rows,
+        "softmax_ce",
+        nll_optimizers,
+        "lstm-double-bias",
+        ("weights", 0, "lstm-double-bias"),
+        trains_apart=(0, "lstm-double-bias"),  # Keras has one LSTM bias, torch trains two
+    )
+)

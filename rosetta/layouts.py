@@ -14,6 +14,12 @@ Padding, per spatial axis of size H, kernel k, stride s:
              torch's padding="same" also puts the odd pixel after, but refuses stride > 1: a port pads
              with F.pad((left, right, top, bottom)) and convolves with padding=0.
 
+Conv2DTranspose: kernel "W" (kh, kw, out, in) as Keras (the kernel of the conv it is the transpose of:
+    its output is that conv's input-gradient), bias "b" (out,). torch's ConvTranspose2d.weight is
+    (in, out, kh, kw): W = weight.permute(2, 3, 1, 0). Flax's nnx.ConvTranspose holds (kh, kw, in, out)
+    and, with transpose_kernel=False (its default), applies it unflipped: W = kernel[::-1, ::-1] with
+    in and out swapped (flax_conv_transpose); with transpose_kernel=True its kernel is W.
+
 Pooling (max and average): window p, stride p, "valid": output ⌊H/p⌋, the last H mod p rows dropped
     (Keras MaxPooling2D/AveragePooling2D defaults, torch MaxPool2d(p)/AvgPool2d(p)).
 
@@ -148,3 +154,9 @@ def torch_packed(weight, bias):
     if bias is not None:
         out |= {f"b{p}": b for p, b in zip("qkv", np.split(np.asarray(bias), 3))}
     return out
+
+
+def flax_conv_transpose(kernel, transpose_kernel):
+    """nnx.ConvTranspose's kernel -> canonical (kh, kw, out, in); the same map both ways."""
+    kernel = np.asarray(kernel)
+    return kernel if transpose_kernel else kernel[::-1, ::-1].swapaxes(2, 3)

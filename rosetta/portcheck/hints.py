@@ -58,6 +58,7 @@ def diagnose(ev):
         missing_bias,
         flatten_order,
         conv_kernel,
+        conv_transpose_kernel,
         gate_order,
         double_bias,
         activation,
@@ -76,7 +77,7 @@ def diagnose(ev):
     if ev.la is not None:
         found += loss_reduction(ev) + double_activation(ev) + untied_weights(ev) + embedding_padding(ev)
     if ev.ra:
-        found += optimizer_form(ev) + hyperparameter_precision(ev)
+        found += optimizer_form(ev) + hyperparameter_precision(ev) + double_bias_steps(ev)
     return found
 
 
@@ -207,6 +208,46 @@ GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "h")}
 FORWARD = {"lstm": recurrent.lstm_forward, "gru": recurrent.gru_forward}
 
 
+TRANSPOSE_FIXES = {
+    "flipped": (
+        lambda W: W[::-1, ::-1],
+        "an nnx.ConvTranspose with transpose_kernel=False (its default) applies its kernel unflipped: "
+        "give it W[::-1, ::-1] with in and out swapped, or use transpose_kernel=True",
+    ),
+    "in and out swapped": (
+        lambda W: W.swapaxes(2, 3),
+        "torch's ConvTranspose2d.weight is (in, out, kh, kw), not Conv2d's (out, in, kh, kw): its "
+        "kernel is weight.permute(2, 3, 1, 0)",
+    ),
+    "flipped, in and out swapped": (
+        lambda W: W[::-1, ::-1].swapaxes(2, 3),
+        "nnx.ConvTranspose(transpose_kernel=False) holds (kh, kw, in, out) applied unflipped: it takes "
+        "the kernel flipped and in and out swapped",
+    ),
+    "kh and kw swapped": (lambda W: W.swapaxes(0, 1), "the kernel's spatial axes are swapped"),
+}
+
+
+def conv_transpose_kernel(ev):
+    """A transposed conv whose kernel, flipped or with in and out swapped (the same shape), is the
+    other side's: the fix makes the weights equal, so the same layer gives the same output."""
+    out, wa, wb = [], ev.ma.weights(), ev.mb.weights()
+    for i, ba in enumerate(ev.blocks_a):
+        if (
+            ba.head.kind != "conv_transpose"
+            or ev.weights[i] == "equal"
+            or wa[i]["W"].shape != wb[i]["W"].shape
+        ):
+            continue
+        for what, (fix, why) in TRANSPOSE_FIXES.items():
+            fixed = fix(np.asarray(wb[i]["W"]))
+            if fixed.shape == wa[i]["W"].shape and close(fixed, wa[i]["W"], ev):
+                msg = f"{ev.mb.framework}'s transposed-conv kernel is {ev.ma.framework}'s {what}: {why}"
+                out.append(Hint("conv-transpose-kernel", i, msg))
+                break
+    return out
+
+
 def rnn_last(kind, inp, layer):
     """h_T of the reference LSTM/GRU on `inp` (N, T, F) with canonical {"W", "U", "b"}, float64."""
     params = {key: np.asarray(layer[key], np.float64) for key in ("W", "U", "b")}
@@ -264,6 +305,28 @@ def double_bias(ev):
                 msg = (
                     f"{m.framework}'s nn.LSTM adds bias_hh (max |b| = {size:.3g}) to bias_ih: Keras and "
                     "canonical have one bias b = bias_ih + bias_hh; copy b into bias_ih and zero bias_hh"
+                )
+                out.append(Hint("lstm-double-bias", i, msg))
+    return out
+
+
+def double_bias_steps(ev):
+    """torch's two LSTM biases each get ∂L/∂b and each take the optimizer's step, so b_ih + b_hh
+    moves twice as far as the other side's one bias: the first step's change of that side's b, halved,
+    is the other side's."""
+    out, starts = [], (ev.ma.weights(), ev.mb.weights())
+    sides = ((ev.ma, starts[0], ev.ra, starts[1], ev.rb), (ev.mb, starts[1], ev.rb, starts[0], ev.ra))
+    for m, start, record, other_start, other in sides:
+        for i, layer in enumerate(start):
+            if ev.blocks_a[i].head.kind != "lstm" or "b_hh" not in layer or "b_hh" in other_start[i]:
+                continue
+            moved = record[0]["params"][i]["b"] - layer["b"]
+            theirs = other[0]["params"][i]["b"] - other_start[i]["b"]
+            if not close(moved, theirs, ev, "trajectory") and close(moved / 2, theirs, ev, "trajectory"):
+                msg = (
+                    f"{m.framework}'s nn.LSTM trains bias_ih and bias_hh, each by the same step: their sum "
+                    "moves twice as far as the other side's one bias; freeze bias_hh at zero "
+                    "(bias_hh_l0.requires_grad_(False)) with b in bias_ih, to train as one bias"
                 )
                 out.append(Hint("lstm-double-bias", i, msg))
     return out

@@ -15,7 +15,7 @@ import optax
 from flax import nnx
 
 from rosetta.errors import first_line
-from rosetta.layouts import heads_in, heads_out
+from rosetta.layouts import flax_conv_transpose, heads_in, heads_out
 from rosetta.portcheck.graph import Recorder
 from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
@@ -29,6 +29,7 @@ ALPHA = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}  # jax.n
 PARAMETRIZED_MODULES = (
     nnx.Linear,
     nnx.Conv,
+    nnx.ConvTranspose,
     nnx.BatchNorm,
     nnx.LayerNorm,
     nnx.RMSNorm,
@@ -98,7 +99,7 @@ def describe(layer):
         return Layer(
             "layernorm", f"LayerNorm(ε={layer.epsilon:g})", n, n, layer.bias is not None, eps=layer.epsilon
         )
-    if isinstance(layer, nnx.Conv):
+    if isinstance(layer, (nnx.Conv, nnx.ConvTranspose)):
         return describe_conv(layer)
     if isinstance(layer, nnx.RMSNorm):
         if layer.feature_axes not in (-1, (-1,)):
@@ -122,14 +123,16 @@ def describe_conv(layer):
     "VALID", no dilation or groups: its kernel is already (kh, kw, in, out)."""
     kernel, strides = tuple(layer.kernel_size), layer.strides
     strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides or (1, 1))
-    plain = layer.feature_group_count == 1 and layer.kernel_dilation in (1, (1, 1), None)
+    plain = getattr(layer, "feature_group_count", 1) == 1 and layer.kernel_dilation in (1, (1, 1), None)
     if len(kernel) != 2 or len(set(kernel)) != 1 or len(set(strides)) != 1 or not plain:
         raise NotSupported("not supported yet: Flax Conv other than 2-D, square, no dilation or groups")
+    cls = type(layer).__name__
     if layer.padding not in ("SAME", "VALID"):
-        raise NotSupported(f"not supported yet: Flax Conv(padding={layer.padding!r})")
+        raise NotSupported(f"not supported yet: Flax {cls}(padding={layer.padding!r})")
     k, s, c, f = kernel[0], strides[0], layer.in_features, layer.out_features
-    name = f"Conv({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
-    return Layer("conv2d", name, c, f, layer.bias is not None, config=(k, s))
+    name = f"{cls}({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
+    kind = "conv_transpose" if isinstance(layer, nnx.ConvTranspose) else "conv2d"
+    return Layer(kind, name, c, f, layer.bias is not None, config=(k, s))
 
 
 def describe_attention(layer):
@@ -181,7 +184,12 @@ def canonical(layer, trainable=False):
             for k, v in weights.items()
             if v is not None
         }
-    if isinstance(layer, (nnx.Linear, nnx.Conv)):
+    if isinstance(layer, nnx.ConvTranspose):  # (kh, kw, in, out), unflipped unless transpose_kernel
+        weights = {
+            "W": flax_conv_transpose(numpy(layer.kernel), layer.transpose_kernel),
+            "b": numpy(layer.bias),
+        }
+    elif isinstance(layer, (nnx.Linear, nnx.Conv)):
         weights = {"W": numpy(layer.kernel), "b": numpy(layer.bias)}  # (in, out), (kh, kw, in, out)
     else:
         weights = {"gamma": numpy(layer.scale), "beta": numpy(getattr(layer, "bias", None))}  # RMSNorm: no β

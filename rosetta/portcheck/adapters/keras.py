@@ -56,6 +56,8 @@ def describe(layer):
         head = Layer("dense", f"Dense({n_in}→{layer.units})", n_in, layer.units, layer.use_bias)
     elif isinstance(layer, keras.layers.Conv2D):
         head = describe_conv(layer)
+    elif isinstance(layer, keras.layers.Conv2DTranspose):
+        head = describe_conv_transpose(layer)
     else:
         return [describe_other(layer)]
     act = fused(layer)
@@ -82,6 +84,16 @@ def describe_conv(layer):
     c, f = layer.kernel.shape[2], layer.filters
     name = f"Conv2D({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
     return Layer("conv2d", name, c, f, layer.use_bias, config=(k, s))
+
+
+def describe_conv_transpose(layer):
+    channels_last(layer)
+    k, s = square(layer.kernel_size, "kernel", layer), square(layer.strides, "stride", layer)
+    if square(layer.dilation_rate, "dilation", layer) != 1:
+        raise NotSupported("not supported yet: Conv2DTranspose with dilation")
+    c, f = layer.kernel.shape[3], layer.filters
+    name = f"Conv2DTranspose({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
+    return Layer("conv_transpose", name, c, f, layer.use_bias, config=(k, s))
 
 
 def describe_pool(layer):
@@ -212,8 +224,10 @@ def numpy(value):
 
 def keys(layer, trainable=False):
     """Canonical names of a layer's variables, in Keras's order (layer.weights)."""
-    if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
-        return ["W"] + (["b"] if layer.use_bias else [])  # kernels are already (in, out), (kh, kw, in, out)
+    if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+        return ["W"] + (
+            ["b"] if layer.use_bias else []
+        )  # already (in, out), (kh, kw, in, out), (kh, kw, out, in)
     if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
         return ["W", "U", "b"]  # kernel, recurrent_kernel, bias: canonical blocks and biases
     if isinstance(layer, keras.layers.Embedding):
@@ -241,6 +255,7 @@ def canonical(layer, arrays, trainable=False):
 PARAMETRIZED = (
     keras.layers.Dense,
     keras.layers.Conv2D,
+    keras.layers.Conv2DTranspose,
     keras.layers.LSTM,
     keras.layers.GRU,
     keras.layers.BatchNormalization,
@@ -379,6 +394,8 @@ def linear_part(layer, a):
     """A Dense's a @ kernel + bias or a Conv2D's convolution + bias, before its fused activation."""
     if isinstance(layer, keras.layers.Dense):
         z = ops.matmul(a, layer.kernel)
+    elif isinstance(layer, keras.layers.Conv2DTranspose):
+        z = ops.conv_transpose(a, layer.kernel, list(layer.strides), layer.padding, layer.output_padding)
     else:
         z = layer.convolution_op(a, layer.kernel)  # channels_last: the bias broadcasts on the last axis
     return z if layer.bias is None else ops.add(z, layer.bias)

@@ -45,6 +45,7 @@ NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 PARAMETRIZED = (
     nn.Linear,
     nn.Conv2d,
+    nn.ConvTranspose2d,
     nn.LSTM,
     nn.GRU,
     *NORMS,
@@ -53,7 +54,7 @@ PARAMETRIZED = (
     nn.Embedding,
     nn.MultiheadAttention,
 )
-IMAGE_FIRST = (nn.Conv2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
+IMAGE_FIRST = (nn.Conv2d, nn.ConvTranspose2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
 KNOWN = PARAMETRIZED + (
     nn.ZeroPad2d,
     nn.MaxPool2d,
@@ -108,6 +109,17 @@ def describe_conv(m, pad=None):
     return Layer("conv2d", name, m.in_channels, m.out_channels, m.bias is not None, config=(k, s))
 
 
+def describe_conv_transpose(m):
+    k, s = square(m.kernel_size, "kernel", m), square(m.stride, "stride", m)
+    if square(m.dilation, "dilation", m) != 1 or m.groups != 1:
+        raise NotSupported("not supported yet: ConvTranspose2d with dilation or groups")
+    p, op = square(m.padding, "padding", m), square(m.output_padding, "output_padding", m)
+    name = (
+        f"ConvTranspose2d({m.in_channels}→{m.out_channels}, k={k}, s={s}, padding={p}, output_padding={op})"
+    )
+    return Layer("conv_transpose", name, m.in_channels, m.out_channels, m.bias is not None, config=(k, s))
+
+
 def describe_pool(m):
     kind = "max" if isinstance(m, nn.MaxPool2d) else "avg"
     k = square(m.kernel_size, "window", m)
@@ -154,6 +166,8 @@ def describe(m, pad=None):
     """One torch module as a Layer."""
     if isinstance(m, nn.MultiheadAttention):
         return describe_attention(m)
+    if isinstance(m, nn.ConvTranspose2d):
+        return describe_conv_transpose(m)
     if isinstance(m, nn.Conv2d):
         return describe_conv(m, pad)
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
@@ -249,6 +263,10 @@ def canonical(m, read=None, chw=None):
     if isinstance(m, nn.Conv2d):
         layer = {"W": as_np(m.weight).transpose(2, 3, 1, 0)}  # (out, in, kh, kw) -> (kh, kw, in, out)
         assert layer["W"].shape == (*m.kernel_size, m.in_channels, m.out_channels), f"W is {layer['W'].shape}"
+        return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
+    if isinstance(m, nn.ConvTranspose2d):
+        layer = {"W": as_np(m.weight).transpose(2, 3, 1, 0)}  # (in, out, kh, kw) -> (kh, kw, out, in)
+        assert layer["W"].shape == (*m.kernel_size, m.out_channels, m.in_channels), f"W is {layer['W'].shape}"
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, (nn.LSTM, nn.GRU)):
         return recurrent(m, as_np, read is not None)
@@ -493,9 +511,10 @@ class TorchModel:
         )
 
     def input(self, x):
-        """The model's own input: NHWC images -> NCHW for a model that starts with a Conv2d."""
+        """The model's own input or target: NHWC images -> NCHW for a model that starts with a Conv2d
+        (a per-pixel target likewise; any other is as given)."""
         x = self.tensor(x)
-        return x.permute(0, 3, 1, 2) if self.images else x
+        return x.permute(0, 3, 1, 2) if self.images and x.dim() == 4 else x
 
     def capture(self, x, model=None, inference=True):
         """The graph of one forward, in inference mode (or as the model was left)."""
@@ -545,7 +564,7 @@ class TorchModel:
 
     def loss_and_grads(self, x, y, loss_fn):
         with eval_mode(self.model):
-            loss = loss_fn(self.model(self.input(x)), self.tensor(y))  # torch losses: (input, target)
+            loss = loss_fn(self.model(self.input(x)), self.input(y))  # torch losses: (input, target)
             params = [p for p in self.model.parameters() if p.requires_grad]  # a frozen bias_hh: none
             grads = dict(zip(params, torch.autograd.grad(loss, params)))
         return float(loss.detach()), self.canonical(read=grads.get)
@@ -560,7 +579,7 @@ class TorchModel:
             lr = optimizer.param_groups[0]["lr"]
             optimizer.zero_grad()
             with eval_mode(model):
-                loss_fn(model(self.input(x)), self.tensor(y)).backward()
+                loss_fn(model(self.input(x)), self.input(y)).backward()
             grads = self.canonical(model, lambda p: p.grad)
             optimizer.step()
             if scheduler is not None:
