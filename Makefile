@@ -25,7 +25,7 @@ test-tensorflow: $(STAMP)
 
 KERAS_TESTS := parity_tests/test_keras.py parity_tests/test_divergences.py parity_tests/test_check.py \
 	parity_tests/test_check_cli.py parity_tests/test_check_docs.py parity_tests/test_check_graphs.py \
-	parity_tests/test_check_zoo.py parity_tests/test_check_attention.py
+	parity_tests/test_check_zoo.py parity_tests/test_check_attention.py parity_tests/test_check_recurrent.py
 
 test-jax-torch: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -k keras $(KERAS_TESTS)

@@ -488,8 +488,10 @@ def test_recurrent_forms_other_than_the_canonical_are_refused_before_any_number(
             keras.Sequential([keras.Input((5, 3)), keras.layers.GRU(4, reset_after=False)]),
             "reset_after=False",
         ),
-        (keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, return_sequences=True)]), "many-to-one"),
+        (keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, return_state=True)]), "return_state"),
+        (keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, go_backwards=True)]), "go_backwards"),
         (nn.Sequential(nn.LSTM(3, 4)), "batch_first=True"),
+        (nn.Sequential(nn.LSTM(3, 4, batch_first=True, proj_size=2)), "batch_first=True, bias=True"),
     ]
     for model, message in refusals:
         with pytest.raises(ValueError, match=message):
@@ -501,12 +503,15 @@ def test_flax_layers_the_check_does_not_compare_are_refused_at_once_with_a_clear
 
     x, _ = layer_data("cnn")
     model = nnx.Sequential(
-        nnx.ConvTranspose(2, 4, (3, 3), rngs=nnx.Rngs(0)),
+        nnx.Conv(2, 4, (3, 3), kernel_dilation=2, rngs=nnx.Rngs(0)),
         nnx.relu,
-        nnx.RNN(nnx.GRUCell(4, 2, rngs=nnx.Rngs(0))),
+        nnx.RNN(nnx.SimpleCell(4, 2, rngs=nnx.Rngs(0))),
+        nnx.Einsum("ab,bc->ac", (4, 2), rngs=nnx.Rngs(0)),
     )
     with pytest.raises(
-        ValueError, match=r"not supported yet: Flax ConvTranspose \(layers.0\), Flax RNN \(layers.2\)"
+        ValueError,
+        match=r"not supported yet: Flax Conv other than .* \(layers.0\), "
+        r"Flax RNN other than .* \(layers.2\), Flax Einsum \(layers.3\)$",
     ):
         rosetta.check(model, build_layers("keras", "cnn"), x)
 

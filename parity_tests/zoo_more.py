@@ -404,3 +404,85 @@ ZOO_MORE.append(
         trains_apart=(0, "lstm-double-bias"),  # Keras has one LSTM bias, torch trains two
     )
 )
+
+
+# ---- keras-io bidirectional LSTM on IMDB: Embedding, Bidirectional(LSTM) twice, the first one a sequence
+
+
+def bilstm_keras(dtype, vocab=12, embed=4, units=3):
+    """The example's model, sizes shrunk; its sigmoid folded into the loss (from logits)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers  # noqa: N806
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = L.Embedding(vocab, embed, dtype=dtype)(inputs)
+    x = L.Bidirectional(L.LSTM(units, return_sequences=True, dtype=dtype), dtype=dtype)(x)
+    x = L.Bidirectional(L.LSTM(units, dtype=dtype), dtype=dtype)(x)
+    return keras.Model(inputs, L.Dense(1, dtype=dtype)(x))
+
+
+def bilstm_torch_port(model, dtype, bug, vocab=12, embed=4, units=3):
+    """The torch port: nn.LSTM(bidirectional=True) per Bidirectional; the second one's last state is
+    torch.cat([h_n[-2], h_n[-1]]). Keras's one bias goes into bias_ih, bias_hh is zero and frozen (a
+    trained second bias would move the sum twice as far). `bug="bidirectional-order"` copies the
+    second layer's forward weights into the reverse direction and back."""
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab, embed)
+            self.lstm1 = nn.LSTM(embed, units, batch_first=True, bidirectional=True)
+            self.lstm2 = nn.LSTM(2 * units, units, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(2 * units, 1)
+
+        def forward(self, tokens):
+            h, _ = self.lstm1(self.embedding(tokens))
+            _, (h_n, _) = self.lstm2(h)
+            return self.fc(torch.cat([h_n[-2], h_n[-1]], dim=1))
+
+    net = Net().to(getattr(torch, dtype))
+    weights = [np.array(w.numpy() if hasattr(w, "numpy") else w) for w in model.get_weights()]
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    with torch.no_grad():
+        net.embedding.weight.copy_(t(weights[0]))
+        for k, lstm in enumerate((net.lstm1, net.lstm2)):
+            forward, backward = weights[1 + 6 * k : 4 + 6 * k], weights[4 + 6 * k : 7 + 6 * k]
+            if bug == "bidirectional-order" and k == 1:
+                forward, backward = backward, forward
+            for suffix, (kernel, recurrent, bias) in (("_l0", forward), ("_l0_reverse", backward)):
+                getattr(lstm, f"weight_ih{suffix}").copy_(t(kernel.T))
+                getattr(lstm, f"weight_hh{suffix}").copy_(t(recurrent.T))
+                getattr(lstm, f"bias_ih{suffix}").copy_(t(bias))
+                getattr(lstm, f"bias_hh{suffix}").zero_().requires_grad_(False)
+        net.fc.weight.copy_(t(weights[-2].T))
+        net.fc.bias.copy_(t(weights[-1]))
+    return net.eval()
+
+
+def bilstm(dtype, bug=None):
+    model = bilstm_keras(dtype)
+    return model, bilstm_torch_port(model, dtype, bug)
+
+
+def reviews(dtype, n=8, length=5, vocab=12):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, vocab, size=(n, length)), rng.integers(0, 2, size=(n, 1)).astype(dtype)
+
+
+ZOO_MORE.append(
+    Entry(
+        "bidirectional-lstm-imdb",
+        "keras-team/keras-io examples/nlp/bidirectional_lstm_imdb.py @ "
+        "0a4be8bbc3ae126f3ca49a0bf173902866ec06f0 (Embedding, Bidirectional(LSTM) twice), torch port with "
+        "nn.LSTM(bidirectional=True)",
+        bilstm,
+        reviews,
+        "bce_logits",
+        lambda dtype: nll_optimizers(dtype)[::-1],
+        "bidirectional-order",
+        ("weights", 2, "bidirectional-order"),
+    )
+)

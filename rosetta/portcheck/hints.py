@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from reference_numpy import conv, mlp, optim, recurrent
+from reference_numpy import conv, mlp, optim
 from rosetta import tasks, tolerances
-from rosetta.portcheck import attention, graph
+from rosetta.portcheck import attention, graph, sequences
 from rosetta.portcheck.layers import apply_block_acts
 from rosetta.portcheck.report import Hint
 
@@ -60,6 +60,7 @@ def diagnose(ev):
         conv_kernel,
         conv_transpose_kernel,
         gate_order,
+        bidirectional_order,
         double_bias,
         activation,
         gelu_approximate,
@@ -205,7 +206,6 @@ def conv_kernel(ev):
 
 
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "h")}
-FORWARD = {"lstm": recurrent.lstm_forward, "gru": recurrent.gru_forward}
 
 
 TRANSPOSE_FIXES = {
@@ -248,12 +248,6 @@ def conv_transpose_kernel(ev):
     return out
 
 
-def rnn_last(kind, inp, layer):
-    """h_T of the reference LSTM/GRU on `inp` (N, T, F) with canonical {"W", "U", "b"}, float64."""
-    params = {key: np.asarray(layer[key], np.float64) for key in ("W", "U", "b")}
-    return FORWARD[kind](np.asarray(inp, np.float64), params)[0][:, -1]
-
-
 def gate_order(ev):
     """B's gate blocks in another order: B's layer re-run with its blocks reordered gives A's h_T."""
     out, wb = [], ev.mb.weights()
@@ -261,11 +255,11 @@ def gate_order(ev):
         kind = ba.head.kind
         if kind not in GATES or close(ev.fb[i][1], ev.fa[i][1], ev):
             continue
-        gates = GATES[kind]
+        gates, keys = GATES[kind], [k for k in wb[i] if k.split("_")[0] in sequences.KEYS and "hh" not in k]
         for perm in itertools.permutations(range(len(gates))):
-            fixed = {key: blocks(wb[i][key], perm) for key in ("W", "U", "b")}
+            fixed = {key: blocks(wb[i][key], perm) for key in keys}
             if perm == tuple(range(len(gates))) or not close(
-                rnn_last(kind, ev.fa[i][0], fixed), ev.fa[i][1], ev
+                sequences.rerun(ba.head, ev.fa[i][0], fixed, ev.fa[i][1]), ev.fa[i][1], ev
             ):
                 continue
             held = [gates[perm.index(j)] for j in range(len(gates))]  # the gate each of B's blocks holds
@@ -284,6 +278,26 @@ def gate_order(ev):
     return out
 
 
+def bidirectional_order(ev):
+    """A bidirectional layer whose two directions hold the other side's swapped: B's weights with
+    forward and reverse exchanged are A's, and B's layer re-run so gives A's output."""
+    out, wb = [], ev.mb.weights()
+    for i, ba in enumerate(ev.blocks_a):
+        if not sequences.bidirectional(ba.head) or ev.weights[i] == "equal":
+            continue
+        layer = wb[i]
+        swapped = {key: layer[key[:-2] if key.endswith("_r") else f"{key}_r"] for key in layer}
+        if close(sequences.rerun(ba.head, ev.fa[i][0], swapped, ev.fa[i][1]), ev.fa[i][1], ev):
+            msg = (
+                f"{ev.mb.framework}'s bidirectional {ba.head.kind.upper()} holds {ev.ma.framework}'s forward "
+                "weights in its reverse direction and the reverse ones in its forward direction: torch's "
+                "*_reverse weights are Keras's backward_layer (get_weights(): forward first) and Flax's "
+                "backward_rnn"
+            )
+            out.append(Hint("bidirectional-order", i, msg))
+    return out
+
+
 def blocks(a, perm):
     """The gate blocks of `a` along its last axis in the order `perm`."""
     parts = np.split(np.asarray(a), len(perm), axis=-1)
@@ -299,8 +313,12 @@ def double_bias(ev):
                 continue
             if close(f[i][1], g[i][1], ev):
                 continue
-            fixed = layer | {"b": layer["b"] - layer["b_hh"]}
-            if close(rnn_last("lstm", f[i][0], fixed), g[i][1], ev):
+            fixed = layer | {
+                f"b{s}": layer[f"b{s}"] - layer[f"b_hh{s}"]
+                for s in sequences.DIRECTIONS
+                if f"b_hh{s}" in layer
+            }
+            if close(sequences.rerun(ev.blocks_a[i].head, f[i][0], fixed, g[i][1]), g[i][1], ev):
                 size = float(np.max(np.abs(layer["b_hh"])))
                 msg = (
                     f"{m.framework}'s nn.LSTM adds bias_hh (max |b| = {size:.3g}) to bias_ih: Keras and "

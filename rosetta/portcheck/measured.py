@@ -8,7 +8,7 @@ import numpy as np
 
 from reference_numpy import conv, mlp
 from rosetta import tolerances
-from rosetta.portcheck import attention, hints
+from rosetta.portcheck import attention, hints, sequences
 
 
 def anchor(head, inp, layer, out_shape):
@@ -22,7 +22,7 @@ def anchor(head, inp, layer, out_shape):
     if head.kind in ("batchnorm", "layernorm", "rmsnorm"):
         return hints.normalize(inp.astype(np.float64), layer, head.eps, head.kind)
     if head.kind in ("lstm", "gru"):
-        return hints.rnn_last(head.kind, inp, layer)
+        return sequences.like(sequences.run(head.kind, inp, layer), len(out_shape), head)
     return conv2d(head, inp.astype(np.float64), layer, out_shape) if head.kind == "conv2d" else None
 
 

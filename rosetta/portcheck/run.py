@@ -6,7 +6,7 @@ Everything here sees canonical NumPy arrays only; the adapters ran each framewor
 import numpy as np
 
 from rosetta import tolerances
-from rosetta.portcheck import graph, hints, isolation, measured
+from rosetta.portcheck import graph, hints, isolation, measured, sequences
 from rosetta.portcheck.adapters import adapt
 from rosetta.portcheck.report import Divergence, Report
 
@@ -38,7 +38,7 @@ def compare(a, b, x, y, loss, optimizer, steps):
     blocks_a, blocks_b = graph.blocks(ma.graph, ma.rank), graph.blocks(mb.graph, mb.rank)
     report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
-    ev.fa, ev.fb = ma.triples(ma.graph), mb.triples(mb.graph)
+    ev.fa, ev.fb = sequences.paired(ma.triples(ma.graph), mb.triples(mb.graph), blocks_a)
     if not structure(report, ev, loss is not None):
         return report
     measured.loosen(report, ev)

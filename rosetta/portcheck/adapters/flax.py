@@ -15,7 +15,7 @@ import optax
 from flax import nnx
 
 from rosetta.errors import first_line
-from rosetta.layouts import flax_conv_transpose, heads_in, heads_out
+from rosetta.layouts import TORCH_GRU_BLOCKS, flax_conv_transpose, heads_in, heads_out
 from rosetta.portcheck.graph import Recorder
 from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
@@ -35,6 +35,8 @@ PARAMETRIZED_MODULES = (
     nnx.RMSNorm,
     nnx.Embed,
     nnx.MultiHeadAttention,
+    nnx.RNN,
+    nnx.Bidirectional,
 )
 KNOWN = PARAMETRIZED_MODULES + (nnx.Dropout,)
 CONTAINERS = (nnx.Sequential, nnx.List, nnx.Dict)
@@ -57,9 +59,13 @@ def unsupported(model):
     of the user's that holds parameters of its own."""
     refused = {}
     for path, module in nnx.iter_modules(model):
-        if isinstance(module, KNOWN + CONTAINERS) or any(
-            isinstance(at(model, path[:k]), KNOWN) for k in range(len(path))
-        ):
+        within = any(isinstance(at(model, path[:k]), KNOWN) for k in range(len(path)))
+        if isinstance(module, KNOWN) and not within:
+            try:  # a known module in a form the check does not compare
+                describe(module)
+            except NotSupported as exc:
+                refused[path] = f"{str(exc).removeprefix('not supported yet: ')} ({'.'.join(map(str, path))})"
+        if isinstance(module, KNOWN + CONTAINERS) or within:
             continue
         native = type(module).__module__.startswith("flax")
         own = any(isinstance(value, nnx.Param) for value in vars(module).values())
@@ -113,6 +119,10 @@ def describe(layer):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
     if isinstance(layer, nnx.MultiHeadAttention):
         return describe_attention(layer)
+    if isinstance(layer, nnx.RNN):
+        return describe_rnn(layer)
+    if isinstance(layer, nnx.Bidirectional):
+        return describe_bidirectional(layer)
     if isinstance(layer, nnx.Module):
         raise NotSupported(f"not supported yet: Flax {type(layer).__name__}")
     return describe_function(layer)
@@ -147,6 +157,45 @@ def describe_attention(layer):
     return Layer("attention", name, n, layer.out_features, layer.use_bias, config=(h, d))
 
 
+def describe_rnn(layer):
+    """nnx.RNN over an nnx.LSTMCell or nnx.GRUCell (sigmoid gates, tanh), batch-major, returning its
+    outputs: the sequence (N, T, u)."""
+    cell = layer.cell
+    plain = (
+        getattr(cell, "gate_fn", None) is jax.nn.sigmoid
+        and getattr(cell, "activation_fn", None) is jax.nn.tanh
+    )
+    if (
+        not isinstance(cell, (nnx.LSTMCell, nnx.GRUCell))
+        or not plain
+        or layer.time_major
+        or layer.return_carry
+    ):
+        raise NotSupported(
+            "not supported yet: Flax RNN other than a batch-major nnx.LSTMCell or nnx.GRUCell "
+            "(sigmoid, tanh) returning its outputs"
+        )
+    kind = "lstm" if isinstance(cell, nnx.LSTMCell) else "gru"
+    name = f"RNN({type(cell).__name__}({cell.in_features}→{cell.hidden_features}))"
+    return Layer(kind, name, cell.in_features, cell.hidden_features, True)
+
+
+def describe_bidirectional(layer):
+    """nnx.Bidirectional of two such RNNs, outputs concatenated (its default merge_fn)."""
+    forward, backward = describe_rnn(layer.forward_rnn), describe_rnn(layer.backward_rnn)
+    if (
+        forward.kind != backward.kind
+        or forward.n_out != backward.n_out
+        or layer.time_major
+        or layer.return_carry
+    ):
+        raise NotSupported("not supported yet: Flax Bidirectional other than two like RNNs returning outputs")
+    if getattr(layer.merge_fn, "__name__", "") != "_concatenate":
+        raise NotSupported("not supported yet: Flax Bidirectional with its own merge_fn")
+    name = f"Bidirectional({forward.name})"
+    return Layer(forward.kind, name, forward.n_in, 2 * forward.n_out, True, config=("bidirectional",))
+
+
 def describe_function(fn):
     """nnx.relu, jax.nn.gelu, functools.partial(nnx.leaky_relu, negative_slope=0.2), ..."""
     kwargs = fn.keywords if isinstance(fn, functools.partial) else {}
@@ -173,6 +222,11 @@ def canonical(layer, trainable=False):
     state, its gradients: trainable=True leaves out BatchNorm's statistics)."""
     if isinstance(layer, nnx.Embed):
         return {"W": numpy(layer.embedding)}  # (num_embeddings, features)
+    if isinstance(layer, nnx.RNN):
+        return cell(layer.cell)
+    if isinstance(layer, nnx.Bidirectional):
+        reverse = {f"{key}_r": value for key, value in cell(layer.backward_rnn.cell).items()}
+        return cell(layer.forward_rnn.cell) | reverse
     if isinstance(layer, nnx.MultiHeadAttention):  # LinearGeneral kernels (E, h, d), out (h, dv, E)
         weights = {
             f"{w}{p}": numpy(getattr(getattr(layer, name), attr))
@@ -196,6 +250,26 @@ def canonical(layer, trainable=False):
         if isinstance(layer, nnx.BatchNorm) and not trainable:
             weights |= {"moving_mean": numpy(layer.mean), "moving_variance": numpy(layer.var)}
     return {key: value for key, value in weights.items() if value is not None}
+
+
+def cell(layer):
+    """An nnx.LSTMCell's per-gate Linears as canonical {"W": (in, 4u), "U": (u, 4u), "b"} (blocks i, f,
+    g, o; the bias on the h side), or an nnx.GRUCell's dense_i / dense_h (blocks r, z, n -> z, r, h;
+    no recurrent bias: b[1] is zero, and has no gradient)."""
+    if isinstance(layer, nnx.LSTMCell):
+        gates = ("i", "f", "g", "o")
+        W = np.concatenate(
+            [numpy(getattr(layer, f"i{g}" if g != "f" else "if_").kernel) for g in gates], axis=1
+        )
+        U = np.concatenate([numpy(getattr(layer, f"h{g}").kernel) for g in gates], axis=1)
+        return {"W": W, "U": U, "b": np.concatenate([numpy(getattr(layer, f"h{g}").bias) for g in gates])}
+    reorder = lambda a: np.concatenate([np.split(a, 3, axis=-1)[k] for k in TORCH_GRU_BLOCKS], axis=-1)  # noqa: E731
+    b = reorder(numpy(layer.dense_i.bias))
+    return {
+        "W": reorder(numpy(layer.dense_i.kernel)),
+        "U": reorder(numpy(layer.dense_h.kernel)),
+        "b": np.stack([b, np.zeros_like(b)]),
+    }
 
 
 def dropout_active(model):
@@ -327,13 +401,16 @@ class FlaxModel:
         return float(loss), self.grads(graphdef, grads, rest)
 
     def gradient(self, graphdef, rest, x, y, loss_fn):
-        """jax.value_and_grad of the loss as a function of the nnx.Param state, compiled once."""
+        """The loss and its gradient over the nnx.Param state, by nnx.value_and_grad under nnx.jit
+        (compiled once): NNX's own transforms, which carry a module that updates its own state as it
+        runs (an nnx.RNN's RNG counts)."""
         x, y = self.tensor(x), self.tensor(y)
 
-        def loss_of(params):
-            return loss_fn(nnx.merge(graphdef, params, rest)(x), y)
+        @nnx.jit
+        def value_and_grad(model):
+            return nnx.value_and_grad(lambda m: loss_fn(m(x), y))(model)
 
-        return jax.jit(jax.value_and_grad(loss_of))
+        return lambda params: value_and_grad(nnx.merge(graphdef, params, rest))
 
     def grads(self, graphdef, grads, rest):
         """A gradient state merged into the model's shape: its layers hold the gradients."""

@@ -4,7 +4,7 @@ Layers are called one at a time on the input, so every layer's output is seen; a
 a fused activation yields two outputs, its linear part and the activation. Keras's layouts are
 canonical (channels_last images, (kh, kw, in, out) kernels, LSTM blocks i, f, g, o with one bias, GRU
 reset_after=True blocks z, r, h with a (2, 3u) bias): no array is converted; channels_first,
-reset_after=False and return_sequences=True are refused. Gradients come from the backend's
+reset_after=False is refused; Bidirectional's two layers are one anchor. Gradients come from the backend's
 own mechanism, steps from a fresh copy of the user's optimizer on a clone of the model.
 """
 
@@ -106,17 +106,28 @@ def describe_pool(layer):
     return Layer("pool", f"{type(layer).__name__}({p})", config=(p, kind))
 
 
-def describe_recurrent(layer):
+def describe_recurrent(layer, backwards=False):
+    """LSTM / GRU returning its sequence or its last state; go_backwards only inside Bidirectional."""
     name = type(layer).__name__
     acts = [getattr(f, "__name__", "?") for f in (layer.activation, layer.recurrent_activation)]
-    if layer.return_sequences or layer.return_state or layer.go_backwards or layer.stateful:
-        raise NotSupported(f"not supported yet: {name} other than many-to-one (return_sequences=False)")
+    if layer.return_state or layer.go_backwards != backwards or layer.stateful:
+        raise NotSupported(f"not supported yet: {name} with return_state, go_backwards or stateful")
     if acts != ["tanh", "sigmoid"] or not layer.use_bias:
         raise NotSupported(f"not supported yet: {name} other than tanh/sigmoid with a bias")
     if isinstance(layer, keras.layers.GRU) and not layer.reset_after:
         raise NotSupported("not supported: GRU(reset_after=False) is another function, not a layout")
     n_in = layer.cell.kernel.shape[0]
     return Layer(name.lower(), f"{name}({n_in}→{layer.units})", n_in, layer.units, True)
+
+
+def describe_bidirectional(layer):
+    """Bidirectional(LSTM or GRU), its two outputs concatenated: canonical forward then reverse."""
+    inner = [describe_recurrent(layer.forward_layer), describe_recurrent(layer.backward_layer, True)]
+    if layer.merge_mode != "concat" or inner[0].n_out != inner[1].n_out or inner[0].kind != inner[1].kind:
+        raise NotSupported("not supported yet: Bidirectional other than merge_mode='concat' of one layer")
+    head = inner[0]
+    name = f"Bidirectional({head.name})"
+    return Layer(head.kind, name, head.n_in, 2 * head.n_out, True, config=("bidirectional",))
 
 
 def flat_shape(layer):
@@ -172,6 +183,8 @@ def describe_other(layer):
         return describe_pool(layer)
     if isinstance(layer, (L.LSTM, L.GRU)):
         return describe_recurrent(layer)
+    if isinstance(layer, L.Bidirectional):
+        return describe_bidirectional(layer)
     if isinstance(layer, L.MultiHeadAttention):
         return describe_attention(layer)
     if isinstance(layer, L.Embedding):
@@ -230,6 +243,8 @@ def keys(layer, trainable=False):
         )  # already (in, out), (kh, kw, in, out), (kh, kw, out, in)
     if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
         return ["W", "U", "b"]  # kernel, recurrent_kernel, bias: canonical blocks and biases
+    if isinstance(layer, keras.layers.Bidirectional):  # the forward layer's, then the backward one's
+        return ["W", "U", "b", "W_r", "U_r", "b_r"]
     if isinstance(layer, keras.layers.Embedding):
         return ["W"]  # (input_dim, output_dim), as torch's and Flax's tables
     if isinstance(layer, keras.layers.RMSNormalization):
@@ -258,6 +273,7 @@ PARAMETRIZED = (
     keras.layers.Conv2DTranspose,
     keras.layers.LSTM,
     keras.layers.GRU,
+    keras.layers.Bidirectional,
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
     keras.layers.RMSNormalization,

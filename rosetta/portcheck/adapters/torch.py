@@ -6,9 +6,10 @@ Linear.weight (out, in) -> (in, out); images NCHW -> NHWC (a model whose first l
 ZeroPad2d or a pooling layer is given the NHWC x permuted to NCHW); Conv2d.weight (out, in, kh, kw)
 -> (kh, kw, in, out); nn.Flatten on NCHW orders the features (C, H, W), so its output and the next
 Linear's kernel rows are reordered to canonical (H, W, C); nn.ZeroPad2d joins the Conv2d after it;
-nn.LSTM / nn.GRU (batch_first, one layer) give their last step out[:, -1], W = weight_ih.T,
-U = weight_hh.T, an LSTM's b = bias_ih + bias_hh (bias_hh also kept as "b_hh" for the double-bias
-hint), a GRU's blocks r, z, n -> z, r, h and b = [bias_ih, bias_hh].
+nn.LSTM / nn.GRU (batch_first, one layer, either direction) give their sequence of outputs,
+W = weight_ih.T, U = weight_hh.T, an LSTM's b = bias_ih + bias_hh (bias_hh also kept as "b_hh" for
+the double-bias hint), a GRU's blocks r, z, n -> z, r, h and b = [bias_ih, bias_hh]; the reverse
+direction's likewise, "W_r", "U_r", "b_r".
 """
 
 import contextlib
@@ -76,6 +77,8 @@ def unsupported(model):
     torch.nn layer without weights (nn.Upsample, nn.SiLU ...) is read through the functions it calls."""
     found = []
     for name, m in model.named_modules():
+        if isinstance(m, KNOWN) and not isinstance(m, nn.ZeroPad2d) and not inside_known(model, name):
+            found += refusal(m, name)  # a known layer in a form the check does not compare
         if isinstance(m, KNOWN) or isinstance(m, CONTAINERS) or inside_known(model, name):
             continue
         weights = any(True for _ in m.parameters())  # a torch.nn layer without any is read op by op
@@ -85,6 +88,15 @@ def unsupported(model):
             found.append(f"{type(m).__name__} ({name or 'the model'})")
     if found:
         raise NotSupported(f"not supported yet: {', '.join(found)}")
+
+
+def refusal(m, name):
+    """[the reason a known module cannot be compared, with its name], or []."""
+    try:
+        describe(m)
+    except NotSupported as exc:
+        return [f"{str(exc).removeprefix('not supported yet: ')} ({name or 'the model'})"]
+    return []
 
 
 def inside_known(model, name):
@@ -129,15 +141,18 @@ def describe_pool(m):
     return Layer("pool", f"{type(m).__name__}({k})", config=(k, kind))
 
 
-def describe_recurrent(m):
-    extra = m.num_layers != 1 or m.bidirectional or not m.bias or getattr(m, "proj_size", 0)
-    if not m.batch_first or extra:
-        raise NotSupported(
-            f"not supported yet: {type(m).__name__} other than one layer, batch_first=True, bias=True"
-        )
-    kind = "lstm" if isinstance(m, nn.LSTM) else "gru"
-    name = f"{type(m).__name__}({m.input_size}→{m.hidden_size})"
-    return Layer(kind, name, m.input_size, m.hidden_size, True)
+def describe_recurrent(m, stage=0):
+    """nn.LSTM / nn.GRU, batch_first, either direction, layer `stage` of its num_layers: each layer's
+    output is a sequence, and each layer is an anchor of its own."""
+    if not m.batch_first or not m.bias or getattr(m, "proj_size", 0):
+        raise NotSupported(f"not supported yet: {type(m).__name__} other than batch_first=True, bias=True")
+    kind, dirs = ("lstm" if isinstance(m, nn.LSTM) else "gru"), 2 if m.bidirectional else 1
+    n_in = m.input_size if stage == 0 else dirs * m.hidden_size
+    both = ", bidirectional" if m.bidirectional else ""
+    layer = f", layer {stage}" if m.num_layers > 1 else ""
+    name = f"{type(m).__name__}({n_in}→{m.hidden_size}{both}{layer})"
+    config = ("bidirectional",) if m.bidirectional else ()
+    return Layer(kind, name, n_in, dirs * m.hidden_size, True, config=config)
 
 
 def describe_attention(m):
@@ -224,17 +239,30 @@ def reorder(a, axis):
     return np.concatenate([blocks[k] for k in TORCH_GRU_BLOCKS], axis=axis)
 
 
-def recurrent(m, as_np, grads):
-    """An nn.LSTM / nn.GRU's canonical {"W": (in, G·u), "U": (u, G·u), "b"}."""
-    W, U = as_np(m.weight_ih_l0).T, as_np(m.weight_hh_l0).T  # (G·u, in) -> (in, G·u), (G·u, u) -> (u, G·u)
-    b_ih, b_hh = as_np(m.bias_ih_l0), as_np(m.bias_hh_l0)
+def recurrent(m, as_np, grads, stage=0):
+    """Layer `stage` of an nn.LSTM / nn.GRU as canonical {"W", "U", "b"}, and for a bidirectional one
+    the reverse direction's {"W_r", "U_r", "b_r"} (rosetta.portcheck.sequences)."""
+    layer = direction(m, as_np, grads, f"_l{stage}", stage)
+    if m.bidirectional:
+        reverse = direction(m, as_np, grads, f"_l{stage}_reverse", stage)
+        layer |= {f"{key}_r": value for key, value in reverse.items()}
+    return layer
+
+
+def direction(m, as_np, grads, suffix, stage):
+    """One direction's {"W": (in, G·u), "U": (u, G·u), "b"}."""
+    W = as_np(getattr(m, f"weight_ih{suffix}")).T  # (G·u, in) -> (in, G·u)
+    U = as_np(getattr(m, f"weight_hh{suffix}")).T  # (G·u, u) -> (u, G·u)
+    b_ih, b_hh = as_np(getattr(m, f"bias_ih{suffix}")), as_np(getattr(m, f"bias_hh{suffix}"))
     gates = 4 if isinstance(m, nn.LSTM) else 3
-    assert W.shape == (m.input_size, gates * m.hidden_size), f"W is {W.shape}"
+    n_in = m.input_size if stage == 0 else (2 if m.bidirectional else 1) * m.hidden_size
+    assert W.shape == (n_in, gates * m.hidden_size), f"W is {W.shape}"
     assert U.shape == (m.hidden_size, gates * m.hidden_size), f"U is {U.shape}"
     if isinstance(m, nn.LSTM):  # blocks i, f, g, o as canonical; torch adds its two biases
         if grads:  # both biases get d/db; a frozen one has none
             return {"W": W, "U": U, "b": b_ih if b_ih is not None else b_hh}
         return {"W": W, "U": U, "b": b_ih + b_hh, "b_hh": b_hh}
+    b_hh = np.zeros_like(b_ih) if b_hh is None else b_hh  # a frozen bias_hh has no gradient
     return {"W": reorder(W, 1), "U": reorder(U, 1), "b": np.stack([reorder(b_ih, 0), reorder(b_hh, 0)])}
 
 
@@ -250,7 +278,7 @@ def attention(m, as_np):
     return layer | ({"bo": as_np(m.out_proj.bias)} if m.out_proj.bias is not None else {})
 
 
-def canonical(m, read=None, chw=None):
+def canonical(m, read=None, chw=None, stage=0):
     """A parametrized module's weights (or, with `read`, their gradients) in canonical layout; `chw`:
     the (C, H, W) that the nn.Flatten before a Linear flattened."""
     get = read or (lambda p: p)
@@ -269,7 +297,7 @@ def canonical(m, read=None, chw=None):
         assert layer["W"].shape == (*m.kernel_size, m.out_channels, m.in_channels), f"W is {layer['W'].shape}"
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, (nn.LSTM, nn.GRU)):
-        return recurrent(m, as_np, read is not None)
+        return recurrent(m, as_np, read is not None, stage)
     if isinstance(m, nn.Embedding):
         return {"W": as_np(m.weight)}  # (num_embeddings, dim): torch, Keras and Flax alike
     if isinstance(m, nn.MultiheadAttention):
@@ -393,7 +421,7 @@ class Capture(TorchFunctionMode):
 
     def __init__(self, model, images):
         super().__init__()
-        self.recorder, self.images, self.depth = Recorder(), images, 0
+        self.recorder, self.images, self.depth, self.owners = Recorder(), images, 0, {}
         self.hooks = [
             handle
             for m in model.modules()
@@ -417,10 +445,10 @@ class Capture(TorchFunctionMode):
         self.depth -= 1
 
     def record(self, m, inp, out):
+        if isinstance(m, (nn.LSTM, nn.GRU)) and m.num_layers > 1:
+            return self.stacked(m, inp[0], out[0])
         main = out[0] if isinstance(m, (nn.LSTM, nn.GRU, nn.MultiheadAttention)) else out
-        if isinstance(m, (nn.LSTM, nn.GRU)):
-            value = main[:, -1].detach().cpu().numpy().copy()  # (N, T, u) -> h_T: many-to-one
-        elif isinstance(m, nn.Flatten) and inp[0].dim() == 4:
+        if isinstance(m, nn.Flatten) and inp[0].dim() == 4:
             value = self.canonical(inp[0]).reshape(len(inp[0]), -1)  # canonical (H, W, C) order
         else:
             value = self.canonical(main)
@@ -432,6 +460,22 @@ class Capture(TorchFunctionMode):
         read = inp[:3] if isinstance(m, nn.MultiheadAttention) else inp[:1]  # query, key, value
         source = [(t, self.canonical(t)) for t in read]
         self.recorder.add(type(m).__name__.lower(), layer, source, main, value, owner)
+
+    def stacked(self, m, x, out):
+        """An nn.LSTM / nn.GRU with num_layers > 1 as one anchor per layer: each layer's sequence from
+        a one-layer copy holding that layer's weights (torch keeps the ones in between to itself)."""
+        for stage in range(m.num_layers):
+            if stage < m.num_layers - 1:
+                single = one_layer(m, stage)
+                y = single(x)[0]
+            else:
+                y = out
+            owner = self.owners.setdefault((id(m), stage), (m, stage))
+            source = [(x, self.canonical(x))]
+            self.recorder.add(
+                type(m).__name__.lower(), describe_recurrent(m, stage), source, y, self.canonical(y), owner
+            )
+            x = y
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -459,6 +503,20 @@ class Capture(TorchFunctionMode):
     def close(self):
         for hook in self.hooks:
             hook.remove()
+
+
+def one_layer(m, stage):
+    """A one-layer nn.LSTM / nn.GRU with layer `stage`'s weights of `m`."""
+    single = type(m)(
+        m.hidden_size * (2 if m.bidirectional else 1) if stage else m.input_size,
+        m.hidden_size,
+        batch_first=True,
+        bidirectional=m.bidirectional,
+    ).to(next(m.parameters()).dtype)
+    for suffix in ("", "_reverse") if m.bidirectional else ("",):
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(single, f"{kind}_l0{suffix}").copy_(getattr(m, f"{kind}_l{stage}{suffix}"))
+    return single
 
 
 def fuse_pads(graph):
@@ -544,12 +602,13 @@ class TorchModel:
             before = layers.get(node.inputs[0])
             flat = before is not None and before.kind == "flatten" and len(before.shape) == 3
             chw = (before.shape[2], before.shape[0], before.shape[1]) if flat and self.images else None
-            self.anchors.append((node.owner, chw if isinstance(node.owner, nn.Linear) else None))
+            module, stage = node.owner if isinstance(node.owner, tuple) else (node.owner, 0)
+            self.anchors.append((module, chw if isinstance(module, nn.Linear) else None, stage))
         return self.graph
 
     def canonical(self, model=None, read=None):
         same = dict(zip(self.model.modules(), (model or self.model).modules()))
-        return [canonical(same[m], read, chw) for m, chw in self.anchors]
+        return [canonical(same[m], read, chw, stage) for m, chw, stage in self.anchors]
 
     def weights(self):
         return self.canonical()
