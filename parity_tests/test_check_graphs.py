@@ -623,3 +623,40 @@ def test_keras_conv_transpose_kernel_with_in_and_out_swapped_is_named():
     assert where(report) == ("weights", 1, "linear") and found(report) == ["conv-transpose-kernel"], str(
         report
     )
+
+
+class TiedLM(nn.Module):
+    """nanoGPT's weight tying: the output layer's weight is the token table (one Parameter, two modules)."""
+
+    def __init__(self, vocab=7, width=4):
+        super().__init__()
+        self.wte, self.fc = nn.Embedding(vocab, width), nn.Linear(width, width)
+        self.lm_head = nn.Linear(width, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, tokens):
+        return self.lm_head(torch.relu(self.fc(self.wte(tokens))))
+
+
+def test_a_tied_embedding_and_output_layer_against_an_untied_keras_port():
+    """The table (V, E) used again as the output kernel (E, V): forward the same (a note); with a loss,
+    the untied Keras copies are a structural difference, their gradients summed (one transposed) torch's."""
+    torch.manual_seed(0)
+    model = TiedLM().double().eval()
+    L = keras.layers  # noqa: N806
+    port = keras.Sequential(
+        [
+            keras.Input((), dtype="int32"),
+            L.Embedding(7, 4, dtype="float64"),
+            L.Dense(4, activation="relu", dtype="float64"),
+            L.Dense(7, use_bias=False, dtype="float64"),
+        ]
+    )
+    table = model.wte.weight.detach().numpy()
+    port.set_weights([table, model.fc.weight.detach().numpy().T, model.fc.bias.detach().numpy(), table.T])
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 7, 16), rng.integers(0, 7, 16)
+    report = rosetta.check(model, port, x)
+    assert report.ok and any("reuses block 0's weights" in note for note in report.notes), str(report)
+    report = rosetta.check(model, port, x, y, loss="softmax_ce")
+    assert where(report) == ("structure", 2, "linear") and found(report) == ["untied-weights"], str(report)

@@ -151,11 +151,17 @@ def operand(graph, op, block):
     return graph.values[others[0]] if len(others) == 1 else None
 
 
+def weight_key(owner):
+    """What identifies the weights an anchor used: the torch Parameter itself where the owner has one
+    (two modules sharing one, a tied embedding and output layer, use one weight), else the owner."""
+    return id(getattr(owner, "weight", owner))
+
+
 def ties(found):
     """{block index: the earlier block whose weights it reuses}."""
     first, tied = {}, {}
     for i, block in enumerate(found):
-        key = id(block.anchor.owner)
+        key = weight_key(block.anchor.owner)
         if key in first:
             tied[i] = first[key]
         else:

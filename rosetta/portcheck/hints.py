@@ -468,6 +468,12 @@ def missing_residual(ev):
     return out
 
 
+def along(a, b):
+    """`a` in `b`'s layout: transposed where only that makes the shapes agree (an embedding table
+    (V, E) tied to an output layer's canonical kernel (E, V))."""
+    return a.T if np.shape(a) != np.shape(b) and np.shape(a.T) == np.shape(b) else a
+
+
 def untied_weights(ev):
     """A weight used twice on one side (its gradient the sum of both uses) held as two copies on the
     other: the two copies' gradients summed are the tied one's."""
@@ -479,7 +485,7 @@ def untied_weights(ev):
         for i, j in ties.items():
             if other_ties.get(i) == j:
                 continue
-            summed = {key: h[i][key] + h[j][key] for key in h[i] if key in h[j]}
+            summed = {key: h[i][key] + along(h[j][key], h[i][key]) for key in h[i] if key in h[j]}
             if all(close(summed[key], g[i][key], ev) for key in summed):
                 msg = (
                     f"block {i} reuses block {j}'s weights on {m.framework} (one parameter: its gradient "
