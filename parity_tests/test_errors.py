@@ -444,14 +444,19 @@ def wait_for(condition, what, deadline=300):
 
 
 def start_compare(tmp_path):
-    """`rosetta compare` with a torch run of minutes, still running when the signal comes even on a
-    loaded machine; (the process, its worker's pid, its TMPDIR)."""
+    """`rosetta compare` with a torch run of about a minute, still running when the signal comes even on
+    a loaded machine, and SIGINT handled as in a terminal (a shell's background job starts with it
+    ignored); (the process, its worker's pid, its TMPDIR)."""
     temp = tmp_path / "tmp"
     temp.mkdir()
-    argv = [sys.executable, "-m", "rosetta", "compare", "perceptron", "-f", "torch", "--steps", "1000000"]
+    argv = [sys.executable, "-m", "rosetta", "compare", "perceptron", "-f", "torch", "--steps", "200000"]
     env = dict(os.environ, TMPDIR=str(temp))
     proc = subprocess.Popen(
-        [*argv, "--out", str(tmp_path / "out")], env=env, cwd=ROOT, stderr=subprocess.PIPE
+        [*argv, "--out", str(tmp_path / "out")],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
     def worker():

@@ -743,19 +743,22 @@ def minigpt_flax(dtype, maxlen=6, vocab=11, embed=8, heads=2, ff=8, blocks=2):
     return MiniGPT()
 
 
-def minigpt_torch_port(model, dtype, bug, embed=8, heads=2):
+def minigpt_torch_port(model, dtype, bug):
     """The torch port: nn.MultiheadAttention(batch_first=True) takes the Flax kernels (E, h, d) packed
     into in_proj_weight's rows q, k, v, with attn_mask=triu(ones, 1) (True: not allowed);
     `bug="causal-mask"` calls it without the mask."""
     import torch
     from torch import nn
 
+    (vocab, embed), maxlen = model.token_emb.embedding.shape, model.pos_emb.embedding.shape[0]
+    ff, heads = model.transformer_blocks[0].linear1.out_features, model.transformer_blocks[0].mha.num_heads
+
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
             self.attn = nn.MultiheadAttention(embed, heads, batch_first=True)
             self.ln1, self.ln2 = nn.LayerNorm(embed, eps=1e-6), nn.LayerNorm(embed, eps=1e-6)
-            self.fc1, self.fc2 = nn.Linear(embed, 8), nn.Linear(8, embed)
+            self.fc1, self.fc2 = nn.Linear(embed, ff), nn.Linear(ff, embed)
 
         def forward(self, x):
             t = x.shape[1]
@@ -766,10 +769,10 @@ def minigpt_torch_port(model, dtype, bug, embed=8, heads=2):
     class Port(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tok, self.pos = nn.Embedding(11, embed), nn.Embedding(6, embed)
+            self.tok, self.pos = nn.Embedding(vocab, embed), nn.Embedding(maxlen, embed)
             self.blocks, self.out = (
                 nn.ModuleList([Block() for _ in model.transformer_blocks]),
-                nn.Linear(embed, 11),
+                nn.Linear(embed, vocab),
             )
 
         def forward(self, tokens):
