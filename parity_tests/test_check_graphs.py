@@ -660,3 +660,45 @@ def test_a_tied_embedding_and_output_layer_against_an_untied_keras_port():
     assert report.ok and any("reuses block 0's weights" in note for note in report.notes), str(report)
     report = rosetta.check(model, port, x, y, loss="softmax_ce")
     assert where(report) == ("structure", 2, "linear") and found(report) == ["untied-weights"], str(report)
+
+
+def flax_lm(model, tied):
+    """TiedLM's Flax port: the output layer nnx.Embed.attend (the table, tied) or an nnx.Linear holding
+    a copy of it (untied)."""
+    jax = pytest.importorskip("jax")
+    nnx = pytest.importorskip("flax.nnx")
+    jax.config.update("jax_enable_x64", True)
+    kw = {"dtype": "float64", "param_dtype": "float64", "rngs": nnx.Rngs(0)}
+
+    class Port(nnx.Module):
+        def __init__(self):
+            self.wte, self.fc = nnx.Embed(7, 4, **kw), nnx.Linear(4, 4, **kw)
+            self.lm_head = None if tied else nnx.Linear(4, 7, use_bias=False, **kw)
+
+        def __call__(self, tokens):
+            h = nnx.relu(self.fc(self.wte(tokens)))
+            return self.wte.attend(h) if tied else self.lm_head(h)
+
+    port, numpy = Port(), lambda p: jax.numpy.asarray(p.detach().numpy())
+    port.wte.embedding.value = numpy(model.wte.weight)
+    port.fc.kernel.value, port.fc.bias.value = numpy(model.fc.weight).T, numpy(model.fc.bias)
+    if not tied:
+        port.lm_head.kernel.value = numpy(model.wte.weight).T
+    return port
+
+
+def test_a_tied_embedding_against_a_flax_port_tied_by_attend():
+    """nnx.Embed.attend is the table as the output kernel: an anchor tied to the Embed, as torch's
+    lm_head is to wte; correct with a loss and steps. Untied, the copies are named."""
+    optax = pytest.importorskip("optax")
+    torch.manual_seed(0)
+    model = TiedLM().double().eval()
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 7, 16), rng.integers(0, 7, 16)
+    optimizers = (lambda p: torch.optim.SGD(p, lr=0.125), optax.sgd(0.125))
+    report = rosetta.check(
+        model, flax_lm(model, True), x, y, loss="softmax_ce", optimizer=optimizers, steps=3
+    )
+    assert report.ok and report.hints == [] and "Embed.attend" in report.blocks[2]["b"], str(report)
+    report = rosetta.check(model, flax_lm(model, False), x, y, loss="softmax_ce")
+    assert where(report) == ("structure", 2, "linear") and found(report) == ["untied-weights"], str(report)

@@ -151,6 +151,15 @@ def operand(graph, op, block):
     return graph.values[others[0]] if len(others) == 1 else None
 
 
+@dataclass(frozen=True)
+class Reused:
+    """The owner of an anchor that reads another layer's weights in another layout: Flax's
+    nnx.Embed.attend, the token table (V, E) used as an output kernel (E, V)."""
+
+    weight: object  # the layer whose weights it uses
+    use: str = "attend"
+
+
 def weight_key(owner):
     """What identifies the weights an anchor used: the torch Parameter itself where the owner has one
     (two modules sharing one, a tied embedding and output layer, use one weight), else the owner."""

@@ -16,7 +16,7 @@ from flax import nnx
 
 from rosetta.errors import first_line
 from rosetta.layouts import TORCH_GRU_BLOCKS, flax_conv_transpose, heads_in, heads_out
-from rosetta.portcheck.graph import Recorder
+from rosetta.portcheck.graph import Recorder, Reused
 from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
 # No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
@@ -217,9 +217,12 @@ def numpy(variable):
     return None if variable is None else np.array(variable[...])
 
 
-def canonical(layer, trainable=False):
+def canonical(layer, trainable=False, use=""):
     """A parametrized layer's weights in canonical layout (or, on a model merged from a gradient
-    state, its gradients: trainable=True leaves out BatchNorm's statistics)."""
+    state, its gradients: trainable=True leaves out BatchNorm's statistics); use="attend": an Embed's
+    table as the output kernel (E, V) of Embed.attend."""
+    if use == "attend":
+        return {"W": numpy(layer.embedding).T}
     if isinstance(layer, nnx.Embed):
         return {"W": numpy(layer.embedding)}  # (num_embeddings, features)
     if isinstance(layer, nnx.RNN):
@@ -296,19 +299,37 @@ class Capture:
 
     def __init__(self, model):
         self.mine, self.recorder, self.depth, self.saved = set(modules(model)), Recorder(), 0, {}
+        self.reused = {}
 
     def __enter__(self):
         for cls in KNOWN + (nnx.Sequential,):
-            self.saved[cls] = cls.__dict__.get("__call__")
+            self.saved[cls, "__call__"] = cls.__dict__.get("__call__")
             cls.__call__ = self.wrap(cls, cls.__call__)
+        self.saved[nnx.Embed, "attend"] = nnx.Embed.__dict__["attend"]
+        nnx.Embed.attend = self.wrap_attend(nnx.Embed.attend)
         return self
 
     def __exit__(self, *exc):
-        for cls, call in self.saved.items():
+        for (cls, method), call in self.saved.items():
             if call is None:
-                del cls.__call__
+                delattr(cls, method)
             else:
-                cls.__call__ = call
+                setattr(cls, method, call)
+
+    def wrap_attend(self, attend):
+        """nnx.Embed.attend(query) = query @ tableᵀ: the table used again as an output layer, an anchor
+        of its own that ties to the Embed (graph.Reused)."""
+
+        def recorded(module, query):
+            out = attend(module, query)
+            if not self.depth and id(module) in self.mine:
+                n, d = module.num_embeddings, module.features
+                layer = Layer("dense", f"Embed.attend({d}→{n})", d, n, False)
+                owner = self.reused.setdefault(id(module), Reused(module))
+                self.recorder.add("attend", layer, [(query, np.asarray(query))], out, np.asarray(out), owner)
+            return out
+
+        return recorded
 
     def wrap(self, cls, call):
         def recorded(module, *args, **kwargs):
@@ -376,11 +397,16 @@ class FlaxModel:
         """Capture the graph on an inference copy; each anchor's path finds it in any clone."""
         model = inference_copy(self.model)
         self.graph, paths = self.capture(x, model), modules(model)
-        self.paths = [paths[id(node.owner)] for node in self.graph.anchors]
+        self.paths = [
+            (paths[id(node.owner.weight)], "attend")
+            if isinstance(node.owner, Reused)
+            else (paths[id(node.owner)], "")
+            for node in self.graph.anchors
+        ]
         return self.graph
 
     def weights(self, model=None):
-        return [canonical(at(model or self.model, path)) for path in self.paths]
+        return [canonical(at(model or self.model, path), use=use) for path, use in self.paths]
 
     def tensor(self, a):
         a = np.asarray(a)
@@ -415,7 +441,7 @@ class FlaxModel:
     def grads(self, graphdef, grads, rest):
         """A gradient state merged into the model's shape: its layers hold the gradients."""
         merged = nnx.merge(graphdef, grads, rest)
-        return [canonical(at(merged, path), trainable=True) for path in self.paths]
+        return [canonical(at(merged, path), trainable=True, use=use) for path, use in self.paths]
 
     def train(self, x, y, loss_fn, tx, steps):
         """`steps` optax updates of the nnx.Param state of an inference copy; no lr to read (optax)."""
