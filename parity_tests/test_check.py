@@ -529,7 +529,7 @@ def test_torch_padding_1_for_tensorflows_stride_2_same_is_found_at_its_block_and
     report = rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules), x)
     assert where(report) == ("structure", 1, "activation") and "pooling" in report.first.message
     modules[2] = nn.Identity()  # no ZeroPad2d: 3×3 where the Linear takes 2×2
-    with pytest.raises(ValueError, match="the torch model does not run on x permuted to NCHW"):
+    with pytest.raises(ValueError, match=r"the torch model does not run on x permuted from NHWC to NCHW"):
         rosetta.check(build_layers("keras", "cnn"), nn.Sequential(*modules[:2], *modules[3:]), x)
 
 

@@ -702,3 +702,73 @@ def test_a_tied_embedding_against_a_flax_port_tied_by_attend():
     assert report.ok and report.hints == [] and "Embed.attend" in report.blocks[2]["b"], str(report)
     report = rosetta.check(model, flax_lm(model, False), x, y, loss="softmax_ce")
     assert where(report) == ("structure", 2, "linear") and found(report) == ["untied-weights"], str(report)
+
+
+def conv1d_net(dtype="float64"):
+    """torch reads (N, C, T): Conv1d, relu, MaxPool1d, nn.Flatten (its features (C, T)), Linear."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU(), nn.MaxPool1d(2), nn.Flatten(), nn.Linear(12, 2))
+    return net.to(getattr(torch, dtype)).eval()
+
+
+def keras_conv1d_port(net, dtype, bug=None):
+    """Keras's Flatten takes (T, C): the Linear's rows reordered from torch's (C, T);
+    `bug="flatten-order"` keeps torch's order."""
+    L = keras.layers  # noqa: N806
+    port = keras.Sequential(
+        [
+            keras.Input((10, 2), dtype=dtype),
+            L.Conv1D(3, 3, activation="relu", dtype=dtype),
+            L.MaxPooling1D(2, dtype=dtype),
+            L.Flatten(dtype=dtype),
+            L.Dense(2, dtype=dtype),
+        ]
+    )
+    numpy = lambda p: p.detach().numpy()  # noqa: E731
+    rows = numpy(net[4].weight).T  # (C·T, 2) in (C, T) order, C = 3, T = 4
+    rows = rows if bug == "flatten-order" else rows.reshape(3, 4, 2).transpose(1, 0, 2).reshape(12, 2)
+    port.set_weights([numpy(net[0].weight).transpose(2, 1, 0), numpy(net[0].bias), rows, numpy(net[4].bias)])
+    return port
+
+
+def flax_conv1d_port(net, dtype):
+    jax = pytest.importorskip("jax")
+    nnx = pytest.importorskip("flax.nnx")
+    jax.config.update("jax_enable_x64", True)
+    kw = {"dtype": dtype, "param_dtype": dtype, "rngs": nnx.Rngs(0)}
+
+    class Port(nnx.Module):
+        def __init__(self):
+            self.conv, self.out = nnx.Conv(2, 3, (3,), padding="VALID", **kw), nnx.Linear(12, 2, **kw)
+
+        def __call__(self, x):
+            h = nnx.max_pool(nnx.relu(self.conv(x)), window_shape=(2,), strides=(2,))
+            return self.out(h.reshape(len(h), -1))
+
+    port, numpy = Port(), lambda p: jax.numpy.asarray(p.detach().numpy())
+    port.conv.kernel.value, port.conv.bias.value = numpy(net[0].weight).transpose(2, 1, 0), numpy(net[0].bias)
+    rows = net[4].weight.detach().numpy().T.reshape(3, 4, 2).transpose(1, 0, 2).reshape(12, 2)
+    port.out.kernel.value, port.out.bias.value = jax.numpy.asarray(rows), numpy(net[4].bias)
+    return port
+
+
+@pytest.mark.parametrize("side", ["keras", "flax"])
+def test_conv1d_ports_read_sequences_channels_last(side):
+    """x (N, T, C) for every side; torch's (N, C, T) values and nn.Flatten's (C, T) rows compared in
+    the canonical (T, C) order."""
+    net = conv1d_net()
+    port = keras_conv1d_port(net, "float64") if side == "keras" else flax_conv1d_port(net, "float64")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 10, 2)), rng.normal(size=(8, 2))
+    if side == "keras":
+        optimizers = (lambda p: torch.optim.SGD(p, lr=0.125), keras.optimizers.SGD(0.125))
+    else:
+        optimizers = (lambda p: torch.optim.SGD(p, lr=0.125), pytest.importorskip("optax").sgd(0.125))
+    report = rosetta.check(net, port, x, y, loss="mse", optimizer=optimizers, steps=3)
+    assert report.ok and report.hints == [], str(report)
+
+
+def test_keras_conv1d_port_with_torch_flatten_order_is_named():
+    net = conv1d_net()
+    report = rosetta.check(net, keras_conv1d_port(net, "float64", "flatten-order"), np.ones((4, 10, 2)))
+    assert where(report)[:2] == ("weights", 1) and found(report) == ["flatten-order"], str(report)

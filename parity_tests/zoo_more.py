@@ -486,3 +486,93 @@ ZOO_MORE.append(
         ("weights", 2, "bidirectional-order"),
     )
 )
+
+
+# ---- keras-io timeseries classification (FCN): Conv1D, BatchNormalization, ReLU ×3, GAP1D, Dense ----
+
+
+def fcn_keras(dtype, steps=12, filters=4, classes=2):
+    """make_model(input_shape) as the example writes it, filters shrunk; softmax folded into the loss."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers  # noqa: N806
+    x = inputs = keras.layers.Input((steps, 1), dtype=dtype)
+    for _ in range(3):
+        x = L.Conv1D(filters=filters, kernel_size=3, padding="same", dtype=dtype)(x)
+        x = L.ReLU(dtype=dtype)(L.BatchNormalization(dtype=dtype)(x))
+    x = L.GlobalAveragePooling1D(dtype=dtype)(x)
+    model = keras.Model(inputs, L.Dense(classes, dtype=dtype)(x))
+    for bn in (layer for layer in model.layers if isinstance(layer, L.BatchNormalization)):
+        rng = np.random.default_rng(len(bn.name))  # running statistics as a trained model has them
+        bn.moving_mean.assign(rng.uniform(-0.3, 0.3, filters).astype(dtype))
+        bn.moving_variance.assign(rng.uniform(0.5, 1.5, filters).astype(dtype))
+    return model
+
+
+def fcn_torch_port(model, dtype, bug, filters=4, classes=2):
+    """The torch port: Conv1d(padding=1) reads (N, C, T), its weight (out, in, k) = kernel.permute(2, 1, 0);
+    BatchNorm1d with Keras's ε 1e-3 and momentum 1 − 0.99; x.mean(2) for the global pooling.
+    `bug="conv-kernel"` permutes the second conv's kernel (1, 2, 0): in and out swapped."""
+    import torch
+    from torch import nn
+
+    layers = []
+    for c_in in (1, filters, filters):
+        layers += [
+            nn.Conv1d(c_in, filters, 3, padding=1),
+            nn.BatchNorm1d(filters, eps=1e-3, momentum=0.01),
+            nn.ReLU(),
+        ]
+
+    class FCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features, self.fc = nn.Sequential(*layers), nn.Linear(filters, classes)
+
+        def forward(self, x):
+            return self.fc(self.features(x).mean(2))
+
+    net = FCN().to(getattr(torch, dtype))
+    L = __import__("keras").layers
+    convs = [layer for layer in model.layers if isinstance(layer, L.Conv1D)]
+    bns = [layer for layer in model.layers if isinstance(layer, L.BatchNormalization)]
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(np.asarray(a)))  # noqa: E731
+    with torch.no_grad():
+        for k, (conv, bn) in enumerate(zip(convs, bns)):
+            kernel, bias = conv.get_weights()
+            axes = (1, 2, 0) if bug == "conv-kernel" and k == 1 else (2, 1, 0)
+            net.features[3 * k].weight.copy_(t(kernel.transpose(axes)))
+            net.features[3 * k].bias.copy_(t(bias))
+            for p, value in zip(("weight", "bias", "running_mean", "running_var"), bn.get_weights()):
+                getattr(net.features[3 * k + 1], p).copy_(t(value))
+        dense = model.layers[-1].get_weights()
+        net.fc.weight.copy_(t(dense[0].T))
+        net.fc.bias.copy_(t(dense[1]))
+    return net.eval()
+
+
+def fcn(dtype, bug=None):
+    model = fcn_keras(dtype)
+    return model, fcn_torch_port(model, dtype, bug)
+
+
+def series(dtype, n=8, steps=12, classes=2):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, steps, 1)).astype(dtype), rng.integers(0, classes, n)
+
+
+ZOO_MORE.append(
+    Entry(
+        "timeseries-fcn",
+        "keras-team/keras-io examples/timeseries/timeseries_classification_from_scratch.py @ "
+        "ad4fc805f5e1a4a4c0bcdd416aa9feac6608fb6c (make_model: Conv1D, BatchNormalization, ReLU ×3, "
+        "GlobalAveragePooling1D, Dense), torch port with nn.Conv1d",
+        fcn,
+        series,
+        "softmax_ce",
+        lambda dtype: nll_optimizers(dtype)[::-1],
+        "conv-kernel",
+        ("weights", 2, "conv-kernel"),
+    )
+)

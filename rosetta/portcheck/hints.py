@@ -179,26 +179,34 @@ def kernel_fixes(W, shape):
         yield "reshaped where it needed a permute", W.reshape(f, c, kh, kw).transpose(2, 3, 1, 0)
 
 
+def lifted(kind, a, axis):
+    """A Conv1D's arrays as a Conv2D's (axis 1: inputs (N, 1, T, C); axis 0: kernels (1, k, in, out))."""
+    a = np.asarray(a, np.float64)
+    return np.expand_dims(a, axis) if kind == "conv1d" else a
+
+
 def conv_kernel(ev):
     """B's conv kernel in another layout: B's conv re-run with the kernel put back gives A's output."""
     out, wa, wb = [], ev.ma.weights(), ev.mb.weights()
     for i, (ba, state) in enumerate(zip(ev.blocks_a, ev.weights)):
-        if ba.head.kind != "conv2d" or state == "equal" or close(ev.fb[i][1], ev.fa[i][1], ev):
+        kind = ba.head.kind
+        if kind not in ("conv2d", "conv1d") or state == "equal" or close(ev.fb[i][1], ev.fa[i][1], ev):
             continue
         (k, s), inp = ba.head.config, np.asarray(ev.fa[i][0], np.float64)
         padding = conv_padding(inp, ev.fb[i][1], k, s)
         if padding is None:
             continue
-        for how, W in kernel_fixes(np.asarray(wb[i]["W"], np.float64), wa[i]["W"].shape):
-            if close(
-                conv.conv2d_forward(inp, W, np.asarray(wb[i]["b"], np.float64), s, padding)[0],
-                ev.fa[i][1],
-                ev,
-            ):
+        target = lifted(kind, wa[i]["W"], 0).shape
+        for how, W in kernel_fixes(lifted(kind, wb[i]["W"], 0), target):
+            z = conv.conv2d_forward(lifted(kind, inp, 1), W, np.asarray(wb[i]["b"], np.float64), s, padding)[
+                0
+            ]
+            if close(z[:, 0] if kind == "conv1d" else z, ev.fa[i][1], ev):
                 msg = (
-                    f"{ev.mb.framework}'s conv kernel, read as canonical (kh, kw, in, out), is "
-                    f"{ev.ma.framework}'s {how}; torch's Conv2d.weight is (out, in, kh, kw) = "
-                    "W.permute(3, 2, 0, 1), Keras's and Flax's kernel (kh, kw, in, out)"
+                    f"{ev.mb.framework}'s conv kernel, read as canonical (kh, kw, in, out) — a Conv1D's "
+                    f"(k, in, out) as (1, k, in, out) — is {ev.ma.framework}'s {how}; torch's Conv2d.weight "
+                    "is (out, in, kh, kw) = W.permute(3, 2, 0, 1) and its Conv1d.weight (out, in, k), "
+                    "Keras's and Flax's kernel (kh, kw, in, out) or (k, in, out)"
                 )
                 out.append(Hint("conv-kernel", i, msg))
                 break
@@ -432,11 +440,14 @@ def replay_ops(block, z, captured, skip=None):
 
 
 def pool(z, config):
-    """Max/average pooling of NHWC `z`: a k×k window with stride k, or global (over H and W)."""
+    """Max/average pooling of NHWC `z` (a k×k window, stride k) or of (N, T, C) `z` (k steps), or global."""
     size, kind = config
     reduce = np.max if kind == "max" else np.mean
     if size == "global":  # images (N, H, W, C) or sequences (N, T, C)
         return reduce(z, axis=(1, 2) if z.ndim == 4 else 1)
+    if z.ndim == 3:  # sequences (N, T, C): windows of `size` steps
+        n, t, c = z.shape
+        return reduce(z[:, : t - t % size].reshape(n, t // size, size, c), axis=2)
     n, h, w, c = z.shape
     return reduce(
         z[:, : h - h % size, : w - w % size].reshape(n, h // size, size, w // size, size, c), axis=(2, 4)

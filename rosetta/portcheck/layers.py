@@ -18,6 +18,7 @@ from reference_numpy.mlp import activation
 PARAMETRIZED = (
     "dense",
     "conv2d",
+    "conv1d",
     "conv_transpose",
     "lstm",
     "gru",

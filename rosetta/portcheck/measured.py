@@ -23,12 +23,19 @@ def anchor(head, inp, layer, out_shape):
         return hints.normalize(inp.astype(np.float64), layer, head.eps, head.kind)
     if head.kind in ("lstm", "gru"):
         return sequences.like(sequences.run(head.kind, inp, layer), len(out_shape), head)
-    return conv2d(head, inp.astype(np.float64), layer, out_shape) if head.kind == "conv2d" else None
+    if head.kind == "conv1d":  # a conv over (N, 1, T, C) with a (1, k, in, out) kernel
+        padding = hints.conv_padding(inp, np.zeros(out_shape), *head.config)
+        z = conv2d(head, inp.astype(np.float64)[:, None], layer | {"W": layer["W"][None]}, padding)
+        return None if z is None else z[:, 0]
+    if head.kind != "conv2d":
+        return None
+    return conv2d(
+        head, inp.astype(np.float64), layer, hints.conv_padding(inp, np.zeros(out_shape), *head.config)
+    )
 
 
-def conv2d(head, inp, layer, out_shape):
+def conv2d(head, inp, layer, padding):
     """The conv with the padding its output size implies (TensorFlow's "same" or "valid")."""
-    padding = hints.conv_padding(inp, np.zeros(out_shape), *head.config)
     if padding is None:
         return None
     bias = layer.get("b", np.zeros(layer["W"].shape[-1]))

@@ -178,6 +178,7 @@ def new_report(ma, mb):
 RANK = {
     "conv2d": (4, "(N, H, W, {}): NHWC images"),
     "conv_transpose": (4, "(N, H, W, {}): NHWC images"),
+    "conv1d": (3, "(N, T, {}): channels last"),
     "lstm": (3, "(N, T, {})"),
     "gru": (3, "(N, T, {})"),
     "attention": (3, "(N, T, {})"),

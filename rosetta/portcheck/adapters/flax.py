@@ -134,14 +134,23 @@ def describe_conv(layer):
     kernel, strides = tuple(layer.kernel_size), layer.strides
     strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides or (1, 1))
     plain = getattr(layer, "feature_group_count", 1) == 1 and layer.kernel_dilation in (1, (1, 1), None)
-    if len(kernel) != 2 or len(set(kernel)) != 1 or len(set(strides)) != 1 or not plain:
-        raise NotSupported("not supported yet: Flax Conv other than 2-D, square, no dilation or groups")
+    strides = strides[: len(kernel)] if len(strides) > len(kernel) else strides
+    if len(kernel) not in (1, 2) or len(set(kernel)) != 1 or len(set(strides)) != 1 or not plain:
+        raise NotSupported(
+            "not supported yet: Flax Conv other than 1-D or 2-D, square, no dilation or groups"
+        )
     cls = type(layer).__name__
     if layer.padding not in ("SAME", "VALID"):
         raise NotSupported(f"not supported yet: Flax {cls}(padding={layer.padding!r})")
     k, s, c, f = kernel[0], strides[0], layer.in_features, layer.out_features
     name = f"{cls}({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
-    kind = "conv_transpose" if isinstance(layer, nnx.ConvTranspose) else "conv2d"
+    kind = (
+        "conv_transpose"
+        if isinstance(layer, nnx.ConvTranspose)
+        else "conv1d"
+        if len(kernel) == 1
+        else "conv2d"
+    )
     return Layer(kind, name, c, f, layer.bias is not None, config=(k, s))
 
 

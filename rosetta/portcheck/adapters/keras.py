@@ -1,4 +1,4 @@
-"""Keras 3: a Sequential or functional chain of layers, on whichever backend Keras runs.
+"""Keras 3: Sequential, functional and subclassed models, on whichever backend Keras runs.
 
 Layers are called one at a time on the input, so every layer's output is seen; a Dense or Conv2D with
 a fused activation yields two outputs, its linear part and the activation. Keras's layouts are
@@ -58,6 +58,8 @@ def describe(layer):
         head = describe_conv(layer)
     elif isinstance(layer, keras.layers.Conv2DTranspose):
         head = describe_conv_transpose(layer)
+    elif isinstance(layer, keras.layers.Conv1D):
+        head = describe_conv(layer, "conv1d")
     else:
         return [describe_other(layer)]
     act = fused(layer)
@@ -76,14 +78,16 @@ def channels_last(layer):
         raise NotSupported(f"not supported yet: {type(layer).__name__}(data_format={layer.data_format!r})")
 
 
-def describe_conv(layer):
+def describe_conv(layer, kind="conv2d"):
+    """Conv2D, or Conv1D (kind "conv1d"; its kernel (k, in, out))."""
     channels_last(layer)
     k, s = square(layer.kernel_size, "kernel", layer), square(layer.strides, "stride", layer)
-    if square(layer.dilation_rate, "dilation", layer) != 1 or layer.groups != 1:
-        raise NotSupported("not supported yet: Conv2D with dilation or groups")
-    c, f = layer.kernel.shape[2], layer.filters
-    name = f"Conv2D({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
-    return Layer("conv2d", name, c, f, layer.use_bias, config=(k, s))
+    cls = type(layer).__name__
+    if square(layer.dilation_rate, "dilation", layer) != 1 or layer.groups != 1 or layer.padding == "causal":
+        raise NotSupported(f"not supported yet: {cls} with dilation, groups or causal padding")
+    c, f = layer.kernel.shape[-2], layer.filters
+    name = f"{cls}({c}→{f}, k={k}, s={s}, padding={layer.padding!r})"
+    return Layer(kind, name, c, f, layer.use_bias, config=(k, s))
 
 
 def describe_conv_transpose(layer):
@@ -102,7 +106,7 @@ def describe_pool(layer):
     if tuple(layer.strides) != tuple(layer.pool_size) or layer.padding != "valid":
         name = type(layer).__name__
         raise NotSupported(f"not supported yet: {name} other than strides = pool_size, 'valid'")
-    kind = "max" if isinstance(layer, keras.layers.MaxPooling2D) else "avg"
+    kind = "max" if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.MaxPooling1D)) else "avg"
     return Layer("pool", f"{type(layer).__name__}({p})", config=(p, kind))
 
 
@@ -179,7 +183,7 @@ def describe_other(layer):
         return Layer("dropout", f"Dropout({layer.rate:g})", rate=layer.rate)
     if isinstance(layer, L.Flatten):
         return Layer("flatten", "Flatten", shape=flat_shape(layer))
-    if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D)):
+    if isinstance(layer, (L.MaxPooling2D, L.AveragePooling2D, L.MaxPooling1D, L.AveragePooling1D)):
         return describe_pool(layer)
     if isinstance(layer, (L.LSTM, L.GRU)):
         return describe_recurrent(layer)
@@ -237,7 +241,9 @@ def numpy(value):
 
 def keys(layer, trainable=False):
     """Canonical names of a layer's variables, in Keras's order (layer.weights)."""
-    if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+    if isinstance(
+        layer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv1D, keras.layers.Conv2DTranspose)
+    ):
         return ["W"] + (
             ["b"] if layer.use_bias else []
         )  # already (in, out), (kh, kw, in, out), (kh, kw, out, in)
@@ -270,6 +276,7 @@ def canonical(layer, arrays, trainable=False):
 PARAMETRIZED = (
     keras.layers.Dense,
     keras.layers.Conv2D,
+    keras.layers.Conv1D,
     keras.layers.Conv2DTranspose,
     keras.layers.LSTM,
     keras.layers.GRU,

@@ -1,15 +1,18 @@
-"""PyTorch: an nn.Module whose forward applies its child modules in order.
+"""PyTorch: any nn.Module; its modules by forward hooks, the functions its forward calls by a mode.
 
 Layer outputs come from forward hooks, gradients from autograd, steps from the user's torch.optim
 factory on a deep copy. Every conversion to canonical (rosetta.layouts) happens here and only here:
-Linear.weight (out, in) -> (in, out); images NCHW -> NHWC (a model whose first layer is Conv2d,
-ZeroPad2d or a pooling layer is given the NHWC x permuted to NCHW); Conv2d.weight (out, in, kh, kw)
--> (kh, kw, in, out); nn.Flatten on NCHW orders the features (C, H, W), so its output and the next
-Linear's kernel rows are reordered to canonical (H, W, C); nn.ZeroPad2d joins the Conv2d after it;
-nn.LSTM / nn.GRU (batch_first, one layer, either direction) give their sequence of outputs,
-W = weight_ih.T, U = weight_hh.T, an LSTM's b = bias_ih + bias_hh (bias_hh also kept as "b_hh" for
-the double-bias hint), a GRU's blocks r, z, n -> z, r, h and b = [bias_ih, bias_hh]; the reverse
-direction's likewise, "W_r", "U_r", "b_r".
+Linear.weight (out, in) -> (in, out); images NCHW -> NHWC and sequences (N, C, T) -> (N, T, C) (a
+model whose first layer is a Conv2d, ZeroPad2d or 2-D pooling, or a Conv1d or 1-D pooling, is given
+the canonical x permuted to its layout); Conv2d.weight (out, in, kh, kw) -> (kh, kw, in, out),
+Conv1d.weight (out, in, k) -> (k, in, out), ConvTranspose2d.weight (in, out, kh, kw) -> (kh, kw,
+out, in); nn.Flatten on channels-first values orders the features (C, H, W), so its output and the
+next Linear's kernel rows are reordered to canonical (H, W, C); nn.ZeroPad2d joins the Conv2d after
+it; nn.LSTM / nn.GRU (batch_first, either direction, each of num_layers an anchor) give their
+sequence of outputs, W = weight_ih.T, U = weight_hh.T, an LSTM's b = bias_ih + bias_hh (bias_hh also
+kept as "b_hh" for the double-bias hint), a GRU's blocks r, z, n -> z, r, h and b = [bias_ih,
+bias_hh]; the reverse direction's likewise, "W_r", "U_r", "b_r"; nn.MultiheadAttention's packed
+in_proj_weight split into Wq, Wk, Wv.
 """
 
 import contextlib
@@ -46,6 +49,7 @@ NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 PARAMETRIZED = (
     nn.Linear,
     nn.Conv2d,
+    nn.Conv1d,
     nn.ConvTranspose2d,
     nn.LSTM,
     nn.GRU,
@@ -56,11 +60,13 @@ PARAMETRIZED = (
     nn.MultiheadAttention,
 )
 IMAGE_FIRST = (nn.Conv2d, nn.ConvTranspose2d, nn.ZeroPad2d, nn.MaxPool2d, nn.AvgPool2d)
+SEQUENCE_FIRST = (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)  # a model reading (N, C, T)
+POOL_MODULES = (nn.MaxPool2d, nn.AvgPool2d, nn.MaxPool1d, nn.AvgPool1d)
 KNOWN = PARAMETRIZED + (
     nn.ZeroPad2d,
-    nn.MaxPool2d,
-    nn.AvgPool2d,
+    *POOL_MODULES,
     nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool1d,
     nn.LeakyReLU,
     nn.ELU,
     nn.GELU,
@@ -113,12 +119,14 @@ def square(value, what, m):
 
 def describe_conv(m, pad=None):
     k, s = square(m.kernel_size, "kernel", m), square(m.stride, "stride", m)
+    cls = type(m).__name__
     if square(m.dilation, "dilation", m) != 1 or m.groups != 1 or m.padding_mode != "zeros":
-        raise NotSupported("not supported yet: Conv2d with dilation, groups or a non-zero padding_mode")
+        raise NotSupported(f"not supported yet: {cls} with dilation, groups or a non-zero padding_mode")
     padding = m.padding if isinstance(m.padding, str) else square(m.padding, "padding", m)
-    name = f"Conv2d({m.in_channels}→{m.out_channels}, k={k}, s={s}, padding={padding})"
+    name = f"{cls}({m.in_channels}→{m.out_channels}, k={k}, s={s}, padding={padding})"
     name = name if pad is None else f"ZeroPad2d{pad} → {name}"
-    return Layer("conv2d", name, m.in_channels, m.out_channels, m.bias is not None, config=(k, s))
+    kind = "conv1d" if isinstance(m, nn.Conv1d) else "conv2d"
+    return Layer(kind, name, m.in_channels, m.out_channels, m.bias is not None, config=(k, s))
 
 
 def describe_conv_transpose(m):
@@ -133,7 +141,7 @@ def describe_conv_transpose(m):
 
 
 def describe_pool(m):
-    kind = "max" if isinstance(m, nn.MaxPool2d) else "avg"
+    kind = "max" if isinstance(m, (nn.MaxPool2d, nn.MaxPool1d)) else "avg"
     k = square(m.kernel_size, "window", m)
     stride = square(m.stride, "stride", m)
     if stride != k or square(m.padding, "padding", m) or m.ceil_mode or getattr(m, "dilation", 1) != 1:
@@ -183,9 +191,9 @@ def describe(m, pad=None):
         return describe_attention(m)
     if isinstance(m, nn.ConvTranspose2d):
         return describe_conv_transpose(m)
-    if isinstance(m, nn.Conv2d):
+    if isinstance(m, (nn.Conv2d, nn.Conv1d)):
         return describe_conv(m, pad)
-    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+    if isinstance(m, POOL_MODULES):
         return describe_pool(m)
     if isinstance(m, (nn.LSTM, nn.GRU)):
         return describe_recurrent(m)
@@ -200,10 +208,10 @@ def describe(m, pad=None):
     if isinstance(m, nn.Embedding):
         name = f"Embedding({m.num_embeddings}, {m.embedding_dim}, padding_idx={m.padding_idx})"
         return Layer("embedding", name, m.num_embeddings, m.embedding_dim, config=(), shape=(m.padding_idx,))
-    if isinstance(m, nn.AdaptiveAvgPool2d):
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d)):
         if square(m.output_size, "output size", m) != 1:
-            raise NotSupported("not supported yet: AdaptiveAvgPool2d to other than 1×1")
-        return Layer("pool", "AdaptiveAvgPool2d(1)", config=("global", "avg"))
+            raise NotSupported(f"not supported yet: {type(m).__name__} to other than size 1")
+        return Layer("pool", f"{type(m).__name__}(1)", config=("global", "avg"))
     if isinstance(m, NORMS):
         n, name = m.num_features, f"{type(m).__name__}(eps={m.eps:g}, momentum={m.momentum})"
         return Layer("batchnorm", name, n, n, True, eps=m.eps, momentum=m.momentum)
@@ -288,6 +296,9 @@ def canonical(m, read=None, chw=None, stage=0):
         assert layer["W"].shape == (m.in_features, m.out_features), f"W is {layer['W'].shape}"
         layer["W"] = layer["W"] if chw is None else hwc_rows(layer["W"], chw)
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
+    if isinstance(m, nn.Conv1d):
+        layer = {"W": as_np(m.weight).transpose(2, 1, 0)}  # (out, in, k) -> (k, in, out)
+        return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, nn.Conv2d):
         layer = {"W": as_np(m.weight).transpose(2, 3, 1, 0)}  # (out, in, kh, kw) -> (kh, kw, in, out)
         assert layer["W"].shape == (*m.kernel_size, m.in_channels, m.out_channels), f"W is {layer['W'].shape}"
@@ -343,14 +354,14 @@ FUNCTION_ACTS = {
     "log_softmax": "log_softmax",
     "silu": "silu",
 }
-POOLS = {"max_pool2d": "max", "avg_pool2d": "avg"}
+POOLS = {"max_pool2d": "max", "avg_pool2d": "avg", "max_pool1d": "max", "avg_pool1d": "avg"}
 
 
 def argument(args, kwargs, index, key, default):
     return kwargs.get(key, args[index] if len(args) > index else default)
 
 
-def describe_function(name, args, kwargs):
+def describe_function(name, args, kwargs, layout=""):
     """A function or tensor method a forward called, as a Layer."""
     if name in FUNCTION_ACTS:
         return Layer("act", name.removesuffix("_"), act=FUNCTION_ACTS[name])
@@ -365,8 +376,14 @@ def describe_function(name, args, kwargs):
         return Layer("act", "gelu(tanh)" if tanh else "gelu", act="gelu_tanh" if tanh else "gelu")
     if name in POOLS:
         return describe_function_pool(name, args, kwargs)
-    if name in ("adaptive_avg_pool2d", "mean") and global_mean(name, args, kwargs):
-        return Layer("pool", f"{name}(H, W)", config=("global", "avg"))
+    if name in ("adaptive_avg_pool2d", "adaptive_avg_pool1d", "mean") and global_mean(
+        name, args, kwargs, layout
+    ):
+        return Layer(
+            "pool",
+            f"{name}({'H, W' if args[0].dim() == 4 else 'T'})",
+            config=("global", "avg"),
+        )
     if name in ADD:
         return Layer("add", "add")
     if name in MUL:
@@ -390,18 +407,19 @@ def describe_function_pool(name, args, kwargs):
     return Layer("pool", f"{name}({k})", config=(k, POOLS[name]))
 
 
-def global_mean(name, args, kwargs):
-    """x.mean((2, 3)) or F.adaptive_avg_pool2d(x, 1) on NCHW images, x.mean(1) on (N, T, C) sequences:
-    global average pooling."""
+def global_mean(name, args, kwargs, layout=""):
+    """x.mean((2, 3)) or F.adaptive_avg_pool2d(x, 1) on NCHW images, x.mean(1) on (N, T, C) sequences,
+    x.mean(2) or F.adaptive_avg_pool1d(x, 1) on (N, C, T) ones: global average pooling."""
     x = args[0] if args else None
     if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4):
         return False
-    if name == "adaptive_avg_pool2d":
-        return x.dim() == 4 and argument(args, kwargs, 1, "output_size", None) in (1, (1, 1))
+    if name.startswith("adaptive_avg_pool"):
+        size = argument(args, kwargs, 1, "output_size", None)
+        return x.dim() == (4 if name.endswith("2d") else 3) and size in (1, (1,), (1, 1))
     dims = argument(args, kwargs, 1, "dim", None)
     dims = (dims,) if isinstance(dims, int) else dims
     dims = tuple(sorted(d % x.dim() for d in dims)) if isinstance(dims, (list, tuple)) else None
-    return dims == ((2, 3) if x.dim() == 4 else (1,))
+    return dims == ((2, 3) if x.dim() == 4 else (2,) if layout == "nct" else (1,))
 
 
 def tensors(tree):
@@ -419,9 +437,9 @@ class Capture(TorchFunctionMode):
     """Records every known module call (by hooks) and every torch function or tensor method called
     outside them (by this mode) as a graph node with its inputs and its canonical output."""
 
-    def __init__(self, model, images):
+    def __init__(self, model, layout):
         super().__init__()
-        self.recorder, self.images, self.depth, self.owners = Recorder(), images, 0, {}
+        self.recorder, self.layout, self.depth, self.owners = Recorder(), layout, 0, {}
         self.hooks = [
             handle
             for m in model.modules()
@@ -433,8 +451,7 @@ class Capture(TorchFunctionMode):
         ]
 
     def canonical(self, out):
-        out = out.detach()
-        return (out.permute(0, 2, 3, 1) if self.images and out.dim() == 4 else out).cpu().numpy().copy()
+        return to_canonical(out.detach(), self.layout).cpu().numpy().copy()
 
     def enter(self, m, inp):
         self.depth += 1
@@ -448,14 +465,10 @@ class Capture(TorchFunctionMode):
         if isinstance(m, (nn.LSTM, nn.GRU)) and m.num_layers > 1:
             return self.stacked(m, inp[0], out[0])
         main = out[0] if isinstance(m, (nn.LSTM, nn.GRU, nn.MultiheadAttention)) else out
-        if isinstance(m, nn.Flatten) and inp[0].dim() == 4:
-            value = self.canonical(inp[0]).reshape(len(inp[0]), -1)  # canonical (H, W, C) order
-        else:
-            value = self.canonical(main)
         layer = Layer("op", "zeropad2d") if isinstance(m, nn.ZeroPad2d) else describe(m)
-        if isinstance(m, nn.Flatten) and inp[0].dim() == 4:
-            c, h, w = inp[0].shape[1:]
-            layer = replace(layer, shape=(h, w, c))
+        value = self.canonical(main)
+        if isinstance(m, nn.Flatten) and channels_first(inp[0], self.layout):
+            layer, value = flattened(layer, inp[0], self.canonical(inp[0]))
         owner = m if isinstance(m, PARAMETRIZED + (nn.ZeroPad2d,)) else None
         read = inp[:3] if isinstance(m, nn.MultiheadAttention) else inp[:1]  # query, key, value
         source = [(t, self.canonical(t)) for t in read]
@@ -491,18 +504,36 @@ class Capture(TorchFunctionMode):
             for t in outs:
                 self.recorder.constant(name, t, self.canonical(t))
             return out
-        layer = describe_function(name, args, kwargs)
+        layer = describe_function(name, args, kwargs, self.layout)
         for t in outs:  # a split or chunk gives several tensors: one node each
             value = self.canonical(t)
-            if name in FLATTEN and inputs[0][0].dim() == 4 and t.dim() == 2 and self.images:
-                c, h, w = inputs[0][0].shape[1:]
-                layer, value = Layer("flatten", name, shape=(h, w, c)), inputs[0][1].reshape(len(t), -1)
+            if name in FLATTEN and channels_first(inputs[0][0], self.layout) and t.dim() == 2:
+                layer, value = flattened(Layer("flatten", name), inputs[0][0], inputs[0][1])
             self.recorder.add(layer.name.split("(")[0], layer, inputs, t, value)
         return out
 
     def close(self):
         for hook in self.hooks:
             hook.remove()
+
+
+def channels_first(t, layout):
+    """An NCHW image batch, or an (N, C, T) sequence batch in a model that starts with a Conv1d."""
+    return (layout == "nchw" and t.dim() == 4) or (layout == "nct" and t.dim() == 3)
+
+
+def to_canonical(t, layout):
+    """NCHW -> NHWC, (N, C, T) -> (N, T, C) where the model reads channels first."""
+    if channels_first(t, layout):
+        return t.permute(0, 2, 3, 1) if t.dim() == 4 else t.permute(0, 2, 1)
+    return t
+
+
+def flattened(layer, t, canonical):
+    """A Flatten of channels-first `t` as the check reads it: its canonical input flattened (H, W, C),
+    and the shape (H, W, C) it flattened (a sequence: (1, T, C)) for the rows of the next Linear."""
+    c, h, w = t.shape[1:] if t.dim() == 4 else (t.shape[1], 1, t.shape[2])
+    return replace(layer, shape=(h, w, c)), canonical.reshape(len(t), -1)
 
 
 def one_layer(m, stage):
@@ -547,6 +578,18 @@ def eval_mode(model):
             m.train(flag)
 
 
+PERMUTED = {
+    "nchw": "from NHWC to NCHW (x.permute(0, 3, 1, 2))",
+    "nct": "from (N, T, C) to (N, C, T) (x.permute(0, 2, 1))",
+}
+
+
+def layout_of(first):
+    """The layout a model reads: "nchw" where it starts with a conv or pooling on images, "nct" where
+    it starts with a Conv1d or a 1-D pooling, else ""."""
+    return "nchw" if isinstance(first, IMAGE_FIRST) else "nct" if isinstance(first, SEQUENCE_FIRST) else ""
+
+
 class TorchModel:
     framework = "torch"
 
@@ -554,13 +597,13 @@ class TorchModel:
         unsupported(model)
         self.model = model
         self.first = first_layer(describe(m) for m in model.modules() if isinstance(m, PARAMETRIZED))
-        first = leaves(model)[0]
-        self.images = isinstance(first, IMAGE_FIRST)  # the model reads NCHW: check permutes the NHWC x
+        first = leaves(model)[0]  # a model reading NCHW or (N, C, T): the check permutes x to it
+        self.layout = layout_of(first)
         self.dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         self.compute_dtype = self.dtype
         self.notes = ["torch model left in training mode (model.train())"] if model.training else []
-        if self.images:
-            self.notes.append("NHWC input permuted to NCHW for torch (x.permute(0, 3, 1, 2))")
+        if self.layout:
+            self.notes.append(f"input permuted {PERMUTED[self.layout]} for torch")
 
     def tensor(self, a):
         a = np.asarray(a)
@@ -569,15 +612,18 @@ class TorchModel:
         )
 
     def input(self, x):
-        """The model's own input or target: NHWC images -> NCHW for a model that starts with a Conv2d
-        (a per-pixel target likewise; any other is as given)."""
+        """The model's own input or target: NHWC images -> NCHW for a model that starts with a Conv2d,
+        (N, T, C) -> (N, C, T) for one that starts with a Conv1d (a per-pixel or per-step target
+        likewise; any other is as given)."""
         x = self.tensor(x)
-        return x.permute(0, 3, 1, 2) if self.images and x.dim() == 4 else x
+        if self.layout == "nchw" and x.dim() == 4:
+            return x.permute(0, 3, 1, 2)
+        return x.permute(0, 2, 1) if self.layout == "nct" and x.dim() == 3 else x
 
     def capture(self, x, model=None, inference=True):
         """The graph of one forward, in inference mode (or as the model was left)."""
         model = model or self.model
-        capture, inp = Capture(model, self.images), self.input(x)
+        capture, inp = Capture(model, self.layout), self.input(x)
         capture.recorder.input(inp, np.asarray(self.tensor(x)))
         for name, buffer in model.named_buffers():  # masks and running statistics: constants
             capture.recorder.constant(name, buffer, capture.canonical(buffer))
@@ -585,7 +631,7 @@ class TorchModel:
             with torch.no_grad(), eval_mode(model) if inference else contextlib.nullcontext(), capture:
                 out = model(inp)
         except (RuntimeError, IndexError) as exc:  # a model that does not run on x: one line, no traceback
-            given = "x permuted to NCHW" if self.images else "x"
+            given = f"x permuted {PERMUTED[self.layout]}" if self.layout else "x"
             raise ValueError(f"the torch model does not run on {given}: {first_line(exc)}") from exc
         finally:
             capture.close()
@@ -601,7 +647,7 @@ class TorchModel:
         for node in self.graph.anchors:
             before = layers.get(node.inputs[0])
             flat = before is not None and before.kind == "flatten" and len(before.shape) == 3
-            chw = (before.shape[2], before.shape[0], before.shape[1]) if flat and self.images else None
+            chw = (before.shape[2], before.shape[0], before.shape[1]) if flat and self.layout else None
             module, stage = node.owner if isinstance(node.owner, tuple) else (node.owner, 0)
             self.anchors.append((module, chw if isinstance(module, nn.Linear) else None, stage))
         return self.graph
