@@ -383,8 +383,8 @@ def test_a_block_count_mismatch_keras_torch_and_an_unsupported_layer_stop_before
     assert where(report) == ("structure", 2, "linear") and "3 blocks vs 2" in report.first.message
     assert all("pre" not in row for row in report.blocks) and report.hints == []
     assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["first"]["value"] is None
-    with pytest.raises(ValueError, match="not supported yet: Conv1d"):
-        rosetta.check(nn.Sequential(nn.Conv1d(1, 1, 1)), build("torch"), x)
+    with pytest.raises(ValueError, match="not supported yet: Conv3d"):
+        rosetta.check(nn.Sequential(nn.Conv3d(1, 1, 1)), build("torch"), x)
 
 
 # ---- Conv2D, pooling, Flatten, LSTM, GRU: torch, Keras and canonical (Flax refused, not yet) ----

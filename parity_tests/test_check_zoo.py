@@ -21,6 +21,7 @@ WITHOUT_KERAS = (
     "flax-nnx-mlp",
     "flax-nnx-cnn",
     "flax-minigpt",
+    "unet-parts",
 )  # Flax against torch: run once, not per backend
 NAMES = [pytest.param(name, id=name if name in WITHOUT_KERAS else f"{name}-keras") for name in ENTRIES]
 
