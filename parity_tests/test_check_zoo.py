@@ -22,6 +22,7 @@ WITHOUT_KERAS = (
     "flax-nnx-cnn",
     "flax-minigpt",
     "unet-parts",
+    "gpt-tied-flax",
 )  # Flax against torch: run once, not per backend
 NAMES = [pytest.param(name, id=name if name in WITHOUT_KERAS else f"{name}-keras") for name in ENTRIES]
 

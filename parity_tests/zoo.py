@@ -352,7 +352,7 @@ ZOO = [
 # LayerNorm, the output projection ----
 
 
-def gpt_torch(dtype, vocab=11, n_embd=8, n_head=2, n_layer=2, block_size=6):
+def gpt_torch(dtype, vocab=11, n_embd=8, n_head=2, n_layer=2, block_size=6, tied=False):
     import math
 
     import torch
@@ -401,6 +401,8 @@ def gpt_torch(dtype, vocab=11, n_embd=8, n_head=2, n_layer=2, block_size=6):
             self.wte, self.wpe = nn.Embedding(vocab, n_embd), nn.Embedding(block_size, n_embd)
             self.h = nn.ModuleList([Block() for _ in range(n_layer)])
             self.ln_f, self.lm_head = nn.LayerNorm(n_embd), nn.Linear(n_embd, vocab, bias=False)
+            if tied:  # nanoGPT's weight tying: one Parameter, the table and the output layer's weight
+                self.wte.weight = self.lm_head.weight
 
         def forward(self, idx):
             pos = torch.arange(0, idx.size(1), dtype=torch.long)
@@ -837,5 +839,97 @@ ZOO.append(
         optax_torch,
         "causal-mask",
         ("forward", 2, "causal-mask"),
+    )
+)
+
+
+def gpt_flax_port(net, dtype, bug, n_head=2):
+    """A Flax NNX port of the tied nanoGPT: the attention in jax.numpy, nnx.gelu(approximate=False)
+    (exact, as nn.GELU()), the output layer wte.attend (the table, tied). `bug="gelu-approximate"`
+    writes nnx.gelu as it defaults, the tanh approximation."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)  # float64 weights need it
+    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    n_embd, (vocab, block_size) = net.wte.embedding_dim, (net.wte.num_embeddings, net.wpe.num_embeddings)
+
+    class Block(nnx.Module):
+        def __init__(self):
+            self.ln_1, self.ln_2 = (
+                nnx.LayerNorm(n_embd, epsilon=1e-5, **kw),
+                nnx.LayerNorm(n_embd, epsilon=1e-5, **kw),
+            )
+            self.c_attn, self.c_proj = nnx.Linear(n_embd, 3 * n_embd, **kw), nnx.Linear(n_embd, n_embd, **kw)
+            self.c_fc, self.mlp_proj = (
+                nnx.Linear(n_embd, 4 * n_embd, **kw),
+                nnx.Linear(4 * n_embd, n_embd, **kw),
+            )
+
+        def __call__(self, x):
+            b, t, c = x.shape
+            q, k, v = (
+                a.reshape(b, t, n_head, c // n_head).transpose(0, 2, 1, 3)
+                for a in jnp.split(self.c_attn(self.ln_1(x)), 3, axis=-1)
+            )
+            att = jnp.where(
+                jnp.tril(jnp.ones((t, t), bool)), q @ k.transpose(0, 1, 3, 2) / np.sqrt(c // n_head), -jnp.inf
+            )
+            y = (jax.nn.softmax(att, axis=-1) @ v).transpose(0, 2, 1, 3).reshape(b, t, c)
+            x = x + self.c_proj(y)
+            return x + self.mlp_proj(nnx.gelu(self.c_fc(self.ln_2(x)), approximate=bug == "gelu-approximate"))
+
+    class GPT(nnx.Module):
+        def __init__(self):
+            self.wte, self.wpe = nnx.Embed(vocab, n_embd, **kw), nnx.Embed(block_size, n_embd, **kw)
+            self.h = nnx.List([Block() for _ in net.h])
+            self.ln_f = nnx.LayerNorm(n_embd, epsilon=1e-5, **kw)
+
+        def __call__(self, idx):
+            x = self.wte(idx) + self.wpe(jnp.arange(idx.shape[1]))
+            for block in self.h:
+                x = block(x)
+            return self.wte.attend(self.ln_f(x))
+
+    port = GPT()
+    a = lambda p: jnp.asarray(numpy_of(p))  # noqa: E731
+    port.wte.embedding.value, port.wpe.embedding.value = a(net.wte.weight), a(net.wpe.weight)
+    for block, source in zip(port.h, net.h):
+        for mine, theirs in ((block.ln_1, source.ln_1), (block.ln_2, source.ln_2)):
+            mine.scale.value, mine.bias.value = a(theirs.weight), a(theirs.bias)
+        pairs = (
+            (block.c_attn, source.attn.c_attn),
+            (block.c_proj, source.attn.c_proj),
+            (block.c_fc, source.c_fc),
+            (block.mlp_proj, source.mlp_proj),
+        )
+        for mine, theirs in pairs:
+            mine.kernel.value, mine.bias.value = a(theirs.weight).T, a(theirs.bias)
+    port.ln_f.scale.value, port.ln_f.bias.value = a(net.ln_f.weight), a(net.ln_f.bias)
+    return port
+
+
+def gpt_tied(dtype, bug=None):
+    net = gpt_torch(dtype, tied=True)
+    return net, gpt_flax_port(net, dtype, bug)
+
+
+def flax_token_loss_pair(dtype):
+    """Cross-entropy over every position: torch's flattened, optax's on (N, T, V)."""
+    return flax_token_losses(dtype)[::-1]
+
+
+ZOO.append(
+    Entry(
+        "gpt-tied-flax",
+        "karpathy/nanoGPT model.py @ 04a1d697ddc57aadb2edbe95816bf86c6b8918b0 (GPT with its weight tying, "
+        "wte.weight = lm_head.weight; CausalSelfAttention by hand), Flax NNX port tied by wte.attend",
+        gpt_tied,
+        next_tokens,
+        flax_token_loss_pair,
+        lambda dtype: optax_torch(dtype)[::-1],
+        "gelu-approximate",
+        ("forward", 6, "gelu-approximate"),
     )
 )
