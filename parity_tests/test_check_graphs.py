@@ -200,8 +200,8 @@ def test_a_torch_port_that_forgets_the_residual_of_a_keras_model():
 
 
 def test_every_unsupported_layer_is_named_at_once_before_any_number():
-    model = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(4, 2), nn.Conv2d(3, 2, 2, dilation=2))
-    with pytest.raises(ValueError, match=r"not supported yet: Conv1d \(0\), Conv2d with dilation, .* \(3\)$"):
+    model = nn.Sequential(nn.Conv3d(1, 2, 3), nn.Flatten(), nn.Linear(4, 2), nn.Conv2d(3, 2, 2, dilation=2))
+    with pytest.raises(ValueError, match=r"not supported yet: Conv3d \(0\), Conv2d with dilation, .* \(3\)$"):
         rosetta.check(model, model, np.zeros((2, 1, 6), "float32"))
 
 

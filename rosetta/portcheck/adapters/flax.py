@@ -388,6 +388,7 @@ class FlaxModel:
         self.dtype = str(kernels[0].dtype) if kernels else "float32"
         self.compute_dtype = self.dtype
         self.notes = ["Flax Dropout left active (deterministic=False)"] if dropout_active(model) else []
+        self.compiled = {}  # (x, y, loss) -> the compiled loss-and-gradient
 
     def capture(self, x, model=None):
         model = model or inference_copy(self.model)
@@ -436,16 +437,21 @@ class FlaxModel:
         return float(loss), self.grads(graphdef, grads, rest)
 
     def gradient(self, graphdef, rest, x, y, loss_fn):
-        """The loss and its gradient over the nnx.Param state, by nnx.value_and_grad under nnx.jit
-        (compiled once): NNX's own transforms, which carry a module that updates its own state as it
-        runs (an nnx.RNN's RNG counts)."""
-        x, y = self.tensor(x), self.tensor(y)
+        """The loss and its gradient over the nnx.Param state, by nnx.value_and_grad under nnx.jit,
+        compiled once per check (the loss and gradients, then the steps, reuse it): NNX's own
+        transforms, which carry a module that updates its own state as it runs (an nnx.RNN's RNG
+        counts)."""
+        key = (id(x), id(y), id(loss_fn))
+        if key not in self.compiled:
+            inputs, targets = self.tensor(x), self.tensor(y)
 
-        @nnx.jit
-        def value_and_grad(model):
-            return nnx.value_and_grad(lambda m: loss_fn(m(x), y))(model)
+            @nnx.jit
+            def value_and_grad(model):
+                return nnx.value_and_grad(lambda m: loss_fn(m(inputs), targets))(model)
 
-        return lambda params: value_and_grad(nnx.merge(graphdef, params, rest))
+            self.compiled[key] = (x, y, loss_fn, value_and_grad)  # the keys' objects kept alive
+        compiled = self.compiled[key][-1]
+        return lambda params: compiled(nnx.merge(graphdef, params, rest))
 
     def grads(self, graphdef, grads, rest):
         """A gradient state merged into the model's shape: its layers hold the gradients."""
