@@ -772,3 +772,27 @@ def test_keras_conv1d_port_with_torch_flatten_order_is_named():
     net = conv1d_net()
     report = rosetta.check(net, keras_conv1d_port(net, "float64", "flatten-order"), np.ones((4, 10, 2)))
     assert where(report)[:2] == ("weights", 1) and found(report) == ["flatten-order"], str(report)
+
+
+def test_a_float32_gradient_gap_that_the_models_own_rounding_makes_is_no_divergence():
+    """x = 1 + 2⁻³⁰ is 1 in float32: w·x − 1 is 0 there (ReLU off) and 2⁻³⁰ in float64 (on), so the
+    first sample adds nothing to the first layer's gradient in float32 and does in float64: the float32
+    model against its float64 copy differs there far beyond float32's tolerance, exactly as far as its
+    own float32 is from its float64. A different weight is still a difference."""
+    model = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1))
+    with torch.no_grad():
+        (
+            model[0].weight.fill_(1.0),
+            model[0].bias.fill_(-1.0),
+            model[2].weight.fill_(2.0),
+            model[2].bias.fill_(0.5),
+        )
+    import copy
+
+    double = copy.deepcopy(model).double()
+    x, y = np.array([[1 + 2.0**-30], [2.0], [3.0]]), np.array([[3.0], [1.0], [2.0]])
+    report = rosetta.check(model.eval(), double.eval(), x, y, loss="mse")
+    assert report.ok and any("float32 rounding at this depth" in note for note in report.notes), str(report)
+    with torch.no_grad():
+        double[2].weight.fill_(2.5)
+    assert where(rosetta.check(model, double, x, y, loss="mse"))[0] == "weights"

@@ -134,3 +134,30 @@ def loosen_loss(report, ev, names):
                 "trajectory": tolerances.TRAJECTORY["float32"],
             }
             return
+
+
+NOISE = 3  # a gap up to 3× a side's own float32-from-float64 distance is that rounding, not a difference
+
+
+def gradient_noise(report, ev, rels, rel_layer):
+    """A float32 check whose gradients differ beyond float32's tolerance: how far a side's own float32
+    gradients are from those of its float64 copy (torch: a double deep copy), per block; the gap is
+    rounding at this depth where it is within NOISE times that (a ReLU whose input rounding moved
+    across 0, a sum over many tokens), and the notes say so. (framework, per block) or None."""
+    tol = report.tolerance["gradient"]
+    if report.dtype != "float32" or all(rel <= tol for rel in rels):
+        return None
+    for m, own, loss_fn in ((ev.ma, ev.ga, ev.loss_fns[0]), (ev.mb, ev.gb, ev.loss_fns[1])):
+        if m.dtype == "float32" and hasattr(m.model, "float64_grads"):
+            exact = m.pick(m.model.float64_grads(ev.x, ev.y, loss_fn))
+            noise = [rel_layer(a, b, "float32") for a, b in zip(own, exact)]
+            within = [i for i, rel in enumerate(rels) if tol < rel <= NOISE * noise[i]]
+            if within:
+                gap, own = max(rels[i] for i in within), max(noise[i] for i in within)
+                report.notes.append(
+                    f"gradients of blocks {within} differ by up to {gap:.1e}, within {NOISE}× "
+                    f"{m.framework}'s own float32 gradients' distance from its float64 copy's (up to "
+                    f"{own:.1e}): float32 rounding at this depth, not a difference"
+                )
+            return m.framework, noise
+    return None

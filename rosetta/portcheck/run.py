@@ -369,10 +369,12 @@ def compare_loss(report, ev):
     tol = report.tolerance["gradient"]
     if rel > tol:
         report.divergences.append(Divergence("loss", None, None, rel))
-    for i, (ga, gb) in enumerate(zip(ev.ga, ev.gb)):
-        report.blocks[i]["grad"] = rel_layer(ga, gb, report.dtype)
-        if report.blocks[i]["grad"] > tol:
-            report.divergences.append(Divergence("gradient", i, "linear", report.blocks[i]["grad"]))
+    rels = [rel_layer(ga, gb, report.dtype) for ga, gb in zip(ev.ga, ev.gb)]
+    noise = measured.gradient_noise(report, ev, rels, rel_layer)
+    for i, rel in enumerate(rels):
+        report.blocks[i]["grad"] = rel
+        if rel > tol and not (noise and rel <= measured.NOISE * noise[1][i]):
+            report.divergences.append(Divergence("gradient", i, "linear", rel))
 
 
 def compare_steps(report, ra, rb):

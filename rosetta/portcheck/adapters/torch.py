@@ -605,17 +605,16 @@ class TorchModel:
         if self.layout:
             self.notes.append(f"input permuted {PERMUTED[self.layout]} for torch")
 
-    def tensor(self, a):
+    def tensor(self, a, dtype=None):
         a = np.asarray(a)
-        return (
-            torch.from_numpy(a) if a.dtype.kind in "iu" else torch.tensor(a, dtype=getattr(torch, self.dtype))
-        )
+        dtype = getattr(torch, dtype or self.dtype)
+        return torch.from_numpy(a) if a.dtype.kind in "iu" else torch.tensor(a, dtype=dtype)
 
-    def input(self, x):
+    def input(self, x, dtype=None):
         """The model's own input or target: NHWC images -> NCHW for a model that starts with a Conv2d,
         (N, T, C) -> (N, C, T) for one that starts with a Conv1d (a per-pixel or per-step target
         likewise; any other is as given)."""
-        x = self.tensor(x)
+        x = self.tensor(x, dtype)
         if self.layout == "nchw" and x.dim() == 4:
             return x.permute(0, 3, 1, 2)
         return x.permute(0, 2, 1) if self.layout == "nct" and x.dim() == 3 else x
@@ -673,6 +672,16 @@ class TorchModel:
             params = [p for p in self.model.parameters() if p.requires_grad]  # a frozen bias_hh: none
             grads = dict(zip(params, torch.autograd.grad(loss, params)))
         return float(loss.detach()), self.canonical(read=grads.get)
+
+    def float64_grads(self, x, y, loss_fn):
+        """The gradients of a float64 deep copy, on x and y in float64: measures this model's own
+        float32 rounding (rosetta.portcheck.measured.gradient_noise)."""
+        model = copy.deepcopy(self.model).double()
+        with eval_mode(model):
+            loss = loss_fn(model(self.input(x, "float64")), self.input(y, "float64"))
+            params = [p for p in model.parameters() if p.requires_grad]
+            grads = dict(zip(params, torch.autograd.grad(loss, params)))
+        return self.canonical(model, read=grads.get)
 
     def train(self, x, y, loss_fn, factory, steps):
         """`steps` optimizer steps on a deep copy; the weights, gradients and lr of every step."""
