@@ -107,8 +107,9 @@ def keras_hand_port(net, dtype, bug):
             n, t = ops.shape(x)[0], ops.shape(x)[1]
             parts = ops.split(self.c_attn(x), 3, axis=-1)
             q, k, v = (parts[1], parts[0], parts[2]) if bug == "qkv-order" else parts
-            q, k, v = (ops.transpose(ops.reshape(a, (n, t, HEADS, D)), (0, 2, 1, 3)) for a in (q, k, v))
-            scale = 1.0 / D if bug == "attention-scale" else 1.0 / math.sqrt(D)
+            h = 4 if bug == "attention-heads" else HEADS
+            q, k, v = (ops.transpose(ops.reshape(a, (n, t, h, E // h)), (0, 2, 1, 3)) for a in (q, k, v))
+            scale = 1.0 / (E // h) if bug == "attention-scale" else 1.0 / math.sqrt(E // h)
             att = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * scale
             allowed = np.tril(np.ones((T, T), bool), 1 if bug == "causal-mask" else 0)
             att = ops.where(allowed, att, -np.inf)
@@ -173,8 +174,9 @@ def flax_hand_port(net, dtype, bug):
             n, t, _ = x.shape
             q, k, v = jnp.split(self.c_attn(x), 3, axis=-1)
             q, k = (k, q) if bug == "qkv-order" else (q, k)
-            q, k, v = (a.reshape(n, t, HEADS, D).transpose(0, 2, 1, 3) for a in (q, k, v))
-            scale = 1.0 / D if bug == "attention-scale" else 1.0 / math.sqrt(D)
+            h = 4 if bug == "attention-heads" else HEADS
+            q, k, v = (a.reshape(n, t, h, E // h).transpose(0, 2, 1, 3) for a in (q, k, v))
+            scale = 1.0 / (E // h) if bug == "attention-scale" else 1.0 / math.sqrt(E // h)
             att = q @ k.transpose(0, 1, 3, 2) * scale
             mask = jnp.tril(jnp.ones((t, t), bool), 1 if bug == "causal-mask" else 0)
             att = jax.nn.softmax(jnp.where(mask, att, -jnp.inf), axis=-2 if bug == "softmax-axis" else -1)
@@ -249,7 +251,7 @@ BUGS = [
     *[
         (pair, bug, 0)
         for pair in ("keras-by-hand", "flax-by-hand")
-        for bug in ("attention-scale", "causal-mask", "qkv-order", "softmax-axis")
+        for bug in ("attention-scale", "causal-mask", "qkv-order", "softmax-axis", "attention-heads")
     ],
 ]
 

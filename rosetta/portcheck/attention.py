@@ -114,15 +114,17 @@ def nearest(run, out, heads, dtype):
     return min(runs, key=lambda r: tolerances.rel_diff(out, r, dtype), default=None)
 
 
+DESCRIBE = {
+    "mask": lambda value: "no mask" if value == "none" else f"a {value} mask",
+    "scale": lambda value: "unscaled scores" if value == "none" else f"scores scaled by {value}",
+    "axis": lambda value: f"its softmax over the {value}",
+    "order": lambda value: f"its packed projection split as {', '.join(value)}",
+    "heads": lambda value: f"{value} heads",
+}
+
+
 def describe(setting, field):
-    value = getattr(setting, field)
-    return {
-        "mask": "no mask" if value == "none" else f"a {value} mask",
-        "scale": "unscaled scores" if value == "none" else f"scores scaled by {value}",
-        "axis": f"its softmax over the {value}",
-        "order": f"its packed projection split as {', '.join(value)}",
-        "heads": f"{value} heads",
-    }[field]
+    return DESCRIBE[field](getattr(setting, field))
 
 
 FIXES = {
