@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import rosetta
+from parity_tests.zoo import nnx_kwargs
 
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
@@ -509,8 +510,7 @@ def flax_port(net, dtype, middle):
     """An nnx.Sequential: Linear, `middle` (a function, or a module taking the net's [1] weight), Linear."""
     nnx = pytest.importorskip("flax.nnx")
     jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
-    kw = {"dtype": dtype, "param_dtype": dtype, "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
     first, last = net[0], net[-1]
     linears = (
         nnx.Linear(first.in_features, first.out_features, **kw),
@@ -667,8 +667,7 @@ def flax_lm(model, tied):
     a copy of it (untied)."""
     jax = pytest.importorskip("jax")
     nnx = pytest.importorskip("flax.nnx")
-    jax.config.update("jax_enable_x64", True)
-    kw = {"dtype": "float64", "param_dtype": "float64", "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs("float64")
 
     class Port(nnx.Module):
         def __init__(self):
@@ -734,8 +733,7 @@ def keras_conv1d_port(net, dtype, bug=None):
 def flax_conv1d_port(net, dtype):
     jax = pytest.importorskip("jax")
     nnx = pytest.importorskip("flax.nnx")
-    jax.config.update("jax_enable_x64", True)
-    kw = {"dtype": dtype, "param_dtype": dtype, "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     class Port(nnx.Module):
         def __init__(self):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import rosetta
+from parity_tests.zoo import nnx_kwargs
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -32,8 +33,7 @@ def flax_port(model, dtype, bug):
     forward RNN the backward layer's weights and back."""
     jax = pytest.importorskip("jax")
     nnx = pytest.importorskip("flax.nnx")
-    jax.config.update("jax_enable_x64", True)
-    kw = {"dtype": dtype, "param_dtype": dtype, "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     class Port(nnx.Module):
         def __init__(self):
@@ -107,41 +107,37 @@ def keras_gru_port(net, dtype, bug):
     return model
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_keras_bidirectional_lstm_against_flax_is_ok(dtype):
-    optax = pytest.importorskip("optax")
-    model = keras_bilstm(dtype)
-    x, y = tokens(dtype)
-    optimizers = (keras.optimizers.SGD(0.125), optax.sgd(0.125))
-    report = rosetta.check(
-        model, flax_port(model, dtype, None), x, y, loss="mse", optimizer=optimizers, steps=3
-    )
-    assert report.ok and report.hints == [], str(report)
-
-
-def test_keras_bidirectional_lstm_against_flax_directions_swapped():
-    model = keras_bilstm("float64")
-    report = rosetta.check(model, flax_port(model, "float64", "bidirectional-order"), tokens("float64")[0])
-    assert (report.first.stage, report.first.block) == ("weights", 1), str(report)
-    assert [h.kind for h in report.hints] == ["bidirectional-order"], str(report)
-
-
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_torch_bidirectional_gru_against_keras_is_ok(dtype):
+def bidirectional_pair(pair, dtype, bug=None):
+    """(original, port, optimizers): Keras's LSTM against Flax, or torch's GRU against Keras."""
+    if pair == "keras-flax":
+        model, optax = keras_bilstm(dtype), pytest.importorskip("optax")
+        return model, flax_port(model, dtype, bug), (keras.optimizers.SGD(0.125), optax.sgd(0.125))
     import torch
 
     net = torch_bigru(dtype)
-    x, y = tokens(dtype)
-    optimizers = (lambda p: torch.optim.SGD(p, lr=0.125), keras.optimizers.SGD(0.125))
-    report = rosetta.check(
-        net, keras_gru_port(net, dtype, None), x, y, loss="mse", optimizer=optimizers, steps=3
+    return (
+        net,
+        keras_gru_port(net, dtype, bug),
+        (lambda p: torch.optim.SGD(p, lr=0.125), keras.optimizers.SGD(0.125)),
     )
+
+
+PAIRS = ["keras-flax", "torch-keras"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("pair", PAIRS)
+def test_bidirectional_port_is_ok(pair, dtype):
+    a, b, optimizers = bidirectional_pair(pair, dtype)
+    x, y = tokens(dtype)
+    report = rosetta.check(a, b, x, y, loss="mse", optimizer=optimizers, steps=3)
     assert report.ok and report.hints == [], str(report)
 
 
-def test_torch_bidirectional_gru_against_keras_directions_swapped():
-    net = torch_bigru("float64")
-    report = rosetta.check(net, keras_gru_port(net, "float64", "bidirectional-order"), tokens("float64")[0])
+@pytest.mark.parametrize("pair", PAIRS)
+def test_bidirectional_directions_swapped_are_named(pair):
+    a, b, _ = bidirectional_pair(pair, "float64", "bidirectional-order")
+    report = rosetta.check(a, b, tokens("float64")[0])
     assert (report.first.stage, report.first.block) == ("weights", 1), str(report)
     assert [h.kind for h in report.hints] == ["bidirectional-order"], str(report)
 

@@ -3,6 +3,7 @@ another framework and one realistic bug to plant in it. Written here after the s
 no code is copied. Every entry: build(dtype, bug=None) -> (original, port), data(dtype) -> (x, y), the
 loss by name, each side's optimizer, and where the planted bug must be found: (stage, block, hint)."""
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,28 @@ class Entry:
     bug: str
     found: tuple  # (stage, block, hint) of the planted bug
     trains_apart: tuple = ()  # (block, hint) where even the correct port cannot train alike: at step 1
+
+
+def ported(original, port):
+    """An entry's build(dtype, bug=None) -> (original, its port): original(dtype), then
+    port(original, dtype, bug)."""
+
+    def build(dtype, bug=None):
+        model = original(dtype)
+        return model, port(model, dtype, bug)
+
+    return build
+
+
+def nnx_kwargs(dtype):
+    """A Flax layer's dtype, param_dtype and rngs; float64 weights need jax_enable_x64 (else JAX makes
+    float32 ones)."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)
+    return {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
 
 
 def numpy_of(p):
@@ -88,9 +111,7 @@ def mnist_keras_port(net, dtype, bug):
     return port
 
 
-def mnist(dtype, bug=None):
-    net = mnist_torch(dtype)
-    return net, mnist_keras_port(net, dtype, bug)
+mnist = ported(mnist_torch, mnist_keras_port)
 
 
 def images(dtype, n=8, size=10, classes=10):
@@ -219,9 +240,7 @@ def text_torch_port(model, dtype, bug):
     return net.eval()
 
 
-def text(dtype, bug=None):
-    model = text_keras(dtype)
-    return model, text_torch_port(model, dtype, bug)
+text = ported(text_keras, text_torch_port)
 
 
 def tokens(dtype, n=16):
@@ -284,9 +303,7 @@ def flax_torch_port(model, dtype, bug):
     return net.eval()
 
 
-def flax_basics(dtype, bug=None):
-    model = flax_mlp(dtype)
-    return model, flax_torch_port(model, dtype, bug)
+flax_basics = ported(flax_mlp, flax_torch_port)
 
 
 def features(dtype, n=16, width=5, classes=3):
@@ -481,9 +498,7 @@ def gpt_keras_port(net, dtype, bug, n_head=2):
     return port
 
 
-def gpt(dtype, bug=None):
-    net = gpt_torch(dtype)
-    return net, gpt_keras_port(net, dtype, bug)
+gpt = ported(gpt_torch, gpt_keras_port)
 
 
 def next_tokens(dtype, n=4, t=6, vocab=11):
@@ -522,12 +537,9 @@ ZOO.append(
 
 
 def flax_cnn(dtype):
-    import jax
-    import jax.numpy as jnp
     from flax import nnx
 
-    jax.config.update("jax_enable_x64", True)  # float64 weights need it (else JAX makes float32 ones)
-    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     class CNN(nnx.Module):
         def __init__(self):
@@ -569,9 +581,7 @@ def flax_cnn_torch_port(model, dtype, bug):
     return net.eval()
 
 
-def flax_cnn_pair(dtype, bug=None):
-    model = flax_cnn(dtype)
-    return model, flax_cnn_torch_port(model, dtype, bug)
+flax_cnn_pair = ported(flax_cnn, flax_cnn_torch_port)
 
 
 ZOO.append(
@@ -635,12 +645,10 @@ def transformer_keras(dtype, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
 def transformer_flax_port(model, dtype, bug, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
     """The Flax NNX port: nnx.MultiHeadAttention(qkv_features=heads·key_dim) takes Keras's kernels
     (E, h, d) as they are; `bug="qkv-order"` copies Keras's key projection into the query and back."""
-    import jax
     import jax.numpy as jnp
     from flax import nnx
 
-    jax.config.update("jax_enable_x64", True)  # float64 weights need it
-    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     class Port(nnx.Module):
         def __init__(self):
@@ -677,9 +685,7 @@ def transformer_flax_port(model, dtype, bug, maxlen=6, vocab=12, embed=8, heads=
     return port
 
 
-def transformer(dtype, bug=None):
-    model = transformer_keras(dtype)
-    return model, transformer_flax_port(model, dtype, bug)
+transformer = ported(transformer_keras, transformer_flax_port)
 
 
 def keras_optax(dtype):
@@ -711,12 +717,10 @@ ZOO.append(
 def minigpt_flax(dtype, maxlen=6, vocab=11, embed=8, heads=2, ff=8, blocks=2):
     """TokenAndPositionEmbedding, TransformerBlocks (causal nnx.MultiHeadAttention, residual,
     LayerNorm ε 1e-6, relu FFN) and the output layer, as the tutorial writes them; dropout left out."""
-    import jax
     import jax.numpy as jnp
     from flax import nnx
 
-    jax.config.update("jax_enable_x64", True)  # float64 weights need it
-    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     class TransformerBlock(nnx.Module):
         def __init__(self):
@@ -808,9 +812,7 @@ def minigpt_torch_port(model, dtype, bug):
     return net.eval()
 
 
-def minigpt(dtype, bug=None):
-    model = minigpt_flax(dtype)
-    return model, minigpt_torch_port(model, dtype, bug)
+minigpt = ported(minigpt_flax, minigpt_torch_port)
 
 
 def flax_token_losses(dtype):
@@ -851,8 +853,7 @@ def gpt_flax_port(net, dtype, bug, n_head=2):
     import jax.numpy as jnp
     from flax import nnx
 
-    jax.config.update("jax_enable_x64", True)  # float64 weights need it
-    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
     n_embd, (vocab, block_size) = net.wte.embedding_dim, (net.wte.num_embeddings, net.wpe.num_embeddings)
 
     class Block(nnx.Module):
@@ -910,9 +911,7 @@ def gpt_flax_port(net, dtype, bug, n_head=2):
     return port
 
 
-def gpt_tied(dtype, bug=None):
-    net = gpt_torch(dtype, tied=True)
-    return net, gpt_flax_port(net, dtype, bug)
+gpt_tied = ported(functools.partial(gpt_torch, tied=True), gpt_flax_port)
 
 
 def flax_token_loss_pair(dtype):

@@ -5,7 +5,7 @@ sources named on each; no code is copied."""
 
 import numpy as np
 
-from parity_tests.zoo import Entry, keras_optax, nll_optimizers, numpy_of, optax_torch
+from parity_tests.zoo import Entry, keras_optax, nll_optimizers, nnx_kwargs, numpy_of, optax_torch, ported
 
 # ---- torchvision SqueezeNet: Fire (squeeze 1x1 conv + relu, expand 1x1 and 3x3 convs + relu,
 # torch.cat on channels), SqueezeNet's classifier (Dropout, 1x1 conv, relu, AdaptiveAvgPool2d) ----
@@ -74,9 +74,7 @@ def squeezenet_keras_port(net, dtype, bug):
     return port
 
 
-def squeezenet(dtype, bug=None):
-    net = squeezenet_torch(dtype)
-    return net, squeezenet_keras_port(net, dtype, bug)
+squeezenet = ported(squeezenet_torch, squeezenet_keras_port)
 
 
 def fire_images(dtype, n=8, size=6, channels=3, classes=5):
@@ -121,12 +119,10 @@ def mlp_block_flax_port(model, dtype, bug):
     """The Flax NNX port: nnx.Linear kernels are (in, out) as Keras's, copied as they are; relu in
     __call__ as the guide's call has it. `bug="transpose"` copies linear_2's square (4, 4) kernel
     transposed, as a port written by habit from torch's (out, in) weights does: the shapes cannot tell."""
-    import jax
     import jax.numpy as jnp
     from flax import nnx
 
-    jax.config.update("jax_enable_x64", True)  # float64 weights need it (else JAX makes float32 ones)
-    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     def linear(dense, transposed=False):
         kernel, bias = dense.get_weights()
@@ -149,9 +145,7 @@ def mlp_block_flax_port(model, dtype, bug):
     return MLPBlock()
 
 
-def mlp_block(dtype, bug=None):
-    model = mlp_block_keras(dtype)
-    return model, mlp_block_flax_port(model, dtype, bug)
+mlp_block = ported(mlp_block_keras, mlp_block_flax_port)
 
 
 def regression(dtype, n=16, width=5):
@@ -258,12 +252,10 @@ def unet_flax_port(net, dtype, bug):
     """The Flax NNX port: kernels (out, in, kh, kw) -> (kh, kw, in, out); the up-convolution's torch
     weight (in, out, kh, kw) -> nnx.ConvTranspose's (kh, kw, in, out), flipped in space, as its
     transpose_kernel=False applies it; `bug="conv-transpose-kernel"` leaves out the flip."""
-    import jax
     import jax.numpy as jnp
     from flax import nnx
 
-    jax.config.update("jax_enable_x64", True)  # float64 weights need it
-    kw = {"dtype": jnp.dtype(dtype), "param_dtype": jnp.dtype(dtype), "rngs": nnx.Rngs(0)}
+    kw = nnx_kwargs(dtype)
 
     class DoubleConv(nnx.Module):
         def __init__(self, c_in, c_out):
@@ -304,9 +296,7 @@ def unet_flax_port(net, dtype, bug):
     return port
 
 
-def unet(dtype, bug=None):
-    net = unet_torch(dtype)
-    return net, unet_flax_port(net, dtype, bug)
+unet = ported(unet_torch, unet_flax_port)
 
 
 def masks(dtype, n=4, size=8):
@@ -379,9 +369,7 @@ def mnist_rnn_keras_port(net, dtype, bug, rows=6, hidden=8, fc=6, classes=4):
     return port
 
 
-def mnist_rnn(dtype, bug=None):
-    net = mnist_rnn_torch(dtype)
-    return net, mnist_rnn_keras_port(net, dtype, bug)
+mnist_rnn = ported(mnist_rnn_torch, mnist_rnn_keras_port)
 
 
 def image_rows(dtype, n=8, rows=6, classes=4):
@@ -462,9 +450,7 @@ def bilstm_torch_port(model, dtype, bug, vocab=12, embed=4, units=3):
     return net.eval()
 
 
-def bilstm(dtype, bug=None):
-    model = bilstm_keras(dtype)
-    return model, bilstm_torch_port(model, dtype, bug)
+bilstm = ported(bilstm_keras, bilstm_torch_port)
 
 
 def reviews(dtype, n=8, length=5, vocab=12):
@@ -552,9 +538,7 @@ def fcn_torch_port(model, dtype, bug, filters=4, classes=2):
     return net.eval()
 
 
-def fcn(dtype, bug=None):
-    model = fcn_keras(dtype)
-    return model, fcn_torch_port(model, dtype, bug)
+fcn = ported(fcn_keras, fcn_torch_port)
 
 
 def series(dtype, n=8, steps=12, classes=2):
