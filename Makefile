@@ -23,7 +23,7 @@ test: $(STAMP)
 test-tensorflow: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest
 
-KERAS_TESTS := parity_tests/test_keras.py parity_tests/test_divergences.py parity_tests/test_check.py \
+KERAS_TESTS := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py parity_tests/test_check.py \
 	parity_tests/test_check_cli.py parity_tests/test_check_docs.py parity_tests/test_check_graphs.py \
 	parity_tests/test_check_zoo.py parity_tests/test_check_attention.py parity_tests/test_check_recurrent.py
 

@@ -8,7 +8,7 @@ difference, so a run can report the measured numbers (see conftest.py).
 import numpy as np
 
 import reference_numpy as ref
-from rosetta import tolerances
+from rosetta import frameworks, tasks, tolerances
 from rosetta.tolerances import rel_diff, rel_diff_params
 
 MEASURED = {}  # (framework, dtype, check) -> worst relative difference seen this session
@@ -41,6 +41,12 @@ def assert_forward_parity(fw, task, dtype, params=None, name=None):
     for check, value in diffs.items():
         record(name or fw.__name__, dtype, check, value)
     assert max(diffs.values()) <= tolerances.FORWARD[dtype], diffs
+
+
+def own_form(framework, task):
+    """The reference variant `framework` computes (rosetta.frameworks.formula): Keras's Adam ε̂ and its
+    momentum velocity once the lr changes; the task as it is for torch and JAX."""
+    return tasks.with_optimizer(task, **frameworks.formula(framework.split("-")[0], task))
 
 
 def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None, every=1):
