@@ -161,10 +161,18 @@ def named_loss(name, k):
         return keras.losses.MeanSquaredError(), 1.0  # mean over all N·K
     # from_logits=True: without it Keras reads the output as probabilities and clips them at 1e-7
     if name == "bce_logits":
-        return keras.losses.BinaryCrossentropy(from_logits=True), 1.0
+        return on_the_output(keras.losses.BinaryCrossentropy(from_logits=True)), 1.0
     if name == "softmax_ce":  # labels (N,), logits (N, K)
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), 1.0
+        return on_the_output(keras.losses.SparseCategoricalCrossentropy(from_logits=True)), 1.0
     raise unknown("loss", name, LOSSES)
+
+
+def on_the_output(loss):
+    """The loss of the output itself. TensorFlow's cross-entropies, from_logits=True or not, take a
+    sigmoid output's own input in its place (the `_keras_logits` the activation stores on it, or the
+    Sigmoid op's input in a tf.function: docs/divergences.md, logits-path/keras), so a last layer's
+    sigmoid would be skipped; ops.copy (tf.identity) hands them a tensor that is only the output."""
+    return lambda y_true, y_pred: loss(y_true, ops.copy(y_pred))
 
 
 def multitask(task):

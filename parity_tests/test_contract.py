@@ -6,6 +6,7 @@ process): forward, loss and every gradient; training trajectories; the tutorial'
 What only one framework has (its defaults the checks catch, Keras's windows, JAX's kinks) stays in
 that framework's own test file."""
 
+import dataclasses
 import importlib
 
 import keras
@@ -119,3 +120,13 @@ def test_a_diverging_run_names_the_reference_s_first_bad_step(fw):
     with pytest.raises(DivergedError, match=r"task 'line' diverged: loss is (nan|inf) at step \d+") as got:
         impl(fw).train(task, task.init_params(), 100)
     assert str(got.value).split(" at step ")[1] == str(expected.value).split(" at step ")[1]
+
+
+@pytest.mark.parametrize("fw", FRAMEWORKS)
+@pytest.mark.parametrize("loss", ["bce_logits", "softmax_ce"])
+def test_a_sigmoid_output_under_a_logits_loss_is_the_loss_of_that_output(fw, loss):
+    """The loss reads the sigmoid's output as logits, as the reference does: on TensorFlow Keras's
+    cross-entropies would read the sigmoid's input instead (docs/divergences.md, logits-path/keras)."""
+    task = tasks.make((2, 3, 1 if loss == "bce_logits" else 3), ("tanh", "sigmoid"), loss, seed=1)
+    assert_forward_parity(impl(fw), task, "float64", name=fw)
+    assert_trajectory_parity(impl(fw), dataclasses.replace(task, epochs=5), "float64", name=fw)
