@@ -148,7 +148,11 @@ def keras_loss(task):
     """(a Keras loss, the loss_weights compile takes) for the task's loss."""
     if task.loss == "multitask":
         return multitask(task), 1.0  # compile takes a function (y_true, y_pred) as a loss
-    return named_loss(task.loss, task.n_out)
+    loss, weight = named_loss(task.loss, task.n_out)
+    return (on_the_output(loss) if task.loss in LOGITS else loss), weight
+
+
+LOGITS = ("bce_logits", "softmax_ce")  # the cross-entropies on logits
 
 
 def named_loss(name, k):
@@ -161,9 +165,9 @@ def named_loss(name, k):
         return keras.losses.MeanSquaredError(), 1.0  # mean over all N·K
     # from_logits=True: without it Keras reads the output as probabilities and clips them at 1e-7
     if name == "bce_logits":
-        return on_the_output(keras.losses.BinaryCrossentropy(from_logits=True)), 1.0
+        return keras.losses.BinaryCrossentropy(from_logits=True), 1.0
     if name == "softmax_ce":  # labels (N,), logits (N, K)
-        return on_the_output(keras.losses.SparseCategoricalCrossentropy(from_logits=True)), 1.0
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), 1.0
     raise unknown("loss", name, LOSSES)
 
 

@@ -580,13 +580,13 @@ def form(optimizer):
 def loss_function(loss):
     """A name from rosetta.tasks.LOSSES as impl_keras computes it, or the user's own Keras loss."""
     if isinstance(loss, str):
-        from impl_keras.mlp import named_loss
+        from impl_keras.mlp import LOGITS, named_loss, on_the_output
 
         def by_name(y, out):
             keras_loss, weight = named_loss(loss, out.shape[-1])
             dtype = keras.backend.standardize_dtype(out.dtype)  # a Loss computes in floatx unless told
             keras_loss = type(keras_loss).from_config(keras_loss.get_config() | {"dtype": dtype})
-            return weight * keras_loss(y, out)
+            return weight * (on_the_output(keras_loss) if loss in LOGITS else keras_loss)(y, out)
 
         return by_name
     return loss
