@@ -276,6 +276,66 @@ def test_a_flax_module_port_of_a_residual_torch_model_is_ok_and_its_missing_resi
         )
 
 
+class Branches(nn.Module):
+    """SqueezeNet's Fire in small: two branches, each through relu, concatenated, then a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.head = nn.Linear(4, 3), nn.Linear(4, 3), nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.head(torch.cat([torch.relu(self.a(x)), torch.relu(self.b(x))], 1))
+
+
+def hidden_branches(model, side, bug=None):
+    """The port with the relus and the concatenation in a Flax `__call__` or a Keras subclassed `call`,
+    where the capture cannot see them; `bug="relu"` forgets the first branch's relu."""
+    relu_a = (lambda h: h) if bug == "relu" else None
+    if side == "flax":
+        import jax.numpy as jnp
+        from flax import nnx
+
+        class FlaxBranches(nnx.Module):
+            def __init__(self):
+                self.a, self.b, self.head = (
+                    nnx.Linear(n, m, rngs=nnx.Rngs(0)) for n, m in ((4, 3), (4, 3), (6, 2))
+                )
+
+            def __call__(self, x):
+                return self.head(jnp.concatenate([(relu_a or nnx.relu)(self.a(x)), nnx.relu(self.b(x))], -1))
+
+        port = FlaxBranches()
+        for linear, source in ((port.a, model.a), (port.b, model.b), (port.head, model.head)):
+            linear.kernel[...], linear.bias[...] = map(jnp.asarray, linear_weights(source))
+        return port
+
+    class KerasBranches(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.head = keras.layers.Dense(3), keras.layers.Dense(3), keras.layers.Dense(2)
+
+        def call(self, x):
+            ops = keras.ops
+            return self.head(ops.concatenate([(relu_a or ops.relu)(self.a(x)), ops.relu(self.b(x))], -1))
+
+    port = KerasBranches()
+    port(np.zeros((1, 4), "float32"))
+    for dense, source in ((port.a, model.a), (port.b, model.b), (port.head, model.head)):
+        dense.set_weights(list(linear_weights(source)))
+    return port
+
+
+@pytest.mark.parametrize("side", ["flax", "keras"])
+def test_branches_joined_where_the_capture_cannot_see_are_compared_where_they_meet(side):
+    """The first branch's relu and the concatenation are hidden: its block is compared at the Linear's
+    output, not read as "no activation" (a false structure divergence and activation hint, once)."""
+    model, (x, y) = torch_model(Branches), data()
+    report = rosetta.check(model, hidden_branches(model, side), x, y, loss="mse")
+    assert report.ok and report.hints == [], str(report)
+    report = rosetta.check(model, hidden_branches(model, side, bug="relu"), x)
+    assert where(report) == ("forward", 1, "activation"), str(report)
+
+
 # ---- optimizers: verdicts from the replay, not from a loosened tolerance ----
 
 

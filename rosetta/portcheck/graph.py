@@ -48,6 +48,7 @@ class Graph:
 class Block:
     anchor: Node
     ops: list = field(default_factory=list)  # the Nodes after the anchor, up to the next one
+    loose: bool = False  # what it computes last reaches only code the capture cannot see
 
     @property
     def layers(self):
@@ -63,8 +64,8 @@ class Block:
 
     @property
     def seen(self):
-        """Every op after the anchor was captured (none hidden)."""
-        return all(op.layer.kind != "hidden" for op in self.ops)
+        """Every op after the anchor was captured (none hidden, and its value reaches a captured op)."""
+        return not self.loose and all(op.layer.kind != "hidden" for op in self.ops)
 
     def signature(self):
         """The ops that compute something, in order: what a port must reproduce (an activation by its
@@ -73,7 +74,9 @@ class Block:
         return [layer.act if layer.kind == "act" else (layer.kind, layer.config) for layer in ops]
 
     def describe(self):
-        names = [self.anchor.layer.name] + [self.label(op) for op in self.ops if shown(op)]
+        names = (
+            [self.anchor.layer.name] + [self.label(op) for op in self.ops if shown(op)] + ["…"] * self.loose
+        )
         return " → ".join(name for k, name in enumerate(names) if not (name == "…" == names[k - 1]))
 
     def label(self, op):
@@ -126,7 +129,19 @@ def blocks(graph, rank=None):
             found[k].ops.append(node)
         elif node.layer.kind not in PASSTHROUGH + ("hidden",):
             raise NotSupported(f"not supported yet: {node.layer.name} before the first parametrized layer")
+    mark_loose(graph, found.values())
     return [found[k] for k in sorted(found)]
+
+
+def mark_loose(graph, found):
+    """A block whose last value no captured op reads, and which is not the output, goes on in code the
+    capture cannot see: a branch activated and joined in a subclassed `call` or a Flax `__call__`
+    (SqueezeNet's Fire: cat([relu(expand1x1(x)), relu(expand3x3(x))])). Its ops are not known."""
+    read = {name for node in graph.nodes if node.layer.kind != "hidden" for name in node.inputs}
+    output = graph.output or graph.nodes[-1].name
+    for block in found:
+        last = (block.ops[-1] if block.ops else block.anchor).name
+        block.loose = last not in read and last != output
 
 
 def triples(graph, found):

@@ -36,6 +36,9 @@ def compare(a, b, x, y, loss, optimizer, steps):
         return report
     ma, mb = Aligned(ma, range(len(found_a))), Aligned(mb, order, [found_b[j] for j in order])
     blocks_a, blocks_b = graph.blocks(ma.graph, ma.rank), graph.blocks(mb.graph, mb.rank)
+    ma.loose = mb.loose = {
+        i for i, blocks in enumerate(zip(blocks_a, blocks_b)) if any(b.loose for b in blocks)
+    }
     report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
     ev.fa, ev.fb = sequences.paired(ma.triples(ma.graph), mb.triples(mb.graph), blocks_a)
@@ -62,6 +65,7 @@ class Aligned:
         self.model, self.order = model, list(order)
         ordered = ordered or graph.blocks(model.graph)
         self.rank = {block.anchor.name: i for i, block in enumerate(ordered)}
+        self.loose = set()  # blocks loose on either side: compared at the anchor's output only
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -70,7 +74,8 @@ class Aligned:
         return [per_anchor[j] for j in self.order]
 
     def triples(self, captured):
-        return graph.triples(captured, graph.blocks(captured, self.rank))
+        found = graph.triples(captured, graph.blocks(captured, self.rank))
+        return [(x, pre, pre if i in self.loose else post) for i, (x, pre, post) in enumerate(found)]
 
     def weights(self):
         return self.pick(self.model.weights())
