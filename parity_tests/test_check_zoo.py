@@ -7,6 +7,8 @@ import pytest
 import rosetta
 from parity_tests.zoo import ZOO
 from parity_tests.zoo_more import ZOO_MORE
+from parity_tests.zoo_ports_flax import PORTS_FLAX
+from parity_tests.zoo_ports_more import PORTS_MORE
 
 pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
@@ -25,25 +27,50 @@ WITHOUT_KERAS = (
     "gpt-tied-flax",
 )  # Flax against torch: run once, not per backend
 NAMES = [pytest.param(name, id=name if name in WITHOUT_KERAS else f"{name}-keras") for name in ENTRIES]
+# a pair with a Keras side runs once per backend (its id says keras), the others once
+PORTS = {f"{port.model}-{port.original}-to-{port.framework}": port for port in PORTS_FLAX + PORTS_MORE}
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", NAMES)
-def test_zoo_correct_port_is_ok(name, dtype):
-    entry = ENTRIES[name]
-    a, b = entry.build(dtype)
-    x, y = entry.data(dtype)
-    loss = entry.loss if isinstance(entry.loss, str) else entry.loss(dtype)
-    report = rosetta.check(a, b, x, y, loss=loss, optimizer=entry.optimizers(dtype), steps=3)
-    if entry.trains_apart:  # forward, loss and gradients agree; the first step is named with its cause
-        block, hint = entry.trains_apart
+def assert_correct(build, data, loss, optimizers, trains_apart, dtype, source):
+    """The correct port is ok with no hint, or, where it trains apart, diverges first at step 1 of the
+    named block with the named hint, forward, loss and gradients agreeing."""
+    a, b = build(dtype)
+    x, y = data(dtype)
+    loss = loss if isinstance(loss, str) else loss(dtype)
+    report = rosetta.check(a, b, x, y, loss=loss, optimizer=optimizers(dtype), steps=3)
+    if trains_apart:
+        block, hint = trains_apart
         d, kinds = report.first, [h.kind for h in report.hints]
         assert {d.stage for d in report.divergences} == {"step"} and (d.block, d.step) == (block, 1), str(
             report
         )
         assert kinds == [hint], str(report)
     else:
-        assert report.ok and report.hints == [], f"{entry.source}\n{report}"
+        assert report.ok and report.hints == [], f"{source}\n{report}"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_correct_port_is_ok(name, dtype):
+    e = ENTRIES[name]
+    assert_correct(e.build, e.data, e.loss, e.optimizers, e.trains_apart, dtype, e.source)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", PORTS)
+def test_zoo_second_port_is_ok(name, dtype):
+    port = PORTS[name]
+    e = ENTRIES[port.model]
+    loss = e.loss if port.loss is None else port.loss
+    assert_correct(port.build, e.data, loss, port.optimizers, port.trains_apart, dtype, e.source)
+
+
+def test_every_zoo_model_has_two_ports():
+    ports = {name: 1 for name in ENTRIES if name != "gpt-tied-flax"}  # nanoGPT's second port, tied
+    ports["gpt"] += 1
+    for port in PORTS.values():
+        ports[port.model] += 1
+    assert [name for name, count in ports.items() if count < 2] == []
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -22,6 +22,19 @@ class Entry:
     trains_apart: tuple = ()  # (block, hint) where even the correct port cannot train alike: at step 1
 
 
+@dataclass(frozen=True)
+class Port:
+    """A zoo model's port to one more framework: checked like the entry's first port, on its data."""
+
+    model: str  # the entry's name
+    original: str  # the original's framework: torch, keras or flax
+    framework: str  # the port's
+    build: object  # dtype -> (original, port)
+    optimizers: object  # dtype -> (optimizer of the original, optimizer of the port)
+    loss: object = None  # None: the entry's loss name; else dtype -> (loss of the original, of the port)
+    trains_apart: tuple = ()
+
+
 def ported(original, port):
     """An entry's build(dtype, bug=None) -> (original, its port): original(dtype), then
     port(original, dtype, bug)."""
