@@ -15,13 +15,13 @@ setup: $(STAMP)
 
 # Keras fixes its backend at import: the suite runs on tensorflow (Keras's default), and the Keras tests
 # run again on jax and on torch, each in its own process; the two streams share the two cores, the
-# second one also taking files that need no Keras backend (SECOND) so that both end about together.
+# second one also taking the files with no Keras in them (SECOND) so that both end about together.
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 
-SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py parity_tests/test_cli.py
+SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py
 CHECK_TESTS := $(sort $(wildcard parity_tests/test_check*.py))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 
