@@ -620,7 +620,7 @@ def transformer_keras(dtype, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
     ε 1e-6, a relu FFN) and TokenAndPositionEmbedding as the example writes them; its final softmax
     is folded into the loss (from logits)."""
     import keras
-    from keras import layers, ops
+    from keras import layers
 
     class TransformerBlock(layers.Layer):
         def __init__(self):
@@ -637,6 +637,19 @@ def transformer_keras(dtype, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
             out1 = self.layernorm1(inputs + self.dropout1(self.att(inputs, inputs)))
             return self.layernorm2(out1 + self.dropout2(self.ffn(out1)))
 
+    keras.utils.set_random_seed(0)
+    inputs = layers.Input(shape=(maxlen,), dtype="int32")
+    x = TransformerBlock()(token_and_position_embedding(vocab, maxlen, embed, dtype)(inputs))
+    x = layers.Dropout(0.1, dtype=dtype)(layers.GlobalAveragePooling1D(dtype=dtype)(x))
+    x = layers.Dropout(0.1, dtype=dtype)(layers.Dense(20, activation="relu", dtype=dtype)(x))
+    return keras.Model(inputs=inputs, outputs=layers.Dense(2, dtype=dtype)(x))
+
+
+def token_and_position_embedding(vocab, maxlen, embed, dtype):
+    """keras-io's TokenAndPositionEmbedding (the text classifier's and the miniature GPT's): a token
+    and a position Embedding, added."""
+    from keras import layers, ops
+
     class TokenAndPositionEmbedding(layers.Layer):
         def __init__(self):
             super().__init__(dtype=dtype)
@@ -647,12 +660,7 @@ def transformer_keras(dtype, maxlen=6, vocab=12, embed=8, heads=2, ff=8):
             positions = self.pos_emb(ops.arange(start=0, stop=ops.shape(x)[-1], step=1))
             return self.token_emb(x) + positions
 
-    keras.utils.set_random_seed(0)
-    inputs = layers.Input(shape=(maxlen,), dtype="int32")
-    x = TransformerBlock()(TokenAndPositionEmbedding()(inputs))
-    x = layers.Dropout(0.1, dtype=dtype)(layers.GlobalAveragePooling1D(dtype=dtype)(x))
-    x = layers.Dropout(0.1, dtype=dtype)(layers.Dense(20, activation="relu", dtype=dtype)(x))
-    return keras.Model(inputs=inputs, outputs=layers.Dense(2, dtype=dtype)(x))
+    return TokenAndPositionEmbedding()
 
 
 def transformer_flax_port(model, dtype, bug, maxlen=6, vocab=12, embed=8, heads=2, ff=8):

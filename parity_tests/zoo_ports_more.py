@@ -16,6 +16,7 @@ from parity_tests.zoo import (
     nll_optimizers,
     numpy_of,
     ported,
+    token_and_position_embedding,
     transformer_keras,
 )
 from parity_tests.zoo_more import mlp_block_keras, unet_torch
@@ -183,20 +184,10 @@ def minigpt_keras_port(model, dtype, bug):
     with use_causal_mask=True, post-LayerNormalization ε 1e-6, a Sequential ReLU FFN. key_dim is the
     NNX layer's head size (in_features / heads): its kernels (E, h, d), (h, d, E) are Keras's."""
     import keras
-    from keras import layers, ops
+    from keras import layers
 
     (vocab, embed), maxlen = model.token_emb.embedding.shape, model.pos_emb.embedding.shape[0]
     heads, ff = model.transformer_blocks[0].mha.num_heads, model.transformer_blocks[0].linear1.out_features
-
-    class TokenAndPositionEmbedding(layers.Layer):
-        def __init__(self):
-            super().__init__(dtype=dtype)
-            self.token_emb = layers.Embedding(input_dim=vocab, output_dim=embed, dtype=dtype)
-            self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed, dtype=dtype)
-
-        def call(self, x):
-            positions = self.pos_emb(ops.arange(0, ops.shape(x)[-1], 1))
-            return self.token_emb(x) + positions
 
     class TransformerBlock(layers.Layer):
         def __init__(self):
@@ -213,7 +204,8 @@ def minigpt_keras_port(model, dtype, bug):
             return self.layernorm2(out1 + self.ffn(out1))
 
     inputs = layers.Input(shape=(maxlen,), dtype="int32")
-    embedding, blocks = TokenAndPositionEmbedding(), [TransformerBlock() for _ in model.transformer_blocks]
+    embedding = token_and_position_embedding(vocab, maxlen, embed, dtype)
+    blocks = [TransformerBlock() for _ in model.transformer_blocks]
     x = embedding(inputs)
     for block in blocks:
         x = block(x)
