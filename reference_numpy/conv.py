@@ -8,6 +8,10 @@ conv      out[n, y, x, f] = b[f] + Σ_{i, j, c} xp[n, s·y + i, s·x + j, c] · 
           dW[i, j, c, f] = Σ_{n, y, x} xp[n, s·y + i, s·x + j, c] · dout[n, y, x, f]
           db[f] = Σ_{n, y, x} dout[n, y, x, f]
           dxp[n, s·y + i, s·x + j, c] += Σ_f dout[n, y, x, f] · W[i, j, c, f]; dx = dxp without the padding
+transpose out[n, s·y + i, s·x + j, f] += Σ_c x[n, y, x, c] · W[i, j, f, c] + b[f], "valid", W (kh, kw, F, C):
+          the conv's input gradient as a layer (a learned upsampling), output (H − 1)·s + kh
+          dx[n, y, x, c] = Σ_{i, j, f} dout[n, s·y + i, s·x + j, f] · W[i, j, f, c]
+          dW[i, j, f, c] = Σ_{n, y, x} dout[n, s·y + i, s·x + j, f] · x[n, y, x, c]
 max pool  p×p windows, stride p, "valid": out = the window's max. Its gradient goes to one element, the
           first max in row-major window order, as torch, TensorFlow and lax.reduce_window (jax.grad of a
           plain jnp.max splits it equally among tied maxima).
@@ -63,6 +67,29 @@ def conv2d_backward(dout, cache):
     return dxp[:, top : top + h, left : left + w], dW, db
 
 
+def conv2d_transpose_forward(x, W, b, stride):
+    """out (N, (H − 1)·s + kh, (W − 1)·s + kw, F) and the cache for conv2d_transpose_backward."""
+    n, h, w, c = check_image(x)
+    kh, kw, f, _ = W.shape
+    x = np.asarray(x, dtype=W.dtype)
+    out = np.zeros((n, (h - 1) * stride + kh, (w - 1) * stride + kw, f), dtype=W.dtype)
+    for i, j in np.ndindex(kh, kw):  # tap (i, j) of input (y, x) writes out[s·y + i, s·x + j]
+        out[:, i : i + stride * h : stride, j : j + stride * w : stride] += x @ W[i, j].T
+    return out + b, (x, W, stride)
+
+
+def conv2d_transpose_backward(dout, cache):
+    """(dx (N, H, W, C), dW (kh, kw, F, C)) from dout (N, Ho, Wo, F)."""
+    x, W, stride = cache
+    h, w = x.shape[1:3]
+    dx, dW = np.zeros_like(x), np.zeros_like(W)
+    for i, j in np.ndindex(W.shape[:2]):
+        tap = dout[:, i : i + stride * h : stride, j : j + stride * w : stride]  # (N, H, W, F)
+        dx += tap @ W[i, j]
+        dW[i, j] = np.einsum("nyxf,nyxc->fc", tap, x, optimize=True)
+    return dx, dW
+
+
 # ---- pooling: p×p windows, stride p, "valid" ----
 
 
@@ -105,11 +132,22 @@ def avgpool2d_backward(dout, cache):
     return unwindow(np.repeat(dout[..., None] / (p * p), p * p, axis=-1), shape, p)
 
 
+def global_avgpool2d_forward(x):
+    """(N, H, W, C) -> (N, C): each channel's mean."""
+    return x.mean(axis=(1, 2)), x.shape
+
+
+def global_avgpool2d_backward(dout, shape):
+    """Every pixel of a channel gets dout / (H·W)."""
+    n, h, w, c = shape
+    return np.broadcast_to((dout / (h * w))[:, None, None, :], shape).copy()
+
+
 # ---- flatten ----
 
 
 def flatten_forward(x):
-    """(N, H, W, C) -> (N, H·W·C), row-major over (H, W, C)."""
+    """(N, H, W, C) -> (N, H·W·C), row-major over (H, W, C); (N, T, C) -> (N, T·C)."""
     return x.reshape(x.shape[0], -1), x.shape
 
 

@@ -1,18 +1,25 @@
 """The reference network in plain NumPy: forward, loss and a hand-written backward pass.
 
-Weights are canonical, one dict per layer: Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
-y = x @ W + b, a PReLU layer also holding its learned slopes "alpha": (fan_out,); Conv2D, LSTM and GRU
-as in rosetta.layouts, computed by conv.py and recurrent.py beside this file; {} for Pool2D, Flatten.
-Every array follows the dtype of the weights (float64 or float32).
+Weights are canonical, one dict per node: Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
+y = x @ W + b, a PReLU layer also holding its learned slopes "alpha": (fan_out,); Conv2D,
+Conv2DTranspose, LSTM, GRU, Bidirectional and BatchNorm as in rosetta.layouts, computed by conv.py,
+recurrent.py and norm.py beside this file; {} for a node without weights. Every array follows the
+dtype of the weights (float64 or float32).
+
+The model is a graph (rosetta.tasks): the forward pass keeps every node's value by name, and the
+backward pass walks the nodes in reverse topological order, each adding into its inputs' gradients,
+as micrograd's `for v in reversed(topo): v._backward()`.
 """
 
 import numpy as np
 
-from reference_numpy import conv, recurrent
+from reference_numpy import conv, norm, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, GRU, LOSSES, LSTM, Conv2D, Flatten, Layer, Pool2D
+from rosetta.tasks import (ACTIVATED, ACTIVATIONS, GRU, INPUT, LOSSES, LSTM, MERGES, Activation, Add,
+                           BatchNorm, Bidirectional, Concatenate, Conv2D, Conv2DTranspose, Flatten,
+                           GlobalAveragePooling2D, Layer, Pool2D)  # fmt: skip
 
 POOLS = {"max": (conv.maxpool2d_forward, conv.maxpool2d_backward),
          "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward)}  # fmt: skip
@@ -69,26 +76,36 @@ def slope(spec, layer):
     return layer["alpha"] if "alpha" in layer else spec.alpha
 
 
-def activated(spec):
-    """Dense and Conv2D layers end in an activation; pooling, flatten and recurrent layers do not."""
-    return isinstance(spec, (Layer, Conv2D))
-
-
-def predict(task, params, x):
-    """Forward pass keeping, per layer, (saved, z, a) for the backward pass: saved is a Dense
-    layer's input or the cache of a layer function of conv.py / recurrent.py, z the output before
-    the activation, a after it."""
-    cache = []
-    a = x  # (N, *input_shape)
-    for spec, layer in zip(task.layers, params):
-        z, saved = layer_forward(spec, layer, a)
-        a = activation(spec.activation, z, slope(spec, layer)) if activated(spec) else z
+def predict(task, params, x, training=False):
+    """Forward pass keeping, per node, (saved, z, a) for the backward pass: saved is a Dense
+    layer's input or the cache of a layer function of conv.py / recurrent.py / norm.py, z the output
+    before the activation, a after it. BatchNorm: the batch's statistics when training."""
+    values, cache = {INPUT: x}, []  # node name -> its output, (N, *shape)
+    for spec, layer, name, reads in zip(task.layers, params, task.names, task.inputs):
+        a = [values[read] for read in reads] if isinstance(spec, MERGES) else values[reads[0]]
+        z, saved = layer_forward(spec, layer, a, training)
+        a = activation(spec.activation, z, slope(spec, layer)) if isinstance(spec, ACTIVATED) else z
+        values[name] = a
         cache.append((saved, z, a))
     return a, cache
 
 
-def layer_forward(spec, layer, a):
-    """(z, saved): the layer's output before any activation and what its backward needs."""
+def layer_forward(spec, layer, a, training=False):
+    """(z, saved): the node's output before any activation and what its backward needs; `a` is its
+    input, or the list of its inputs for Add and Concatenate."""
+    if isinstance(spec, MERGES):
+        return merge_forward(spec, a)
+    if isinstance(spec, Activation):
+        return a, None
+    if isinstance(spec, BatchNorm):  # (N, ..., C): statistics per channel
+        return norm.batchnorm_forward(a, layer, spec.eps, training)
+    if isinstance(spec, Conv2DTranspose):  # (N, H, W, C) -> (N, (H − 1)·s + k, (W − 1)·s + k, filters)
+        return conv.conv2d_transpose_forward(a, layer["W"], layer["b"], spec.stride)
+    if isinstance(spec, GlobalAveragePooling2D):  # (N, H, W, C) -> (N, C)
+        return conv.global_avgpool2d_forward(a)
+    if isinstance(spec, Bidirectional):  # (N, T, F) -> (N, 2u), or (N, T, 2u) with return_sequences
+        cell = "lstm" if isinstance(spec.layer, LSTM) else "gru"
+        return recurrent.bidirectional_forward(a, layer, cell, spec.return_sequences)
     if isinstance(spec, Layer):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         return (z + layer["b"] if "b" in layer else z), a
@@ -102,8 +119,19 @@ def layer_forward(spec, layer, a):
     return hs[:, -1], saved  # many-to-one: the last hidden state h_T, (N, u)
 
 
+def merge_forward(spec, inputs):
+    """Add: the sum, left to right; Concatenate: along the last axis, remembering each input's width."""
+    if isinstance(spec, Add):
+        total = inputs[0]
+        for a in inputs[1:]:
+            total = total + a
+        return total, len(inputs)
+    return np.concatenate(inputs, axis=-1), [a.shape[-1] for a in inputs]
+
+
 def forward(task, params, x):
-    """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    """The network's output (pre-loss: logits for the cross-entropies), NumPy; BatchNorm in inference
+    mode (its running statistics)."""
     x = validate.forward_call(task, params, x)
     params = build(task, params)
     return predict(task, params, as_dtype(x, params))[0]
@@ -160,22 +188,26 @@ def softmax_ce(z, labels):
 
 def l2_penalty(task, params):
     """λ·ΣW² over the kernels only."""
-    return task.l2 * sum(np.sum(layer["W"] ** 2) for layer in params)
+    return task.l2 * sum(np.sum(layer["W"] ** 2) for layer in params if "W" in layer)
 
 
 # ---- the backward pass ----
 
 
 def backward(task, params, cache, dout):
-    """Chain rule from dL/dout back to every layer's weights, last layer first."""
-    grads, delta = [], dout  # delta = dL/da, shaped like the current layer's output
-    for spec, layer, entry in reversed(list(zip(task.layers, params, cache))):
+    """Chain rule from dL/dout back to every node's weights, in reverse topological order: each node
+    takes the gradient its readers added up, dL/da, and adds its own into its inputs'."""
+    grads, deltas = [None] * len(params), {task.names[-1]: dout}  # node name -> dL/da
+    for i in reversed(range(len(params))):
+        spec, layer, entry, delta = task.layers[i], params[i], cache[i], deltas.pop(task.names[i])
         if isinstance(spec, Layer):
-            grad, delta = dense_backward(task, spec, layer, entry, delta)
+            grads[i], d_in = dense_backward(task, spec, layer, entry, delta)
         else:
-            grad, delta = layer_backward(spec, layer, entry, delta)
-        grads.append(grad)
-    return grads[::-1]
+            grads[i], d_in = layer_backward(spec, layer, entry, delta)
+        for read, d in zip(task.inputs[i], d_in if isinstance(spec, MERGES) else [d_in]):
+            if read != INPUT:
+                deltas[read] = deltas[read] + d if read in deltas else d
+    return grads
 
 
 def dense_backward(task, spec, layer, entry, delta):
@@ -195,8 +227,27 @@ def dense_backward(task, spec, layer, entry, delta):
 
 
 def layer_backward(spec, layer, entry, delta):
-    """(grads, dL/d input) of a layer beyond Dense from delta = dL/d(its output a)."""
+    """(grads, dL/d input) of a layer beyond Dense from delta = dL/d(its output a); a merge returns
+    the list of its inputs' gradients."""
     saved, z, a = entry
+    if isinstance(spec, Add):  # every input gets all of it
+        return {}, [delta] * saved
+    if isinstance(spec, Concatenate):  # each input its own columns
+        return {}, np.split(delta, np.cumsum(saved)[:-1], axis=-1)
+    if isinstance(spec, Activation):
+        return {}, delta * activation_grad(spec.activation, z, a, spec.alpha)
+    if isinstance(spec, BatchNorm):
+        dx, grad = norm.batchnorm_backward(delta, saved)
+        return grad, dx
+    if isinstance(spec, Conv2DTranspose):
+        dz = delta * activation_grad(spec.activation, z, a, spec.alpha)
+        dx, dW = conv.conv2d_transpose_backward(dz, saved)
+        return {"W": dW, "b": dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(dz.dtype)}, dx
+    if isinstance(spec, GlobalAveragePooling2D):
+        return {}, conv.global_avgpool2d_backward(delta, saved)
+    if isinstance(spec, Bidirectional):
+        dx, grad = recurrent.bidirectional_backward(delta, saved)
+        return grad, dx
     if isinstance(spec, Conv2D):
         dz = delta * activation_grad(spec.activation, z, a, spec.alpha)  # (N, Ho, Wo, filters)
         dx, dW, _ = conv.conv2d_backward(dz, saved)
@@ -213,13 +264,32 @@ def layer_backward(spec, layer, entry, delta):
     return grad, dx
 
 
-def loss_and_grads_native(task, params, x, y):
-    """(loss incl. L2, grads) on arrays already in the weights' dtype."""
-    out, cache = predict(task, params, x)
+def running_stats(task, params, cache, n):
+    """Each BatchNorm node's running {"mean", "var"} after a training step on n samples ({} for the
+    other nodes): part of the step, set beside the optimizer's update."""
+    stats = []
+    for spec, layer, (saved, _, _), shape in zip(task.layers, params, cache, task.layer_shapes):
+        if not isinstance(spec, BatchNorm):
+            stats.append({})
+            continue
+        count = n * int(np.prod(shape[0][:-1]))  # values per channel: N·H·W
+        stats.append(norm.running_stats(layer, saved, count, spec.momentum, spec.unbiased_var))
+    return stats
+
+
+def training_step_values(task, params, x, y):
+    """(loss incl. L2, grads, running statistics) of one training-mode evaluation, on arrays already in
+    the weights' dtype."""
+    out, cache = predict(task, params, x, training=True)
     loss, dout = loss_value(task, out, y)
     if task.l2:
         loss = loss + l2_penalty(task, params)
-    return float(loss), backward(task, params, cache, dout)
+    return float(loss), backward(task, params, cache, dout), running_stats(task, params, cache, len(x))
+
+
+def loss_and_grads_native(task, params, x, y):
+    """(loss incl. L2, grads) on arrays already in the weights' dtype, in training mode."""
+    return training_step_values(task, params, x, y)[:2]
 
 
 def loss_and_grads(task, params, x, y):

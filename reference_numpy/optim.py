@@ -6,6 +6,8 @@ step t. Momentum buffers and Adam moments live in `state`, one dict per layer, s
 
 import numpy as np
 
+from rosetta.tasks import RUNNING
+
 
 def learning_rate(opt, step):
     """The task's learning rate of 0-based `step` (its lr_drops)."""
@@ -61,7 +63,7 @@ def adam_keras(opt, w, g, m, v, t, lr):
 
 def make(opt, params):
     """The optimizer's state: Adam's moments or momentum's buffers, one dict per layer like the weights."""
-    zeros = [{key: np.zeros_like(value) for key, value in layer.items()} for layer in params]
+    zeros = [{key: np.zeros_like(value) for key, value in layer.items() if key not in RUNNING} for layer in params]
     if opt.name == "adam":
         return {"m": zeros, "v": [{k: v.copy() for k, v in layer.items()} for layer in zeros]}
     return {"buf": zeros}
@@ -71,7 +73,7 @@ def update(opt, params, grads, state, t):
     """Step t (from 1) on every weight of every layer."""
     lr = learning_rate(opt, t - 1)
     for i, (layer, grad) in enumerate(zip(params, grads)):
-        for key in layer:
+        for key in grad:  # the trained weights: BatchNorm's running statistics have no gradient
             if opt.name == "adam":
                 adam(opt, layer[key], grad[key], state["m"][i][key], state["v"][i][key], t, lr)
             else:

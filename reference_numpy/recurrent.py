@@ -10,6 +10,10 @@ GRU   {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, gate blocks z, r, h, Keras's 
       p = x_t W + b[0], q = h_{t−1} U + b[1] (the input and recurrent projections)
       z = σ(p_z + q_z), r = σ(p_r + q_r), ĥ = tanh(p_h + r ⊙ q_h),  h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
 
+Bidirectional: the same cell reading x forward (W, U, b) and a second reading it backward (W_back,
+U_back, b_back), outputs concatenated [forward, backward]: the last states (N, 2u), or every step's
+(N, T, 2u) with the backward states flipped back into time order (Keras's Bidirectional).
+
 Backward: dh_all (N, T, u) is dL/dh_t from the layers above; walking t = T−1 … 0, dL/dh_t also
 collects what h_t fed into step t + 1 (dh_next, and dc_next for the LSTM's cell). Each step yields dp,
 dq: dL/d(input projection) and dL/d(recurrent projection), (N, T, G·u); then
@@ -113,3 +117,36 @@ def gru_backward(dh_all, cache):
     dW, dU = weight_grads(x, h_prev, dp, dq)
     db = np.stack([dp.sum(axis=(0, 1)), dq.sum(axis=(0, 1))])  # (2, 3u): input, recurrent
     return dp @ params["W"].T, {"W": dW, "U": dU, "b": db}
+
+
+# ---- both directions ----
+
+CELLS = {"lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}
+BACK = "_back"  # the suffix of the backward-reading layer's weights
+
+
+def bidirectional_forward(x, params, cell, return_sequences=False):
+    """out (N, 2u) or (N, T, 2u), and the cache for bidirectional_backward."""
+    forward = CELLS[cell][0]
+    hs_f, cache_f = forward(x, {key: params[key] for key in ("W", "U", "b")})  # (N, T, u)
+    back = {key[: -len(BACK)]: value for key, value in params.items() if key.endswith(BACK)}
+    hs_b, cache_b = forward(x[:, ::-1], back)  # hs_b[:, t] has read x_T … x_(T−t)
+    cache = (cell, return_sequences, cache_f, cache_b)
+    if return_sequences:
+        return np.concatenate([hs_f, hs_b[:, ::-1]], axis=-1), cache
+    return np.concatenate([hs_f[:, -1], hs_b[:, -1]], axis=-1), cache
+
+
+def bidirectional_backward(dout, cache):
+    """(dx (N, T, F), grads of both layers) from dout = dL/d[forward, backward]."""
+    cell, return_sequences, cache_f, cache_b = cache
+    x, units = cache_f[0], dout.shape[-1] // 2
+    if return_sequences:
+        dh_f, dh_b = dout[..., :units], dout[:, ::-1, units:]  # back into the reading order
+    else:
+        dh_f, dh_b = (np.zeros(x.shape[:2] + (units,), dout.dtype) for _ in range(2))
+        dh_f[:, -1], dh_b[:, -1] = dout[:, :units], dout[:, units:]  # only the last states reach up
+    backward = CELLS[cell][1]
+    dx_f, grads_f = backward(np.ascontiguousarray(dh_f), cache_f)
+    dx_b, grads_b = backward(np.ascontiguousarray(dh_b), cache_b)
+    return dx_f + dx_b[:, ::-1], {**grads_f, **{key + BACK: value for key, value in grads_b.items()}}

@@ -18,9 +18,11 @@ def train(task, params, steps=None, every=1):
     state = optim.make(task.optimizer, params)
     losses = []
     for t, rows in enumerate(task.batches(steps), start=1):
-        loss, grads = mlp.loss_and_grads_native(task, params, x[rows], y[rows])
+        loss, grads, stats = mlp.training_step_values(task, params, x[rows], y[rows])
         losses.append(loss)
         if not np.isfinite(loss):
             check_history(task.name, losses)
         optim.update(task.optimizer, params, grads, state, t)
+        for layer, running in zip(params, stats):  # BatchNorm's running statistics
+            layer.update(running)
     return mlp.get_params(params), {"loss": history.windows(task, losses, every)}

@@ -1,7 +1,9 @@
 """The catalog: each tutorial's network, faithful to the seeds in ../shared/seeds/."""
 
 from rosetta import data
-from rosetta.tasks import GRU, LSTM, Conv2D, Flatten, Layer, Optimizer, Pool2D, Task
+from rosetta.tasks import (GRU, LSTM, Activation, Add, BatchNorm, Bidirectional, Concatenate, Conv2D,
+                           Conv2DTranspose, Flatten, GlobalAveragePooling2D, Layer, Optimizer, Pool2D,
+                           Task)  # fmt: skip
 
 SGD_LR1 = Optimizer("sgd", lr=1.0)  # the hand-written `syn += l.T.dot(delta)` updates
 SGD = Optimizer("sgd", lr=0.01)  # Keras's "sgd" default, which the tutorial compiled with
@@ -149,6 +151,50 @@ def _gru():
     )  # fmt: skip
 
 
+# ---- the architectures talk's graph nets (issue 23): a shortcut, two directions, an upsampling ----
+
+
+def _resnet():
+    """A stem, one basic residual block (conv-BN-ReLU-conv-BN, + the block's input, ReLU) as
+    torchvision's BasicBlock, global average pooling, a softmax head; full batch, so BatchNorm's
+    statistics are the data's."""
+    layers = (
+        Conv2D(8, 3, padding="same", activation="linear"), BatchNorm(), Activation("relu", name="stem"),
+        Conv2D(8, 3, padding="same", activation="linear"), BatchNorm(), Activation("relu"),
+        Conv2D(8, 3, padding="same", activation="linear"), BatchNorm(name="residual"),
+        Add(inputs=("stem", "residual")), Activation("relu"), GlobalAveragePooling2D(), Layer(3),
+    )  # fmt: skip
+    return Task(
+        "resnet", "Architectures talk: a residual block with BatchNorm, global average pooling, on bars",
+        (8, 8, 1), layers, "softmax_ce", Optimizer("adam", lr=1e-2), data.bars, epochs=200,
+        metric="accuracy", family="graph",
+    )  # fmt: skip
+
+
+def _bilstm():
+    layers = (Bidirectional(LSTM(8)), Layer(1))
+    return Task(
+        "bilstm", "Architectures talk: a bidirectional LSTM(8) tells whether a sequence's first value "
+        "is above its last", (10, 1), layers, "bce_logits", ADAM, data.first_vs_last, epochs=300,
+        metric="accuracy", family="graph",
+    )  # fmt: skip
+
+
+def _deconv():
+    """Two stride-2 convolutions down to 2×2, two transposed convolutions back up to 8×8, the first
+    one's output joined with the encoder's 4×4 maps (a fully-convolutional skip, as U-Net's)."""
+    layers = (
+        Conv2D(8, 2, 2, activation="relu", name="down1"), Conv2D(16, 2, 2, activation="relu"),
+        Conv2DTranspose(8, 2, 2, activation="relu", name="up1"),
+        Concatenate(inputs=("down1", "up1")), Conv2DTranspose(1, 2, 2, activation="sigmoid"),
+    )  # fmt: skip
+    return Task(
+        "deconv", "Architectures talk: a fully-convolutional denoiser, learned upsampling with a skip",
+        (8, 8, 1), layers, "mse", Optimizer("adam", lr=1e-2), data.noisy_bars, epochs=300,
+        metric="mse", family="graph",
+    )  # fmt: skip
+
+
 def _mlp_large():
     """Not a tutorial: a compute-bound MLP for `rosetta bench`, where matmuls dominate."""
     return Task(
@@ -186,6 +232,9 @@ def _build():
         _cnn(),
         _lstm(),
         _gru(),
+        _resnet(),
+        _bilstm(),
+        _deconv(),
     ]  # fmt: skip
     return {task.name: task for task in tasks}
 

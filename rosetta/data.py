@@ -171,3 +171,21 @@ def parity_bits(bits=6):
     inputs the GRU stays on the loss plateau ln 2 for most seeds; with ±1 it leaves it by step ~200.)"""
     b = (np.arange(2**bits)[:, None] >> np.arange(bits - 1, -1, -1)) & 1  # (2^bits, bits) of 0, 1
     return (2.0 * b - 1)[..., None], (b.sum(axis=1, keepdims=True) % 2).astype(np.float64)
+
+
+# ---- the architectures talk's graph nets (issue 23) ----
+
+
+def noisy_bars(n_per_class=16, size=8, noise=0.3, seed=1):
+    """Denoising for the deconv task: x (3·n, size, size, 1) bars plus N(0, noise²) noise, y the clean
+    pictures, the same shape: the net downsamples, then a learned upsampling draws the bar again."""
+    rng = np.random.default_rng(seed)
+    images = np.stack([bar(k, size, rng) for k in np.tile(np.arange(len(BARS)), n_per_class)])
+    return (images + noise * rng.standard_normal(images.shape))[..., None], images[..., None]
+
+
+def first_vs_last(n=128, steps=10, seed=0):
+    """Is the sequence's first value above its last? x (n, steps, 1) uniform on [−1, 1], y (n, 1) 0 or 1.
+    Each direction reads one of the two ends last, fresh: a bidirectional net combines them."""
+    x = np.random.default_rng(seed).uniform(-1, 1, (n, steps, 1))
+    return x, (x[:, 0] > x[:, -1]).astype(np.float64)

@@ -105,6 +105,19 @@ def conv(draw, rng, shape):
     return {"W": draw(rng, kh * kw * c_in, kh * kw * c_out, shape), "b": np.zeros(c_out)}
 
 
+def conv_transpose(draw, rng, shape):
+    """{"W": (kh, kw, out, in), "b": zeros (out,)}; Keras reads the fans off the kernel's last two axes
+    as for Conv2D (kh·kw·out and kh·kw·in): the same draw with the two swapped, glorot's sum unchanged."""
+    kh, kw, c_out, c_in = shape
+    return {"W": draw(rng, kh * kw * c_out, kh * kw * c_in, shape), "b": np.zeros(c_out)}
+
+
+def batchnorm(channels):
+    """γ = 1, β = 0 and the running statistics at mean 0, variance 1, as every framework starts them."""
+    ones, zeros = np.ones(channels), np.zeros(channels)
+    return {"gamma": ones, "beta": zeros, "mean": zeros.copy(), "var": ones.copy()}
+
+
 def lstm(draw, rng, n_in, units):
     """Keras's LSTM defaults: W (in, 4u) from the kernel initializer, U (u, 4u) orthogonal, b (4u,)
     zeros but the forget block at 1 (unit_forget_bias=True); gate blocks i, f, g, o."""

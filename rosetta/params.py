@@ -18,7 +18,9 @@ from rosetta import outdir
 from rosetta.errors import ParamsError, RosettaError, UsageError
 
 SUFFIXES = (".safetensors", ".npz")
-KEYS = ("W", "U", "b", "alpha")  # a layer's arrays: kernel, recurrent kernel, bias, PReLU's slopes
+# a node's arrays: kernel, recurrent kernel, bias, PReLU's slopes; BatchNorm's scale, shift and running
+# statistics; a Bidirectional node's backward-reading layer
+KEYS = ("W", "U", "b", "alpha", "gamma", "beta", "mean", "var", "W_back", "U_back", "b_back")
 
 
 def expected_shapes(task):
@@ -89,7 +91,7 @@ def from_flat(flat, task=None):
     for name, value in flat.items():
         parts = name.split(".")
         if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in KEYS:
-            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.W, .U, .b or .alpha")
+            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.{{key}}, key one of {', '.join(KEYS)}")
         layers.setdefault(int(parts[1]), {})[parts[2]] = np.asarray(value)
     weightless = [] if task is None else [i for i, shapes in enumerate(task.weight_shapes) if not shapes]
     for i in weightless:

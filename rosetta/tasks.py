@@ -1,8 +1,14 @@
 """The task catalog: the single source of truth every framework reads.
 
-A task is a model (its layers: Dense `Layer`s, and Conv2D, Pool2D, Flatten, LSTM, GRU), its initial
-weights, a loss with an optional L2 penalty, an optimizer, a batch schedule and the data. `get(name)`
-returns a catalog task; `make` builds an ad-hoc one for any MLP. Layouts beyond Dense: rosetta.layouts.
+A task is a model, its initial weights, a loss with an optional L2 penalty, an optimizer, a batch
+schedule and the data. `get(name)` returns a catalog task; `make` builds an ad-hoc one for any MLP.
+Layouts beyond Dense: rosetta.layouts.
+
+The model is a graph: a tuple of nodes in topological order, each a layer (Dense `Layer`, Conv2D,
+Conv2DTranspose, Pool2D, GlobalAveragePooling2D, Flatten, BatchNorm, Activation, LSTM, GRU,
+Bidirectional, Add, Concatenate) with a `name` and the names of the nodes it reads, `inputs` ("x": the
+model's input). Both default to a chain: node i is named "i" and reads the node before it, so a plain
+tuple of layers is a sequential model. The last node is the output.
 """
 
 import functools
@@ -32,7 +38,22 @@ FORMS = ("torch", "keras")  # whose formula a stateful optimizer follows (DESIGN
 
 
 @dataclass(frozen=True)
-class Layer:
+class Node:
+    """What every layer has as a node of the graph: its name ("" : its index) and the names of the
+    nodes it reads (() : the node before it, or "x" for the first node)."""
+
+    name: str = field(default="", kw_only=True, repr=False)
+    inputs: tuple = field(default=(), kw_only=True, repr=False)
+
+    def output_shape(self, shape):
+        return shape
+
+    def weight_shapes(self, shape):
+        return {}
+
+
+@dataclass(frozen=True)
+class Layer(Node):
     """Dense: y = f(x @ W + b) on a flat input (features,)."""
 
     units: int
@@ -69,7 +90,7 @@ def image(shape, layer):
 
 
 @dataclass(frozen=True)
-class Conv2D:
+class Conv2D(Node):
     """A 2-D convolution of NHWC images with a square kernel and a bias, then the activation."""
 
     filters: int
@@ -100,7 +121,7 @@ class Conv2D:
 
 
 @dataclass(frozen=True)
-class Pool2D:
+class Pool2D(Node):
     """Max or average pooling: size×size windows, stride = size, "valid" (no weights)."""
 
     size: int = 2
@@ -115,24 +136,19 @@ class Pool2D:
         h, w, c = image(shape, "Pool2D")
         return tuple(output_size(n, self.size, self.size, "valid") for n in (h, w)) + (c,)
 
-    def weight_shapes(self, shape):
-        return {}
-
 
 @dataclass(frozen=True)
-class Flatten:
-    """(H, W, C) -> (H·W·C,), row-major over NHWC as Keras's Flatten (no weights)."""
+class Flatten(Node):
+    """(H, W, C) -> (H·W·C,) row-major over NHWC as Keras's Flatten; (T, C) -> (T·C,) (no weights)."""
 
     def output_shape(self, shape):
-        h, w, c = image(shape, "Flatten")
-        return (h * w * c,)
-
-    def weight_shapes(self, shape):
-        return {}
+        if len(shape) < 2:
+            raise ArgumentError(f"Flatten takes images (H, W, C) or sequences (T, C), got {shape}")
+        return (math.prod(shape),)
 
 
 @dataclass(frozen=True)
-class LSTM:
+class LSTM(Node):
     """Many-to-one LSTM on sequences (T, F): the output is the last hidden state h_T, (units,).
     Gate blocks i, f, g, o; one bias (rosetta.layouts)."""
 
@@ -150,7 +166,7 @@ class LSTM:
 
 
 @dataclass(frozen=True)
-class GRU:
+class GRU(Node):
     """Many-to-one GRU, Keras's reset_after=True form: gate blocks z, r, h; b[0] the input bias, b[1]
     the recurrent bias (rosetta.layouts)."""
 
@@ -174,20 +190,166 @@ def sequence(shape, layer, units):
     return (units,)
 
 
-LAYER_KINDS = (Layer, Conv2D, Pool2D, Flatten, LSTM, GRU)
-RECURRENT = (LSTM, GRU)
+@dataclass(frozen=True)
+class Conv2DTranspose(Node):
+    """A learned upsampling, the transpose of a Conv2D: "valid", square kernel, output size
+    (H − 1)·stride + kernel; kernel "W" (kh, kw, filters, in) as Keras, bias, then the activation."""
+
+    filters: int
+    kernel: int = 2
+    stride: int = 2
+    activation: str = "linear"
+    alpha: float = 0.0
+
+    def __post_init__(self):
+        for name in ("filters", "kernel", "stride"):
+            whole(f"Conv2DTranspose {name}", getattr(self, name))
+        if self.activation not in CONV_ACTIVATIONS:
+            raise unknown("activation", self.activation, CONV_ACTIVATIONS)
+
+    def output_shape(self, shape):
+        h, w, _ = image(shape, "Conv2DTranspose")
+        return ((h - 1) * self.stride + self.kernel, (w - 1) * self.stride + self.kernel, self.filters)
+
+    def weight_shapes(self, shape):
+        return {"W": (self.kernel, self.kernel, self.filters, shape[2]), "b": (self.filters,)}
+
+
+@dataclass(frozen=True)
+class GlobalAveragePooling2D(Node):
+    """(H, W, C) -> (C,): each channel's mean over the image (no weights)."""
+
+    def output_shape(self, shape):
+        return image(shape, "GlobalAveragePooling2D")[2:]
+
+
+@dataclass(frozen=True)
+class Activation(Node):
+    """An activation on its own node (after a BatchNorm or an Add): a = f(z), no weights."""
+
+    activation: str = "relu"
+    alpha: float = 0.0
+
+    def __post_init__(self):
+        if self.activation not in CONV_ACTIVATIONS:
+            raise unknown("activation", self.activation, CONV_ACTIVATIONS)
+
+
+@dataclass(frozen=True)
+class BatchNorm(Node):
+    """y = γ·(x − μ)/√(σ² + ε) + β per channel (the last axis). Training: μ, σ² of the batch (over every
+    axis but the last), and the running statistics move toward them, r ← (1 − m)·r + m·batch (torch's
+    momentum m; Keras's is 1 − m); the running σ² takes the batch's biased variance (Keras, Flax) or,
+    with unbiased_var, its unbiased one, ·n/(n − 1) (torch). Inference: the running statistics.
+    Weights {"gamma", "beta"} (trained), {"mean", "var"} (the running statistics, not trained)."""
+
+    momentum: float = 0.1
+    eps: float = 1e-5
+    unbiased_var: bool = False
+
+    def __post_init__(self):
+        number("BatchNorm momentum", self.momentum, lambda v: 0 < v <= 1, "a number in (0, 1]")
+        number("BatchNorm eps", self.eps, lambda v: v > 0, "a finite number > 0")
+
+    def weight_shapes(self, shape):
+        return {key: (shape[-1],) for key in BATCHNORM_KEYS}
+
+
+BATCHNORM_KEYS = ("gamma", "beta", "mean", "var")
+RUNNING = ("mean", "var")  # weights a training step sets, not the optimizer
+
+
+@dataclass(frozen=True)
+class Bidirectional(Node):
+    """An LSTM or GRU reading the sequence forward and a second one (weights "W_back", "U_back",
+    "b_back") reading it backward, outputs concatenated [forward, backward]: the last states (2u,), or
+    with return_sequences every step's (T, 2u), the backward states put back in time order (Keras)."""
+
+    layer: LSTM | GRU
+    return_sequences: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.layer, (LSTM, GRU)):
+            raise ArgumentError(f"Bidirectional: expected an LSTM or GRU, got {self.layer!r}")
+
+    def output_shape(self, shape):
+        (units,) = self.layer.output_shape(shape)
+        return (shape[0], 2 * units) if self.return_sequences else (2 * units,)
+
+    def weight_shapes(self, shape):
+        one = self.layer.weight_shapes(shape)
+        return {**one, **{f"{key}_back": value for key, value in one.items()}}
+
+
+@dataclass(frozen=True)
+class Add(Node):
+    """The sum of two or more inputs of one shape (a residual connection)."""
+
+    def output_shape(self, shapes):
+        if len(set(shapes)) != 1:
+            raise ArgumentError(f"Add takes inputs of one shape, got {', '.join(map(str, shapes))}")
+        return shapes[0]
+
+
+@dataclass(frozen=True)
+class Concatenate(Node):
+    """The inputs joined along the last axis; every other axis equal."""
+
+    def output_shape(self, shapes):
+        if len({shape[:-1] for shape in shapes}) != 1:
+            raise ArgumentError(f"Concatenate joins the last axis; the others must agree, got "
+                                f"{', '.join(map(str, shapes))}")  # fmt: skip
+        return shapes[0][:-1] + (sum(shape[-1] for shape in shapes),)
+
+
+LAYER_KINDS = (Layer, Conv2D, Conv2DTranspose, Pool2D, GlobalAveragePooling2D, Flatten, BatchNorm,
+               Activation, LSTM, GRU, Bidirectional, Add, Concatenate)  # fmt: skip
+RECURRENT = (LSTM, GRU, Bidirectional)
+MERGES = (Add, Concatenate)  # the nodes reading two inputs or more
+ACTIVATED = (Layer, Conv2D, Conv2DTranspose, Activation)  # the nodes that end in an activation
+INPUT = "x"  # the name of the model's input in `inputs`
+
+
+def wiring(layers):
+    """(names, inputs): each node's name and the names it reads, the chain's defaults filled in."""
+    names = tuple(spec.name or str(i) for i, spec in enumerate(layers))
+    inputs = tuple(spec.inputs or ((names[i - 1],) if i else (INPUT,)) for i, spec in enumerate(layers))
+    return names, inputs
+
+
+def check_graph(layers):
+    """Unique names, inputs that name an earlier node (or "x"), merges with two inputs or more and other
+    nodes with one, and every node but the last read by another: an error naming the node."""
+    names, inputs = wiring(layers)
+    seen = {INPUT}
+    for i, (spec, name, reads) in enumerate(zip(layers, names, inputs)):
+        where = f"layer {i} {spec}" + (f" {name!r}" if spec.name else "")
+        if name in seen:
+            raise ArgumentError(f"{where}: the name {name!r} is taken; every node needs its own")
+        if not isinstance(reads, tuple) or any(read not in seen for read in reads):
+            raise ArgumentError(f"{where}: inputs {reads!r} must name earlier nodes or {INPUT!r}")
+        wanted = "two inputs or more" if isinstance(spec, MERGES) else "one input"
+        if (len(reads) >= 2) != isinstance(spec, MERGES) or not reads:
+            raise ArgumentError(f"{where}: takes {wanted}, got {len(reads)}")
+        seen.add(name)
+    unread = set(names[:-1]) - {read for reads in inputs for read in reads}
+    if unread:
+        raise ArgumentError(f"nodes {sorted(unread)} are read by no other node; the last node is the output")
 
 
 def infer_shapes(shape, layers):
-    """[(in_shape, out_shape), ...] per layer from one sample's input shape (Task.layer_shapes)."""
-    shapes = []
-    for i, spec in enumerate(layers):
+    """[(in_shape, out_shape), ...] per node from one sample's input shape (Task.layer_shapes); a
+    merge's in_shape is the tuple of its inputs' shapes."""
+    names, inputs = wiring(layers)
+    values, shapes = {INPUT: shape}, []
+    for i, (spec, name, reads) in enumerate(zip(layers, names, inputs)):
+        shape = tuple(values[read] for read in reads) if isinstance(spec, MERGES) else values[reads[0]]
         try:
             out = spec.output_shape(shape)
         except ArgumentError as exc:
             raise ArgumentError(f"layer {i} {spec}: {exc}") from None
         shapes.append((shape, out))
-        shape = out
+        values[name] = out
     return shapes
 
 
@@ -278,12 +440,12 @@ class Task:
             if not isinstance(spec, LAYER_KINDS):
                 kinds = ", ".join(kind.__name__ for kind in LAYER_KINDS)
                 raise ArgumentError(f"layer {i}: expected a rosetta.tasks {kinds}, got {spec!r}")
-            if isinstance(spec, RECURRENT) and i > 0:
-                raise ArgumentError(f"layer {i} {spec}: a recurrent layer must be the first layer, "
-                                    "reading the input sequence (T, F)")  # fmt: skip
-        if not isinstance(self.layers[-1], Layer):
-            raise ArgumentError(f"the last layer (the head) must be a Dense rosetta.tasks.Layer, "
-                                f"got {self.layers[-1]}")  # fmt: skip
+        check_graph(self.layers)
+        for i, (spec, reads) in enumerate(zip(self.layers, self.inputs)):
+            if isinstance(spec, RECURRENT) and reads != (INPUT,):
+                raise ArgumentError(f"layer {i} {spec}: a recurrent layer must read the input sequence "
+                                    f"(T, F), {INPUT!r}")  # fmt: skip
+        self.check_head()
         infer_shapes(self.input_shape, self.layers)  # every layer fits its input, else an error naming it
         if self.loss == "softmax_ce" and self.n_out < 2:
             raise ArgumentError(
@@ -291,6 +453,14 @@ class Task:
             )
         if self.loss == "multitask":
             self.check_multitask()
+
+    def check_head(self):
+        """The output node: a Dense layer, or for an MSE loss a convolution's images (an autoencoder)."""
+        head = self.layers[-1]
+        if isinstance(head, Layer) or (self.loss == "mse" and isinstance(head, (Conv2D, Conv2DTranspose))):
+            return
+        raise ArgumentError(f"the last layer (the head) must be a Dense rosetta.tasks.Layer (or, with the "
+                            f"mse loss, a Conv2D or Conv2DTranspose), got {head}")  # fmt: skip
 
     def check_input(self):
         """n_in: a whole number, or a tuple (T, F) or (H, W, C) of whole numbers."""
@@ -317,9 +487,29 @@ class Task:
         return self.n_in if isinstance(self.n_in, tuple) else (self.n_in,)
 
     @property
+    def names(self):
+        """Each node's name: its own, or its index."""
+        return wiring(self.layers)[0]
+
+    @property
+    def inputs(self):
+        """Each node's inputs: the names it reads ("x": the model's input)."""
+        return wiring(self.layers)[1]
+
+    @property
+    def is_chain(self):
+        """Every node reads the one before it: a sequential model."""
+        return all(reads == ((self.names[i - 1],) if i else (INPUT,)) for i, reads in enumerate(self.inputs))
+
+    @property
+    def output_shape(self):
+        """One sample's output shape: (K,) of a Dense head, (H, W, C) of a convolution's."""
+        return self.layer_shapes[-1][1]
+
+    @property
     def n_out(self):
-        """The width of the output (the Dense head's units)."""
-        return self.layers[-1].units
+        """The width of the output (the Dense head's units; a convolution's channels)."""
+        return self.output_shape[-1]
 
     @property
     def layer_shapes(self):
@@ -415,7 +605,15 @@ def initial_weights(spec, shapes, draw, rng):
         return initializers.lstm(draw, rng, shapes["W"][0], spec.units)
     if isinstance(spec, GRU):
         return initializers.gru(draw, rng, shapes["W"][0], spec.units)
-    return {}  # Pool2D, Flatten
+    if isinstance(spec, Conv2DTranspose):
+        return initializers.conv_transpose(draw, rng, shapes["W"])
+    if isinstance(spec, BatchNorm):
+        return initializers.batchnorm(shapes["gamma"][0])
+    if isinstance(spec, Bidirectional):
+        forward = initial_weights(spec.layer, {"W": shapes["W"]}, draw, rng)
+        backward = initial_weights(spec.layer, {"W": shapes["W"]}, draw, rng)
+        return {**forward, **{f"{key}_back": value for key, value in backward.items()}}
+    return {}  # Pool2D, GlobalAveragePooling2D, Flatten, Activation, Add, Concatenate
 
 
 def make(

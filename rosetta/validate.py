@@ -55,12 +55,12 @@ def inputs(task, x, dtype):
 
 def targets(task, y, n, dtype):
     """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce, else finite (N, K) in the weights'
-    dtype, in [0, 1] for bce_logits (soft labels allowed)."""
+    dtype (N, H, W, C for a convolution's output), in [0, 1] for bce_logits (soft labels allowed)."""
     y, k = np.asarray(y), task.n_out
     if task.loss == "softmax_ce":
         return labels(y, n, k)
-    if y.dtype.kind not in "biuf" or y.shape != (n, k):
-        raise ArgumentError(f"y: expected {task.loss} targets of shape {(n, k)} like the output, "
+    if y.dtype.kind not in "biuf" or y.shape != (n, *task.output_shape):
+        raise ArgumentError(f"y: expected {task.loss} targets of shape {(n, *task.output_shape)} like the output, "
                             f"got {y.dtype} {y.shape}")  # fmt: skip
     if not np.all(np.isfinite(y)):
         raise ArgumentError("y: contains NaN or Inf")
