@@ -45,8 +45,8 @@ def assert_forward_parity(fw, task, dtype, params=None, name=None):
 
 def own_form(framework, task):
     """The reference variant `framework` computes (rosetta.frameworks.formula): Keras's Adam ε̂ and its
-    momentum velocity once the lr changes; the task as it is for torch and JAX."""
-    return tasks.with_optimizer(task, **frameworks.formula(framework.split("-")[0], task))
+    momentum velocity once the lr changes, torch's unbiased running variance; else the task as it is."""
+    return tasks.with_formula(task, frameworks.formula(framework.split("-")[0], task))
 
 
 def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None, every=1):

@@ -99,12 +99,16 @@ def label(framework, backend=None):
 
 
 def formula(framework, task):
-    """The optimizer settings the reference needs to follow `framework` on `task` ({} = as is).
+    """The settings the reference needs to follow `framework` on `task` ({} = as is; apply them with
+    tasks.with_formula).
 
     Where no setting makes a framework follow torch/optax's formula (DESIGN.md §5), it is judged
     against the reference running its own: Keras's Adam puts ε̂ outside the bias correction
     (impl_keras uses Keras's default ε̂ = 1e-7 when a task asks for the torch form), and Keras's
-    velocity v = μv − lr·g parts from torch's buffer once the learning rate changes."""
+    velocity v = μv − lr·g parts from torch's buffer once the learning rate changes; torch's
+    BatchNorm moves its running variance toward the batch's unbiased variance, ·n/(n − 1)."""
+    if framework == "torch":
+        return {"unbiased_var": True} if task.has_batchnorm else {}
     opt = task.optimizer
     if framework != "keras" or opt.form == "keras":
         return {}

@@ -29,7 +29,7 @@ def _columns(task, runs, results, dtype, steps):
         changes = frameworks.formula(run.framework, task)
         label = f"numpy[{run.framework}]"  # the reference following that framework's formula
         if changes and label not in columns:
-            variant = tasks.with_optimizer(task, **changes)
+            variant = tasks.with_formula(task, changes)
             columns[label] = (runner.run_task(fw, variant, dtype, steps), _key(run.framework, task))
     return columns
 

@@ -50,7 +50,7 @@ def envelope(values, points=500):
 def _own_formula(label, task):
     """The label, marked when the framework follows its own optimizer formula (docs/divergences.md)."""
     changes = frameworks.formula(label.split("-")[0], task)
-    return f"{label} (its own {task.optimizer.name}: {', '.join(f'{k}={v}' for k, v in changes.items())})" \
+    return f"{label} (its own formula: {', '.join(f'{k}={v}' for k, v in changes.items())})" \
         if changes else label  # fmt: skip
 
 

@@ -523,6 +523,10 @@ class Task:
         return [spec.weight_shapes(shape) for spec, (shape, _) in zip(self.layers, self.layer_shapes)]
 
     @property
+    def has_batchnorm(self):
+        return any(isinstance(spec, BatchNorm) for spec in self.layers)
+
+    @property
     def is_mlp(self):
         return isinstance(self.n_in, int) and all(isinstance(spec, Layer) for spec in self.layers)
 
@@ -674,6 +678,19 @@ def make(
 def with_optimizer(task, **changes):
     """The same task with some optimizer settings changed (e.g. form="keras", eps=1e-7)."""
     return replace(task, optimizer=replace(task.optimizer, **changes))
+
+
+def with_formula(task, changes):
+    """The task following a framework's own formula (rosetta.frameworks.formula): optimizer settings,
+    and unbiased_var for every BatchNorm node."""
+    changes = dict(changes)
+    unbiased = changes.pop("unbiased_var", None)
+    task = with_optimizer(task, **changes) if changes else task
+    if unbiased is None:
+        return task
+    layers = tuple(replace(spec, unbiased_var=unbiased) if isinstance(spec, BatchNorm) else spec
+                   for spec in task.layers)  # fmt: skip
+    return replace(task, layers=layers)
 
 
 def names():
