@@ -99,13 +99,15 @@ def batchnorm_layer(training=True):
     return forward, backward
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5, 2)], ids=["features", "images"])
-def test_gradcheck_batchnorm_in_training_mode(shape):
-    """With batch statistics every output depends on every input of its channel: dx has three terms."""
+def test_gradcheck_batchnorm(shape, training):
+    """With batch statistics every output depends on every input of its channel: dx has three terms;
+    on the running statistics, one."""
     g = rng()
     arrays = {"x": g.standard_normal(shape) * 2 + 1, "gamma": g.standard_normal(shape[-1]),
               "beta": g.standard_normal(shape[-1])}  # fmt: skip
-    assert_gradcheck(*batchnorm_layer(), arrays)
+    assert_gradcheck(*batchnorm_layer(training), arrays)
 
 
 def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_formula():

@@ -277,24 +277,26 @@ def running_stats(task, params, cache, n):
     return stats
 
 
-def training_step_values(task, params, x, y):
-    """(loss incl. L2, grads, running statistics) of one training-mode evaluation, on arrays already in
-    the weights' dtype."""
-    out, cache = predict(task, params, x, training=True)
+def training_step_values(task, params, x, y, training=True):
+    """(loss incl. L2, grads, running statistics) of one evaluation, on arrays already in the weights'
+    dtype; training=False: BatchNorm on its running statistics, as port-checking compares models."""
+    out, cache = predict(task, params, x, training)
     loss, dout = loss_value(task, out, y)
     if task.l2:
         loss = loss + l2_penalty(task, params)
-    return float(loss), backward(task, params, cache, dout), running_stats(task, params, cache, len(x))
+    stats = running_stats(task, params, cache, len(x)) if training else [{} for _ in params]
+    return float(loss), backward(task, params, cache, dout), stats
 
 
-def loss_and_grads_native(task, params, x, y):
-    """(loss incl. L2, grads) on arrays already in the weights' dtype, in training mode."""
-    return training_step_values(task, params, x, y)[:2]
+def loss_and_grads_native(task, params, x, y, training=True):
+    """(loss incl. L2, grads) on arrays already in the weights' dtype, in training mode unless not."""
+    return training_step_values(task, params, x, y, training)[:2]
 
 
-def loss_and_grads(task, params, x, y):
-    """The loss (with any L2 term) and its gradient with respect to every weight, canonical
-    ({} for a layer without weights)."""
+def loss_and_grads(task, params, x, y, training=True):
+    """The loss (with any L2 term) and its gradient with respect to every trained weight, canonical
+    ({} for a layer without weights); BatchNorm on the batch's statistics, or with training=False on
+    its running ones."""
     x, y = validate.loss_call(task, params, x, y)
     params = build(task, params)
-    return loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))
+    return loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params), training)

@@ -3,6 +3,7 @@
 Per channel c (the last axis), over the n = N·H·W (or N) values of the batch, with weights γ, β:
 training   μ = mean x,  σ² = mean (x − μ)² (biased),  x̂ = (x − μ)/√(σ² + ε),  y = γ·x̂ + β
            dβ = Σ dy,  dγ = Σ dy·x̂,  with g = dy·γ:  dx = (g − mean g − x̂·mean(g·x̂))/√(σ² + ε)
+           (inference: μ, σ² are constants, dx = g/√(r_σ² + ε))
 running    r_μ ← (1 − m)·r_μ + m·μ,  r_σ² ← (1 − m)·r_σ² + m·σ²·(n/(n − 1) if unbiased else 1)
 inference  y = γ·(x − r_μ)/√(r_σ² + ε) + β
 """
@@ -17,21 +18,21 @@ def batchnorm_forward(x, layer, eps, training):
     var = x.var(axis=axes) if training else layer["var"]
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = (x - mean) * inv_std
-    return layer["gamma"] * x_hat + layer["beta"], (x_hat, inv_std, layer["gamma"], mean, var)
+    return layer["gamma"] * x_hat + layer["beta"], (x_hat, inv_std, layer["gamma"], mean, var, training)
 
 
 def batchnorm_backward(dy, cache):
-    """(dx, {"gamma", "beta"}) of a training-mode forward."""
-    x_hat, inv_std, gamma, _, _ = cache
+    """(dx, {"gamma", "beta"}): through the batch statistics too after a training-mode forward."""
+    x_hat, inv_std, gamma, _, _, training = cache
     axes = tuple(range(dy.ndim - 1))
     g = dy * gamma
-    dx = (g - g.mean(axis=axes) - x_hat * (g * x_hat).mean(axis=axes)) * inv_std
+    dx = (g - g.mean(axis=axes) - x_hat * (g * x_hat).mean(axis=axes)) * inv_std if training else g * inv_std
     return dx, {"gamma": (dy * x_hat).sum(axis=axes), "beta": dy.sum(axis=axes)}
 
 
 def running_stats(layer, cache, n, momentum, unbiased):
     """The running {"mean", "var"} after one training step that saw n values per channel."""
-    _, _, _, mean, var = cache
+    _, _, _, mean, var, _ = cache
     var = var * (n / (n - 1)) if unbiased else var
     return {"mean": (1 - momentum) * layer["mean"] + momentum * mean,
             "var": (1 - momentum) * layer["var"] + momentum * var}  # fmt: skip

@@ -51,14 +51,20 @@ def model_text(task):
 
 
 def layer_text(spec):
+    """3, conv8/2, up8/2, max2, flat, gap, bn, relu, add(stem,residual), lstm8, bilstm8."""
     name = type(spec).__name__
     if name == "Layer":
         return str(spec.units)
-    if name == "Conv2D":
-        return f"conv{spec.filters}" + (f"/{spec.stride}" if spec.stride > 1 else "")
+    if name in ("Conv2D", "Conv2DTranspose"):
+        return ("conv" if name == "Conv2D" else "up") + f"{spec.filters}" + (f"/{spec.stride}" if spec.stride > 1 else "")
     if name == "Pool2D":
         return f"{spec.kind}{spec.size}"
-    return "flat" if name == "Flatten" else f"{name.lower()}{spec.units}"  # lstm8, gru8
+    if name in ("Add", "Concatenate"):
+        return ("add" if name == "Add" else "cat") + f"({','.join(spec.inputs)})"
+    if name == "Bidirectional":
+        return "bi" + layer_text(spec.layer)
+    short = {"Flatten": "flat", "GlobalAveragePooling2D": "gap", "BatchNorm": "bn"}
+    return short.get(name) or getattr(spec, "activation", None) or f"{name.lower()}{spec.units}"  # lstm8
 
 
 def installed_runs(args):
@@ -72,9 +78,10 @@ def installed_runs(args):
     return runs
 
 
-def selected_tasks(name):
-    """'all' or one task name; unknown names fail before any training."""
-    return [tasks.get(n) for n in (tasks.names() if name == "all" else [name])]
+def selected_tasks(names):
+    """'all', or task names (one or a list); unknown names fail before any training."""
+    names = [names] if isinstance(names, str) else list(names)
+    return [tasks.get(n) for n in (tasks.names() if names == ["all"] else names)]
 
 
 def cmd_run(args):
@@ -199,8 +206,9 @@ def cmd_check(args):
     return files.run(args)
 
 
-def add_common(p, task_default=None, framework_multi=True, task_help="a task or 'all'"):
-    p.add_argument("task", nargs="?" if task_default else None, default=task_default, help=task_help)
+def add_common(p, task_default=None, framework_multi=True, task_help="tasks, or 'all'", several=True):
+    nargs = ("*" if task_default else "+") if several else ("?" if task_default else None)
+    p.add_argument("task", nargs=nargs, default=task_default, help=task_help)
     p.add_argument("-f", "--framework", choices=frameworks.NAMES,
                    action="append" if framework_multi else None,
                    help="repeat to select several (default: all)" if framework_multi else None)  # fmt: skip
@@ -215,7 +223,7 @@ def parser():
     listing.set_defaults(run=cmd_list)
 
     run = sub.add_parser("run", help="train one task in one framework")
-    add_common(run, framework_multi=False, task_help="a task (rosetta list)")
+    add_common(run, framework_multi=False, task_help="a task (rosetta list)", several=False)
     run.set_defaults(framework="numpy", run=cmd_run)
     run.add_argument("--dtype", choices=["float64", "float32"])
     run.add_argument("--steps", type=positive, help=STEPS_HELP)

@@ -7,6 +7,8 @@ MESH = 120  # points per side of a decision-boundary grid
 
 
 def kind(task):
+    if task.family == "graph":
+        return graph_kind(task)
     if task.family == "cnn":
         return "filters"
     if task.family == "recurrent":
@@ -22,10 +24,20 @@ def kind(task):
     return None
 
 
+def graph_kind(task):
+    """What a graph net's picture shows: its two directions, its reconstructions, its feature maps."""
+    from rosetta.tasks import Bidirectional
+
+    if any(isinstance(spec, Bidirectional) for spec in task.layers):
+        return "directions"
+    return "reconstructions" if len(task.output_shape) == 3 else "features"
+
+
 def file_names(task):
     """The plot files `rosetta compare` writes for the task."""
     extra = {"regression": "fit", "classification": "boundary", "codes": "codes", "filters": "filters",
-             "sequence": "outputs"}.get(kind(task))  # fmt: skip
+             "sequence": "outputs", "directions": "directions", "reconstructions": "reconstructions",
+             "features": "features"}.get(kind(task))  # fmt: skip
     return [f"{task.name}-loss.png"] + ([f"{task.name}-{extra}.png"] if extra else [])
 
 
@@ -64,6 +76,6 @@ def inputs(task):
         if task.n_in == 3:  # the 11-lines inputs carry a constant third column (the bias)
             grid = np.c_[grid, np.ones(len(grid))]
         return grid
-    if kind(task) in ("codes", "sequence"):
-        return task.data()[0]  # the eight one-hot inputs; the training sequences
+    if kind(task) in ("codes", "sequence", "reconstructions"):
+        return task.data()[0]  # the eight one-hot inputs; the training sequences; the noisy images
     return None

@@ -10,6 +10,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 
 import reference_numpy as ref  # noqa: E402
 from rosetta import frameworks, history, plotdata  # noqa: E402
+from rosetta.tasks import GlobalAveragePooling2D  # noqa: E402
 
 CLASSES = ListedColormap(["tab:blue", "tab:orange", "tab:green"])  # class 0, 1, 2
 
@@ -170,6 +171,67 @@ def sequence_outputs(task, results, path):
     _save(fig, path)
 
 
+def feature_maps(task, results, path):
+    """One picture per class, then per framework the graph's last feature maps (the node before the
+    global pooling, averaged over channels), computed by the reference from that framework's weights."""
+    x, labels = task.data()
+    picks = [int(np.argmax(labels == k)) for k in range(task.n_out)]  # the first image of each class
+    pooled = next(i for i, spec in enumerate(task.layers) if isinstance(spec, GlobalAveragePooling2D))
+    last = task.inputs[pooled][0]  # the node the pooling reads
+    fig, axes = plt.subplots(1 + len(results), len(picks), figsize=(2 * len(picks), 2 * (1 + len(results))),
+                             squeeze=False)  # fmt: skip
+    for ax, i in zip(axes[0], picks):
+        ax.imshow(x[i, :, :, 0], cmap="gray_r")
+        ax.set_title(f"class {labels[i]}", fontsize="small")
+    for row, (label, result) in zip(axes[1:], results.items()):
+        maps = node_values(task, result["params"], x[picks])[last].mean(axis=-1)  # (picks, H, W)
+        for ax, image in zip(row, maps):
+            ax.imshow(image, cmap="viridis")
+        row[0].set_ylabel(label, fontsize="small")
+    for ax in axes.flat:
+        ax.set(xticks=[], yticks=[])
+    fig.suptitle(f"{task.name}: the residual block's output (mean over channels) per class")
+    _save(fig, path)
+
+
+def node_values(task, params, x):
+    """Every node's output by name, the reference's inference-mode forward on `params`."""
+    _, cache = ref.mlp.predict(task, ref.mlp.build(task, params), x)
+    return {name: a for name, (_, _, a) in zip(task.names, cache)}
+
+
+def directions(task, results, path):
+    """One panel per framework: each training sequence's forward-direction share of the logit against
+    its backward-direction share (the head's weights on each half of the last states), by class."""
+    x, y = task.data()
+    n = len(results)
+    fig, axes = plt.subplots(1, n, figsize=(max(3 * n, 6), 3.4), squeeze=False, sharex=True, sharey=True)
+    for ax, (label, result) in zip(axes[0], results.items()):
+        states, head = node_values(task, result["params"], x)[task.names[0]], result["params"][-1]["W"][:, 0]
+        units = states.shape[1] // 2
+        forward, backward = states[:, :units] @ head[:units], states[:, units:] @ head[units:]
+        ax.scatter(forward, backward, c=y[:, 0], cmap=CLASSES, s=8)
+        ax.set(title=label, xlabel="forward share")
+        ax.title.set_fontsize("small")
+    axes[0, 0].set_ylabel("backward share")
+    fig.suptitle(f"{task.name}: what each direction adds to the logit (colour: the label)")
+    _save(fig, path)
+
+
+def reconstructions(task, results, path):
+    """Four noisy inputs, their clean targets, and every framework's output for them."""
+    x, y = task.data()
+    rows = [("input", x[:4]), ("target", y[:4])] + [(label, r["plot"][:4]) for label, r in results.items()]
+    fig, axes = plt.subplots(len(rows), 4, figsize=(6, 1.5 * len(rows)), squeeze=False)
+    for row, (label, images) in zip(axes, rows):
+        for ax, image in zip(row, images):
+            ax.imshow(image[:, :, 0], cmap="gray_r", vmin=0, vmax=1)
+            ax.set(xticks=[], yticks=[])
+        row[0].set_ylabel(label, fontsize="small")
+    fig.suptitle(f"{task.name}: noisy input, clean target, each framework's reconstruction")
+    _save(fig, path)
+
+
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -191,4 +253,9 @@ def write(task, results, out_dir):
         conv_filters(task, results, out_dir / files[-1])
     elif kind == "sequence":
         sequence_outputs(task, results, out_dir / files[-1])
+    elif kind in GRAPH_PLOTS:
+        GRAPH_PLOTS[kind](task, results, out_dir / files[-1])
     return files
+
+
+GRAPH_PLOTS = {"features": feature_maps, "directions": directions, "reconstructions": reconstructions}

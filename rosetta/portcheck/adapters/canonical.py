@@ -1,5 +1,8 @@
 """Our own canonical form: (task or spec, params), computed by reference_numpy's hand-written backprop.
 
+A task's graph is recorded node by node, a Dense or convolution's activation as a node of its own
+after it. As every framework's side is compared, BatchNorm runs on its running statistics here.
+
 A spec is the JSON model description: {"sizes": [n_in, ..., n_out], "activations": [...], "bias": true,
 "alpha": null, "output": null}; "output": "softmax" adds a softmax head (forward only: the losses take
 logits). The optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy.optim.
@@ -11,7 +14,7 @@ from reference_numpy import mlp, optim
 from rosetta import params as canonical_params
 from rosetta import tasks
 from rosetta.arrays import as_dtype
-from rosetta.portcheck import graph
+from rosetta.portcheck.graph import Graph, Node
 from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported, apply
 
 
@@ -35,38 +38,73 @@ def head(spec):
     return "softmax" if "softmax" in (spec.get("output"), last) else None
 
 
-WEIGHTED = (tasks.Layer, tasks.Conv2D, tasks.LSTM, tasks.GRU)
+WEIGHTED = (tasks.Layer, tasks.Conv2D, tasks.Conv2DTranspose, tasks.LSTM, tasks.GRU, tasks.Bidirectional,
+            tasks.BatchNorm)  # fmt: skip
 
 
 def weighted(task, per_layer):
-    """The entries of the layers that hold weights (pooling and Flatten hold none)."""
+    """The entries of the nodes that hold weights (pooling, Flatten, merges hold none)."""
     return [entry for spec, entry in zip(task.layers, per_layer) if isinstance(spec, WEIGHTED)]
 
 
 def describe_layer(spec, shape):
-    """A task layer as a Layer, `shape` its per-sample input shape."""
+    """A task node as a Layer, `shape` its per-sample input shape (a merge's: the tuple of them)."""
     if isinstance(spec, tasks.Conv2D):
         name = f"Conv2D({shape[2]}→{spec.filters}, k={spec.kernel}, s={spec.stride}, {spec.padding})"
         return Layer("conv2d", name, shape[2], spec.filters, True, config=(spec.kernel, spec.stride))
+    if isinstance(spec, tasks.Conv2DTranspose):
+        name = f"Conv2DTranspose({shape[2]}→{spec.filters}, k={spec.kernel}, s={spec.stride})"
+        return Layer("conv_transpose", name, shape[2], spec.filters, True, config=(spec.kernel, spec.stride))
     if isinstance(spec, tasks.Pool2D):
         return Layer("pool", f"{spec.kind}pool({spec.size})", config=(spec.size, spec.kind))
+    if isinstance(spec, tasks.GlobalAveragePooling2D):
+        return Layer("pool", "GlobalAveragePooling2D", config=("global", "avg"))
     if isinstance(spec, tasks.Flatten):
         return Layer("flatten", "Flatten", shape=tuple(shape))
+    if isinstance(spec, tasks.BatchNorm):
+        name = f"BatchNorm(ε={spec.eps:g}, m={spec.momentum:g})"
+        return Layer("batchnorm", name, shape[-1], shape[-1], True, eps=spec.eps, momentum=spec.momentum)
+    if isinstance(spec, (tasks.Add, tasks.Concatenate)):
+        return Layer("add" if isinstance(spec, tasks.Add) else "concat", type(spec).__name__)
+    if isinstance(spec, tasks.Activation):
+        return activation(spec)
+    if isinstance(spec, tasks.Bidirectional):
+        inner = describe_layer(spec.layer, shape)
+        return Layer(inner.kind, f"Bidirectional({inner.name})", shape[1], 2 * spec.layer.units, True,
+                     config=("bidirectional",))  # fmt: skip
     if isinstance(spec, (tasks.LSTM, tasks.GRU)):
         kind = type(spec).__name__
         return Layer(kind.lower(), f"{kind}({shape[1]}→{spec.units})", shape[1], spec.units, True)
     return Layer("dense", f"W({shape[0]}→{spec.units})", shape[0], spec.units, spec.bias)
 
 
+def activation(spec):
+    alpha = spec.alpha if spec.activation in tasks.DEFAULT_ALPHA else None
+    name = spec.activation if alpha is None else f"{spec.activation}({alpha:g})"
+    return Layer("act", name, act=spec.activation, alpha=alpha)
+
+
+def fused(spec):
+    """A Dense or convolution node ending in its own activation: recorded as a second node."""
+    return isinstance(spec, tasks.ACTIVATED) and not isinstance(spec, tasks.Activation) and spec.activation != "linear"
+
+
 def describe(task, head):
-    layers = []
-    for spec, (shape, _) in zip(task.layers, task.layer_shapes):
-        layers.append(describe_layer(spec, shape))
-        if mlp.activated(spec) and spec.activation != "linear":
-            alpha = spec.alpha if spec.activation in tasks.DEFAULT_ALPHA else None
-            name = spec.activation if alpha is None else f"{spec.activation}({alpha:g})"
-            layers.append(Layer("act", name, act=spec.activation, alpha=alpha))
-    return layers + ([Layer("act", "softmax", act="softmax")] if head == "softmax" else [])
+    """The task's graph as Nodes: each reads what its task node reads (a fused input's activation),
+    a fused activation named "{name}:act", the softmax head "softmax"."""
+    nodes, produced = [], {tasks.INPUT: tasks.INPUT}  # task node -> the graph node holding its output
+    wiring = zip(task.layers, task.names, task.inputs, task.layer_shapes)
+    for i, (spec, name, reads, (shape, _)) in enumerate(wiring):
+        layer = describe_layer(spec, shape)
+        owner = i if layer.kind in PARAMETRIZED else None
+        nodes.append(Node(name, layer, tuple(produced[read] for read in reads), owner))
+        produced[name] = name
+        if fused(spec):
+            nodes.append(Node(f"{name}:act", activation(spec), (name,)))
+            produced[name] = f"{name}:act"
+    if head == "softmax":
+        nodes.append(Node("softmax", Layer("act", "softmax", act="softmax"), (produced[task.names[-1]],)))
+    return nodes
 
 
 class CanonicalModel:
@@ -77,11 +115,13 @@ class CanonicalModel:
         self.head = head(model[0]) if isinstance(model[0], dict) else None
         self.dtype = str(canonical_params.validate(self.task, params))
         self.params = mlp.build(self.task, params)  # a copy
-        self.layers, self.compute_dtype, self.notes = describe(self.task, self.head), self.dtype, []
+        self.nodes, self.compute_dtype, self.notes = describe(self.task, self.head), self.dtype, []
+        self.layers = [node.layer for node in self.nodes]
         self.first = next(layer for layer in self.layers if layer.kind in PARAMETRIZED)
 
     def bind(self, x):
-        self.graph = graph.chain(self.layers, self.outputs(x), self.tensor(x))
+        values = {"x": self.tensor(x), **self.outputs(x)}
+        self.graph = Graph(list(self.nodes), values, self.nodes[-1].name)
         return self.graph
 
     def weights(self):
@@ -91,11 +131,15 @@ class CanonicalModel:
         return as_dtype(a, self.params)
 
     def outputs(self, x):
+        """Every graph node's value by name: a fused node's z, and its activation's a."""
         _, cache = mlp.predict(self.task, self.params, as_dtype(x, self.params))
-        captured = []
-        for spec, (_, z, a) in zip(self.task.layers, cache):
-            captured += [z, a] if mlp.activated(spec) and spec.activation != "linear" else [z]
-        return captured + ([apply("softmax", captured[-1], None)] if self.head == "softmax" else [])
+        values = {}
+        for spec, name, (_, z, a) in zip(self.task.layers, self.task.names, cache):
+            values[name] = z if fused(spec) else a
+            values |= {f"{name}:act": a} if fused(spec) else {}
+        if self.head == "softmax":
+            values["softmax"] = apply("softmax", values[self.nodes[-2].name], None)
+        return values
 
     def outputs_as_left(self, x):
         return None
@@ -104,14 +148,14 @@ class CanonicalModel:
         if self.head:
             raise NotSupported("not supported yet: a loss on the canonical softmax head (use logits)")
         task = replace(self.task, loss=loss, l2=0.0)
-        value, grads = mlp.loss_and_grads(task, self.params if params is None else params, x, y)
+        value, grads = mlp.loss_and_grads(task, self.params if params is None else params, x, y, training=False)
         return value, weighted(self.task, grads)
 
     def train(self, x, y, loss, opt, steps):
         """`steps` reference updates with `opt` (a rosetta.tasks.Optimizer) on a copy of the weights."""
         params, state, record = mlp.build(self.task, self.params), optim.make(opt, self.params), []
         for t in range(1, steps + 1):
-            _, grads = mlp.loss_and_grads(replace(self.task, loss=loss, l2=0.0), params, x, y)
+            _, grads = mlp.loss_and_grads(replace(self.task, loss=loss, l2=0.0), params, x, y, training=False)
             optim.update(opt, params, grads, state, t)
             record.append(
                 {
