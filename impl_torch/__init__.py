@@ -1,4 +1,4 @@
-"""PyTorch: nn.Sequential over the task's layers, autograd, torch.optim; canonical NumPy in and out."""
+"""PyTorch: an nn.Module walking the task's graph, autograd, torch.optim; canonical NumPy in and out."""
 
 from impl_torch.mlp import build, forward, get_params, loss_and_grads
 from impl_torch.train import train

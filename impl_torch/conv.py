@@ -1,15 +1,19 @@
 """2-D convolution, pooling and flatten in PyTorch, for a model that takes canonical NHWC images.
 
-torch's Conv2d, MaxPool2d and AvgPool2d read NCHW (N, C, H, W) and keep the kernel as (out, in, kh,
-kw); canonical is NHWC and (kh, kw, in, out) (rosetta.layouts). So the model permutes once at its
-input (ToNCHW) and once before Flatten (FlattenNHWC); conv2d and conv_params are the only places
-where the kernel is permuted.
+torch's Conv2d, ConvTranspose2d, MaxPool2d and AvgPool2d read NCHW (N, C, H, W) and keep the kernel
+as (out, in, kh, kw), the transposed one as (in, out, kh, kw); canonical is NHWC, (kh, kw, in, out)
+and for the transposed conv (kh, kw, out, in) (rosetta.layouts). So the model permutes once at its
+input (ToNCHW), once before Flatten (FlattenNHWC) and once at an image output (ToNHWC); conv2d,
+conv2d_transpose and their *_params are the only places where a kernel is permuted.
 
 conv      "same" is TensorFlow's rule, the odd pixel bottom/right: nn.ZeroPad2d with
           rosetta.layouts.same_padding, then Conv2d(padding=0). Conv2d(padding="same") refuses
           stride > 1, so every "same" takes this one path.
+transpose ConvTranspose2d(stride=s, padding=0): output (H − 1)·s + k, tap (i, j) of input (y, x)
+          adds into output (s·y + i, s·x + j), Keras's Conv2DTranspose: no kernel flip.
 pool      MaxPool2d(p) / AvgPool2d(p): window = stride = p, no padding, the leftover rows dropped.
           MaxPool2d's gradient goes to the first max of a window, like the reference's.
+          Global average pooling: the mean over H and W of NCHW.
 flatten   back to NHWC before flattening: nn.Flatten on NCHW would order the features (C, H, W).
 """
 
@@ -24,6 +28,13 @@ class ToNCHW(nn.Module):
 
     def forward(self, x):
         return x.permute(0, 3, 1, 2)
+
+
+class ToNHWC(nn.Module):
+    """(N, C, H, W) -> (N, H, W, C): an image output back to canonical."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1)
 
 
 class FlattenNHWC(nn.Module):
@@ -63,9 +74,43 @@ def conv_params(conv, grads=False):
     return {"W": W.contiguous().numpy().copy(), "b": b.detach().numpy().copy()}
 
 
+def conv2d_transpose(spec, layer, in_shape):
+    """nn.ConvTranspose2d holding a copy of {"W": (k, k, F, C), "b": (F,)}; in_shape (H, W, C)."""
+    c, k = in_shape[2], spec.kernel
+    W, b = torch.tensor(layer["W"]), torch.tensor(layer["b"])  # (k, k, F, C), (F,)
+    assert W.shape == (k, k, spec.filters, c), f"W is {tuple(W.shape)}, expected {(k, k, spec.filters, c)}"
+    assert b.shape == (spec.filters,), f"b is {tuple(b.shape)}, expected {(spec.filters,)}"
+    conv = nn.ConvTranspose2d(c, spec.filters, k, stride=spec.stride, padding=0, dtype=W.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(W.permute(3, 2, 0, 1))  # (kh, kw, out, in) -> weight (in, out, kh, kw)
+        conv.bias.copy_(b)
+    return conv
+
+
+def conv_transpose_params(conv, grads=False):
+    """The canonical {"W": (kh, kw, out, in), "b": (out,)} of an nn.ConvTranspose2d (grads=True: its
+    gradients)."""
+    W, b = (conv.weight.grad, conv.bias.grad) if grads else (conv.weight, conv.bias)
+    W = W.detach().permute(2, 3, 1, 0)  # ConvTranspose2d.weight (in, out, kh, kw) -> (kh, kw, out, in)
+    expected = (*conv.kernel_size, conv.out_channels, conv.in_channels)
+    assert W.shape == expected, f"W is {tuple(W.shape)}, expected {expected}"
+    return {"W": W.contiguous().numpy().copy(), "b": b.detach().numpy().copy()}
+
+
 # ---- pooling ----
 
 
 def pool2d(spec):
     """nn.MaxPool2d(p) or nn.AvgPool2d(p): stride p (torch's default stride is the window), no padding."""
     return {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[spec.kind](spec.size)
+
+
+class GlobalAvgPool2d(nn.Module):
+    """(N, C, H, W) -> (N, C): each channel's mean over the image."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
+
+
+def global_avgpool2d():
+    return GlobalAvgPool2d()

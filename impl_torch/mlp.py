@@ -1,21 +1,41 @@
-"""The networks in PyTorch: an nn.Sequential over the task's layers, autograd for gradients.
+"""The networks in PyTorch: a small nn.Module walking the task's graph, autograd for gradients.
 
 Weights come in canonical (rosetta.layouts; Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b) and go out the same way. torch keeps Linear.weight as (out, in), Conv2d.weight as
 (out, in, kh, kw), images as NCHW and its own recurrent gate layout: build and get_params (with
-linear here, conv.py and recurrent.py) are the only places that convert. Every tensor follows the
-dtype of the weights (float64 or float32), not torch's default.
+linear here, conv.py, norm.py and recurrent.py) are the only places that convert. Every tensor
+follows the dtype of the weights (float64 or float32), not torch's default.
+
+BatchNorm makes the module's mode matter: forward runs model.eval() (the running statistics),
+loss_and_grads and train model.train() (the batch's statistics; each training-mode forward moves
+the running ones once, which is train's update of them).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl_torch import conv, recurrent
+from impl_torch import conv, norm, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, LOSSES, LSTM, Conv2D, Flatten, Layer, Pool2D
+from rosetta.tasks import (
+    ACTIVATIONS,
+    INPUT,
+    LOSSES,
+    LSTM,
+    Activation,
+    Add,
+    BatchNorm,
+    Bidirectional,
+    Concatenate,
+    Conv2D,
+    Conv2DTranspose,
+    Flatten,
+    GlobalAveragePooling2D,
+    Layer,
+    Pool2D,
+)
 
 # ---- activations: one module per layer, α from the task ----
 
@@ -41,53 +61,146 @@ def prelu(alpha):
     return module
 
 
-# ---- the network ----
+# ---- the graph ----
+
+
+class Graph(nn.Module):
+    """The task's nodes run in order on a dict of values by node name. The torch modules sit in one flat
+    ModuleList in node order, as an nn.Sequential's (model[i], `for module in model`); node k runs
+    its span of them, spans[k], on its input, or on the list of its inputs (Add, Concatenate). The
+    input's and the output's spans convert images between NHWC and NCHW (empty otherwise)."""
+
+    def __init__(self, task, entry, nodes, exit):
+        super().__init__()
+        self.layers = nn.ModuleList(entry + [module for node in nodes for module in node] + exit)
+        bounds = [0, len(entry)]
+        for node in nodes + [exit]:
+            bounds.append(bounds[-1] + len(node))
+        spans = [range(start, stop) for start, stop in zip(bounds, bounds[1:])]
+        self.entry, self.spans, self.exit = spans[0], spans[1:-1], spans[-1]
+        self.names, self.inputs = task.names, task.inputs
+
+    def forward(self, x):
+        modules = list(self.layers)  # a plain list: ModuleList[i] costs microseconds a call
+        values = {INPUT: run(modules, self.entry, x)}  # node name -> its output
+        for name, reads, span in zip(self.names, self.inputs, self.spans):
+            a = values[reads[0]] if len(reads) == 1 else [values[read] for read in reads]
+            values[name] = run(modules, span, a)
+        return run(modules, self.exit, values[self.names[-1]])
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __setitem__(self, i, module):
+        self.layers[i] = module
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self):
+        return len(self.layers)
+
+
+def run(modules, span, a):
+    """modules[span] applied in turn to a."""
+    for i in span:
+        a = modules[i](a)
+    return a
+
+
+class Sum(nn.Module):
+    """Add: the sum of the inputs, left to right."""
+
+    def forward(self, inputs):
+        total = inputs[0]
+        for a in inputs[1:]:
+            total = total + a
+        return total
+
+
+class Concat(nn.Module):
+    """Concatenate along the channels: dim 1 of NCHW images, the last dim of features and sequences."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, inputs):
+        return torch.cat(inputs, dim=self.dim)
+
+
+def node_modules(spec, layer, in_shape):
+    """The torch modules one node runs, in order, holding a copy of its canonical weights; in_shape is
+    one sample's canonical input shape (a merge's: the tuple of its inputs' shapes)."""
+    if isinstance(spec, Layer):
+        act = prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)
+        return [linear(spec, layer, in_shape[-1]), act]
+    if isinstance(spec, Conv2D):
+        return [*conv.conv2d(spec, layer, in_shape), activation(spec)]
+    if isinstance(spec, Conv2DTranspose):
+        return [conv.conv2d_transpose(spec, layer, in_shape), activation(spec)]
+    if isinstance(spec, Activation):
+        return [activation(spec)]
+    if isinstance(spec, BatchNorm):
+        return norm.batchnorm(spec, layer, in_shape)
+    if isinstance(spec, Pool2D):
+        return [conv.pool2d(spec)]
+    if isinstance(spec, GlobalAveragePooling2D):
+        return [conv.global_avgpool2d()]  # (N, C, H, W) -> (N, C)
+    if isinstance(spec, Flatten):  # images: (N, C, H, W) -> (N, H·W·C), NHWC order; (N, T, C) -> (N, T·C)
+        return [conv.FlattenNHWC() if len(in_shape) == 3 else nn.Flatten()]
+    if isinstance(spec, Add):
+        return [Sum()]
+    if isinstance(spec, Concatenate):
+        return [Concat(1 if len(in_shape[0]) == 3 else -1)]  # NHWC's last axis is NCHW's dim 1
+    if isinstance(spec, Bidirectional):
+        return [recurrent.bidirectional(spec, layer, in_shape[-1])]  # in_shape (T, F)
+    rnn = recurrent.lstm if isinstance(spec, LSTM) else recurrent.gru
+    return [rnn(spec, layer, in_shape[-1])]
 
 
 def build(task, params):
-    """nn.Sequential over task.layers, holding a copy of the canonical weights: Linear or Conv2d
-    then its activation, MaxPool2d/AvgPool2d, FlattenNHWC, LastStep(LSTM/GRU). Images come in NHWC
-    and are permuted to torch's NCHW once, at the input."""
-    modules = [conv.ToNCHW()] if len(task.input_shape) == 3 else []  # (N, H, W, C) -> (N, C, H, W)
-    for spec, layer, (in_shape, _) in zip(task.layers, params, task.layer_shapes):
-        if isinstance(spec, Layer):
-            act = prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)
-            modules += [linear(spec, layer, in_shape[-1]), act]
-        elif isinstance(spec, Conv2D):
-            modules += [*conv.conv2d(spec, layer, in_shape), activation(spec)]
-        elif isinstance(spec, Pool2D):
-            modules.append(conv.pool2d(spec))
-        elif isinstance(spec, Flatten):
-            modules.append(conv.FlattenNHWC())  # (N, C, H, W) -> (N, H·W·C), NHWC order
-        else:
-            rnn = recurrent.lstm if isinstance(spec, LSTM) else recurrent.gru
-            modules.append(rnn(spec, layer, in_shape[-1]))  # in_shape (T, F)
-    return nn.Sequential(*modules)
+    """A Graph holding a copy of the canonical weights, in training mode: per node Linear or Conv2d /
+    ConvTranspose2d then its activation, BatchNorm1d/2d, MaxPool2d/AvgPool2d, global average pooling,
+    FlattenNHWC, LastStep(LSTM/GRU), BothWays(bidirectional LSTM/GRU), Sum, Concat. Images come in
+    NHWC, are permuted to torch's NCHW once, at the input, and an image output back to NHWC."""
+    nodes = [node_modules(spec, layer, in_shape)
+             for spec, layer, (in_shape, _) in zip(task.layers, params, task.layer_shapes)]  # fmt: skip
+    entry = [conv.ToNCHW()] if len(task.input_shape) == 3 else []  # (N, H, W, C) -> (N, C, H, W)
+    exit = [conv.ToNHWC()] if len(task.output_shape) == 3 else []  # (N, C, H, W) -> (N, H, W, C)
+    return Graph(task, entry, nodes, exit)
 
 
 def get_params(model, grads=False):
-    """The canonical weights, one dict per task layer ({} for Pool2D and Flatten), NumPy
-    (grads=True: their gradients). ToNCHW, ZeroPad2d and the activations hold none."""
-    params = []
-    for module in model:
+    """The canonical weights, one dict per node ({} for a node without weights), NumPy (grads=True:
+    their gradients; a BatchNorm's gamma and beta only). ToNCHW, ZeroPad2d and the activations hold none."""
+    return [node_params([model[i] for i in span], grads) for span in model.spans]
+
+
+def node_params(modules, grads=False):
+    """The canonical weights held by one node's modules."""
+    layer = {}
+    for module in modules:
         if isinstance(module, nn.Linear):
-            params.append(linear_params(module, grads))
+            layer.update(linear_params(module, grads))
         elif isinstance(module, nn.PReLU):  # the learned α of the Linear before it
-            params[-1]["alpha"] = (module.weight.grad if grads else module.weight).detach().numpy().copy()
+            layer["alpha"] = (module.weight.grad if grads else module.weight).detach().numpy().copy()
         elif isinstance(module, nn.Conv2d):
-            params.append(conv.conv_params(module, grads))
-        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, conv.FlattenNHWC)):
-            params.append({})
-        elif isinstance(module, recurrent.LastStep):
-            read = recurrent.lstm_params if isinstance(module.rnn, nn.LSTM) else recurrent.gru_params
-            params.append(read(module.rnn, grads))
-    return params
+            layer.update(conv.conv_params(module, grads))
+        elif isinstance(module, nn.ConvTranspose2d):
+            layer.update(conv.conv_transpose_params(module, grads))
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            layer.update(norm.batchnorm_params(module, grads))
+        elif isinstance(module, (recurrent.LastStep, recurrent.BothWays)):
+            layer.update(recurrent.rnn_params(module, grads))
+    return layer
 
 
 def forward(task, params, x):
-    """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    """The network's output (pre-loss: logits for the cross-entropies), NumPy; BatchNorm in inference
+    mode (its running statistics)."""
     x = validate.forward_call(task, params, x)
-    model = build(task, params)
+    model = build(task, params).eval()
     with torch.no_grad():
         return model(torch.as_tensor(as_dtype(x, params))).numpy()
 
@@ -142,9 +255,10 @@ def total_loss(task, model, x, y):
 
 
 def loss_and_grads(task, params, x, y):
-    """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    """The loss (with any L2 term) and its gradient with respect to every trained weight, canonical;
+    BatchNorm in training mode (the batch's statistics; the running ones this moves are dropped)."""
     x, y = validate.loss_call(task, params, x, y)
-    model = build(task, params)
+    model = build(task, params).train()
     x, y = torch.as_tensor(as_dtype(x, params)), torch.as_tensor(as_dtype(y, params))  # labels: int64
     loss = total_loss(task, model, x, y)
     loss.backward()  # fills each parameter's .grad, shaped like the parameter: Linear's (out, in)

@@ -1,10 +1,11 @@
-"""LSTM and GRU in PyTorch: nn.LSTM / nn.GRU (batch_first), many-to-one, canonical weights in and out.
+"""LSTM and GRU in PyTorch: nn.LSTM / nn.GRU (batch_first), many-to-one or bidirectional, canonical
+weights in and out.
 
 Canonical (rosetta.layouts): x (N, T, in); W (in, G·u), U (u, G·u); LSTM gate blocks i, f, g, o and
 one bias b (4u,); GRU blocks z, r, h and two biases b (2, 3u), Keras's reset_after=True form.
 torch keeps weight_ih (G·u, in) and weight_hh (G·u, u) with the same blocks as rows: W = weight_ih.T,
-U = weight_hh.T. lstm / gru build the module and lstm_params / gru_params read it back: the only
-places that convert.
+U = weight_hh.T. lstm / gru / bidirectional build the module and lstm_params / gru_params read it
+back: the only places that convert.
 
 LSTM  torch's blocks are i, f, g, o as canonical, but it adds two biases, bias_ih + bias_hh. The
       canonical b goes into bias_ih and bias_hh is frozen at zero: both get the same gradient, so a
@@ -12,12 +13,17 @@ LSTM  torch's blocks are i, f, g, o as canonical, but it adds two biases, bias_i
 GRU   torch's blocks are r, z, n (n = ĥ), reordered with rosetta.layouts.TORCH_GRU_BLOCKS; torch's
       n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)) is reset_after=True, and h' = (1 − z) ⊙ n + z ⊙ h
       is canonical's update: bias_ih = b[0], bias_hh = b[1], both reordered.
+Bidirectional  one nn.LSTM / nn.GRU with bidirectional=True: the backward layer ("W_back", "U_back",
+      "b_back") is torch's *_l0_reverse weights. torch's output (N, T, 2u) is [forward, backward]
+      with both halves in time order already (the backward state at t has read x_T … x_t): the
+      backward direction's final state is at t = 0, output[:, 0, u:], not output[:, -1, u:].
 """
 
 import torch
 from torch import nn
 
 from rosetta.layouts import TORCH_GRU_BLOCKS
+from rosetta.tasks import GRU, LSTM
 
 
 class LastStep(nn.Module):
@@ -30,6 +36,31 @@ class LastStep(nn.Module):
     def forward(self, x):
         out, _ = self.rnn(x)  # (N, T, u): every step's h_t; zero initial states
         return out[:, -1]
+
+
+class BothWays(nn.Module):
+    """A bidirectional nn.LSTM / nn.GRU (batch_first): every step's [forward, backward] states (N, T, 2u),
+    or the two final states (N, 2u)."""
+
+    def __init__(self, rnn, return_sequences):
+        super().__init__()
+        self.rnn, self.return_sequences = rnn, return_sequences
+
+    def forward(self, x):
+        out, _ = self.rnn(x)  # (N, T, 2u), both directions in time order; zero initial states
+        if self.return_sequences:
+            return out
+        u = self.rnn.hidden_size
+        return torch.cat([out[:, -1, :u], out[:, 0, u:]], dim=1)  # forward's h_T, backward's h after x_1
+
+
+DIRECTIONS = {"": "l0", "_back": "l0_reverse"}  # canonical key suffix -> torch's parameter suffix
+
+
+def tensors(rnn, direction="l0"):
+    """(weight_ih, weight_hh, bias_ih, bias_hh) of one direction of an nn.LSTM / nn.GRU."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    return tuple(getattr(rnn, f"{name}_{direction}") for name in names)
 
 
 def weights(layer, n_in, units, blocks):
@@ -45,29 +76,43 @@ def numpy(tensor):
     return tensor.detach().contiguous().numpy().copy()
 
 
+def empty_rnn(kind, layer, n_in, units, bidirectional=False):
+    """An empty nn.LSTM / nn.GRU (batch_first) in the dtype of the layer's weights."""
+    dtype = torch.as_tensor(layer["W"]).dtype  # torch's default is float32: the weights' dtype decides
+    return kind(n_in, units, batch_first=True, bidirectional=bidirectional, dtype=dtype)
+
+
 # ---- LSTM ----
 
 
 def lstm(spec, layer, n_in):
     """LastStep(nn.LSTM) holding a copy of {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}."""
-    W, U, b = weights(layer, n_in, spec.units, 4)
-    assert b.shape == (4 * spec.units,), f"b is {tuple(b.shape)}, expected {(4 * spec.units,)}"
-    rnn = nn.LSTM(n_in, spec.units, batch_first=True, dtype=W.dtype)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(W.T)  # (in, 4u) -> (4u, in), blocks i, f, g, o in both
-        rnn.weight_hh_l0.copy_(U.T)  # (u, 4u) -> (4u, u)
-        rnn.bias_ih_l0.copy_(b)
-        rnn.bias_hh_l0.zero_()
-    rnn.bias_hh_l0.requires_grad_(False)  # one bias: b = bias_ih + bias_hh, only bias_ih trains
+    rnn = empty_rnn(nn.LSTM, layer, n_in, spec.units)
+    load_lstm(rnn, layer)
     return LastStep(rnn)
 
 
-def lstm_params(rnn, grads=False):
-    """The canonical {"W", "U", "b"} of an nn.LSTM (grads=True: their gradients; d/db = d/dbias_ih)."""
+def load_lstm(rnn, layer, direction="l0"):
+    """Copy {"W", "U", "b"} into one direction of `rnn`; its bias_hh stays zero and frozen."""
+    W, U, b = weights(layer, rnn.input_size, rnn.hidden_size, 4)
+    assert b.shape == (4 * rnn.hidden_size,), f"b is {tuple(b.shape)}, expected {(4 * rnn.hidden_size,)}"
+    weight_ih, weight_hh, bias_ih, bias_hh = tensors(rnn, direction)
+    with torch.no_grad():
+        weight_ih.copy_(W.T)  # (in, 4u) -> (4u, in), blocks i, f, g, o in both
+        weight_hh.copy_(U.T)  # (u, 4u) -> (4u, u)
+        bias_ih.copy_(b)
+        bias_hh.zero_()
+    bias_hh.requires_grad_(False)  # one bias: b = bias_ih + bias_hh, only bias_ih trains
+
+
+def lstm_params(rnn, grads=False, direction="l0"):
+    """The canonical {"W", "U", "b"} of one direction of an nn.LSTM (grads=True: their gradients;
+    d/db = d/dbias_ih)."""
+    weight_ih, weight_hh, bias_ih, bias_hh = tensors(rnn, direction)
     if grads:
-        W, U, b = rnn.weight_ih_l0.grad, rnn.weight_hh_l0.grad, rnn.bias_ih_l0.grad
+        W, U, b = weight_ih.grad, weight_hh.grad, bias_ih.grad
     else:
-        W, U, b = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 + rnn.bias_hh_l0
+        W, U, b = weight_ih, weight_hh, bias_ih + bias_hh
     u = rnn.hidden_size
     W, U = W.T, U.T  # (4u, in) -> (in, 4u), (4u, u) -> (u, 4u)
     assert W.shape == (rnn.input_size, 4 * u) and U.shape == (u, 4 * u), (W.shape, U.shape)
@@ -85,23 +130,53 @@ def reorder(a, dim):
 
 def gru(spec, layer, n_in):
     """LastStep(nn.GRU) holding a copy of {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}."""
-    W, U, b = weights(layer, n_in, spec.units, 3)
-    assert b.shape == (2, 3 * spec.units), f"b is {tuple(b.shape)}, expected {(2, 3 * spec.units)}"
-    rnn = nn.GRU(n_in, spec.units, batch_first=True, dtype=W.dtype)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(reorder(W, 1).T)  # (in, 3u) z, r, h -> (3u, in) r, z, n
-        rnn.weight_hh_l0.copy_(reorder(U, 1).T)  # (u, 3u) -> (3u, u)
-        rnn.bias_ih_l0.copy_(reorder(b[0], 0))  # the input bias b[0]
-        rnn.bias_hh_l0.copy_(reorder(b[1], 0))  # the recurrent bias b[1], inside r ⊙ (...) for n
+    rnn = empty_rnn(nn.GRU, layer, n_in, spec.units)
+    load_gru(rnn, layer)
     return LastStep(rnn)
 
 
-def gru_params(rnn, grads=False):
-    """The canonical {"W", "U", "b"} of an nn.GRU (grads=True: their gradients)."""
-    tensors = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
-    W, U, b_ih, b_hh = (t.grad for t in tensors) if grads else tensors
+def load_gru(rnn, layer, direction="l0"):
+    """Copy {"W", "U", "b"} into one direction of `rnn`, the gate blocks reordered."""
+    W, U, b = weights(layer, rnn.input_size, rnn.hidden_size, 3)
+    assert b.shape == (2, 3 * rnn.hidden_size), f"b is {tuple(b.shape)}, expected {(2, 3 * rnn.hidden_size)}"
+    weight_ih, weight_hh, bias_ih, bias_hh = tensors(rnn, direction)
+    with torch.no_grad():
+        weight_ih.copy_(reorder(W, 1).T)  # (in, 3u) z, r, h -> (3u, in) r, z, n
+        weight_hh.copy_(reorder(U, 1).T)  # (u, 3u) -> (3u, u)
+        bias_ih.copy_(reorder(b[0], 0))  # the input bias b[0]
+        bias_hh.copy_(reorder(b[1], 0))  # the recurrent bias b[1], inside r ⊙ (...) for n
+
+
+def gru_params(rnn, grads=False, direction="l0"):
+    """The canonical {"W", "U", "b"} of one direction of an nn.GRU (grads=True: their gradients)."""
+    W, U, b_ih, b_hh = (t.grad for t in tensors(rnn, direction)) if grads else tensors(rnn, direction)
     u = rnn.hidden_size
     W, U = reorder(W.T, 1), reorder(U.T, 1)  # (3u, in) r, z, n -> (in, 3u) z, r, h
     assert W.shape == (rnn.input_size, 3 * u) and U.shape == (u, 3 * u), (W.shape, U.shape)
     b = torch.stack([reorder(b_ih, 0), reorder(b_hh, 0)])  # (2, 3u)
     return {"W": numpy(W), "U": numpy(U), "b": numpy(b)}
+
+
+# ---- both directions ----
+
+CELLS = {LSTM: (nn.LSTM, load_lstm, lstm_params), GRU: (nn.GRU, load_gru, gru_params)}
+
+
+def bidirectional(spec, layer, n_in):
+    """BothWays(nn.LSTM / nn.GRU, bidirectional=True) holding a copy of the forward layer's {"W", "U",
+    "b"} and the backward one's {"W_back", "U_back", "b_back"}."""
+    kind, load, _ = CELLS[type(spec.layer)]
+    rnn = empty_rnn(kind, layer, n_in, spec.layer.units, bidirectional=True)
+    for suffix, direction in DIRECTIONS.items():
+        load(rnn, {key: layer[key + suffix] for key in ("W", "U", "b")}, direction)
+    return BothWays(rnn, spec.return_sequences)
+
+
+def rnn_params(module, grads=False):
+    """The canonical weights of a LastStep or BothWays (grads=True: their gradients); both directions
+    of a bidirectional one, the backward layer's keys ending in "_back"."""
+    rnn = module.rnn
+    read = lstm_params if isinstance(rnn, nn.LSTM) else gru_params
+    directions = DIRECTIONS if rnn.bidirectional else {"": "l0"}
+    return {key + suffix: value for suffix, direction in directions.items()
+            for key, value in read(rnn, grads, direction).items()}  # fmt: skip

@@ -14,7 +14,7 @@ def train(task, params, steps=None, every=1):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
     every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
     steps, every = validate.train_call(task, params, steps, every)
-    model = mlp.build(task, params)
+    model = mlp.build(task, params).train()  # BatchNorm: each step's forward moves its running statistics
     x, y = task.data()
     x, y = torch.as_tensor(as_dtype(x, params)), torch.as_tensor(as_dtype(y, params))  # labels: int64
     optimizer = optim.make(task.optimizer, model.parameters())

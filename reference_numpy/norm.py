@@ -24,10 +24,13 @@ def batchnorm_forward(x, layer, eps, training):
 def batchnorm_backward(dy, cache):
     """(dx, {"gamma", "beta"}): through the batch statistics too after a training-mode forward."""
     x_hat, inv_std, gamma, _, _, training = cache
-    axes = tuple(range(dy.ndim - 1))
+    axes, dtype = tuple(range(dy.ndim - 1)), dy.dtype
+    # the sums and means of products nearly cancel: accumulated in float64, as the Dense bias's sum
+    dy, x_hat = dy.astype(np.float64), x_hat.astype(np.float64)
     g = dy * gamma
     dx = (g - g.mean(axis=axes) - x_hat * (g * x_hat).mean(axis=axes)) * inv_std if training else g * inv_std
-    return dx, {"gamma": (dy * x_hat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+    grads = {"gamma": (dy * x_hat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+    return dx.astype(dtype), {key: value.astype(dtype) for key, value in grads.items()}
 
 
 def running_stats(layer, cache, n, momentum, unbiased):
