@@ -68,19 +68,19 @@ def init_truncation(fan_in=400, fan_out=300):
 
 def optax_train(tx, task, params, steps):
     """`steps` steps of the optax transformation `tx` on the task's loss, batches in the task's order."""
-    params, (x, y) = mlp.build(task, params), task.data()
+    (params, running), (x, y) = mlp.split_running(mlp.build(task, params)), task.data()
     x, y = as_dtype(x, params), as_dtype(y, params)
 
     @jax.jit  # retraces once for an epoch's short last batch
     def step(params, state, x, y):
-        grads = jax.grad(mlp.total_loss, argnums=1)(task, params, x, y)
+        grads, _ = jax.grad(mlp.total_loss, argnums=1, has_aux=True)(task, params, running, x, y)
         updates, state = tx.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 
     state = tx.init(params)
     for rows in task.batches(steps):
         params, state = step(params, state, x[rows], y[rows])
-    return mlp.get_params(params)
+    return mlp.get_params(mlp.with_running(params, running))
 
 
 def momentum_lr_change():

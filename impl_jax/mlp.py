@@ -1,22 +1,45 @@
 """The network in JAX: the reference's forward and loss in jnp, the backward pass by jax.grad.
 
-Weights are a pytree in the canonical layout, one dict per layer: a Dense layer {"W": (fan_in,
+Weights are a pytree in the canonical layout, one dict per node: a Dense layer {"W": (fan_in,
 fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer also holds its learned slopes "alpha":
-(fan_out,), one more leaf for jax.grad and optax. Conv2D, LSTM and GRU layers hold the canonical
-weights of rosetta.layouts (impl_jax/conv.py, recurrent.py); Pool2D and Flatten an empty dict, a
-subtree without leaves that jax.grad and optax pass through. Every array follows the dtype of the
-weights (float64 or float32).
+(fan_out,), one more leaf for jax.grad and optax. Conv2D, Conv2DTranspose, LSTM, GRU, Bidirectional
+and BatchNorm hold the canonical weights of rosetta.layouts (impl_jax/conv.py, recurrent.py,
+norm.py); a node without weights an empty dict, a subtree without leaves that jax.grad and optax
+pass through. BatchNorm's running "mean" and "var" are not trained: split_running takes them out of
+the pytree jax.grad differentiates, and a training step sets them. Every array follows the dtype of
+the weights (float64 or float32).
+
+The model is a graph (rosetta.tasks): the forward pass keeps every node's value by name.
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from impl_jax import conv, recurrent
+from impl_jax import conv, norm, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import ACTIVATIONS, GRU, LOSSES, LSTM, Conv2D, Flatten, Layer, Pool2D
+from rosetta.tasks import (
+    ACTIVATED,
+    ACTIVATIONS,
+    GRU,
+    INPUT,
+    LOSSES,
+    LSTM,
+    MERGES,
+    RUNNING,
+    Activation,
+    Add,
+    BatchNorm,
+    Bidirectional,
+    Conv2D,
+    Conv2DTranspose,
+    Flatten,
+    GlobalAveragePooling2D,  # fmt: skip
+    Layer,
+    Pool2D,
+)
 
 # JAX computes in float32 only, silently truncating float64 inputs, unless x64 is on. With it on,
 # float32 weights still compute in float32: jnp follows the dtype of the arrays.
@@ -56,26 +79,56 @@ def get_params(model):
     return [{key: np.array(value) for key, value in layer.items()} for layer in model]
 
 
+def split_running(model):
+    """(trained, running): the weights jax.grad differentiates and optax updates, and BatchNorm's
+    running statistics, {} for every other node."""
+    trained = [{key: value for key, value in layer.items() if key not in RUNNING} for layer in model]
+    running = [{key: value for key, value in layer.items() if key in RUNNING} for layer in model]
+    return trained, running
+
+
+def with_running(trained, running):
+    """split_running's inverse: one dict per node again."""
+    return [{**layer, **stats} for layer, stats in zip(trained, running)]
+
+
 def slope(spec, layer):
     """The activation's α: the layer's learned "alpha" (PReLU), else the task's constant."""
     return layer["alpha"] if "alpha" in layer else spec.alpha
 
 
 def activated(spec):
-    """Dense and Conv2D layers end in an activation; pooling, flatten and recurrent layers do not."""
-    return isinstance(spec, (Layer, Conv2D))
+    """Dense, Conv2D, Conv2DTranspose and Activation nodes end in an activation; the others do not."""
+    return isinstance(spec, ACTIVATED)
 
 
-def predict(task, params, x):
-    a = x  # (N, *input_shape)
-    for spec, layer in zip(task.layers, params):
-        z = layer_forward(spec, layer, a)
+def predict(task, params, x, training=False):
+    """(output, values): the forward pass keeping every node's output by name ("x": the input);
+    BatchNorm on the batch's statistics when training, else on its running ones."""
+    values = {INPUT: x}  # node name -> its output, (N, *shape)
+    for spec, layer, name, reads in zip(task.layers, params, task.names, task.inputs):
+        a = [values[read] for read in reads] if isinstance(spec, MERGES) else values[reads[0]]
+        z = layer_forward(spec, layer, a, training)
         a = activation(spec.activation, z, slope(spec, layer)) if activated(spec) else z
-    return a
+        values[name] = a
+    return a, values
 
 
-def layer_forward(spec, layer, a):
-    """The layer's output before any activation."""
+def layer_forward(spec, layer, a, training=False):
+    """The node's output before any activation; `a` is its input, or the list of its inputs for Add
+    and Concatenate."""
+    if isinstance(spec, MERGES):
+        return merge_forward(spec, a)
+    if isinstance(spec, Activation):
+        return a
+    if isinstance(spec, BatchNorm):  # (N, ..., C): statistics per channel
+        return norm.batchnorm(a, layer, spec.eps, training)
+    if isinstance(spec, Conv2DTranspose):  # (N, H, W, C) -> (N, (H − 1)·s + k, (W − 1)·s + k, filters)
+        return conv.conv2d_transpose(a, layer["W"], layer["b"], spec.stride)
+    if isinstance(spec, GlobalAveragePooling2D):  # (N, H, W, C) -> (N, C)
+        return conv.global_avgpool2d(a)
+    if isinstance(spec, Bidirectional):  # (N, T, F) -> (N, 2u), or (N, T, 2u) with return_sequences
+        return recurrent.bidirectional(a, layer, RECURRENT[type(spec.layer)], spec.return_sequences)
     if isinstance(spec, Layer):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         return z + layer["b"] if "b" in layer else z
@@ -83,16 +136,28 @@ def layer_forward(spec, layer, a):
         return conv.conv2d(a, layer["W"], layer["b"], spec.stride, spec.padding)
     if isinstance(spec, Pool2D):  # (N, H, W, C) -> (N, H // p, W // p, C)
         return POOLS[spec.kind](a, spec.size)
-    if isinstance(spec, Flatten):  # (N, H, W, C) -> (N, H·W·C), row-major
+    if isinstance(spec, Flatten):  # (N, H, W, C) -> (N, H·W·C), (N, T, C) -> (N, T·C), row-major
         return conv.flatten(a)
     return RECURRENT[type(spec)](a, layer)[:, -1]  # (N, T, F) -> many-to-one: h_T, (N, u)
 
 
-predict_jit = jax.jit(predict, static_argnums=0)  # the task is static: one compile per task and shape
+def merge_forward(spec, inputs):
+    """Add: the sum, left to right; Concatenate: along the last axis."""
+    if isinstance(spec, Add):
+        total = inputs[0]
+        for a in inputs[1:]:
+            total = total + a
+        return total
+    return jnp.concatenate(inputs, axis=-1)
+
+
+# the task is static: one compile per task and shape; the output only, not every node's value
+predict_jit = jax.jit(lambda task, params, x: predict(task, params, x)[0], static_argnums=0)
 
 
 def forward(task, params, x):
-    """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    """The network's output (pre-loss: logits for the cross-entropies), NumPy; BatchNorm in inference
+    mode (its running statistics)."""
     x = validate.forward_call(task, params, x)
     params = build(task, params)
     return np.asarray(predict_jit(task, params, as_dtype(x, params)))
@@ -149,22 +214,38 @@ def l2_penalty(task, params):
 # ---- the backward pass: jax.grad of the loss ----
 
 
-def total_loss(task, params, x, y):
-    """The loss incl. L2, a pure function of the weights: what jax.grad differentiates."""
-    out = predict(task, params, x)
+def running_stats(task, params, values):
+    """Each BatchNorm node's running {"mean", "var"} after a training step on the batch whose node
+    values predict returned ({} for the other nodes): part of the step, beside the optimizer's update."""
+    return [
+        norm.running_stats(layer, values[reads[0]], spec.momentum, spec.unbiased_var)
+        if isinstance(spec, BatchNorm) else {}
+        for spec, layer, reads in zip(task.layers, params, task.inputs)
+    ]  # fmt: skip
+
+
+def total_loss(task, params, running, x, y):
+    """The loss incl. L2 in training mode, a pure function of the trained weights `params`: what
+    jax.grad differentiates (running: BatchNorm's running statistics, split_running's). Returns
+    (loss, the running statistics after this batch), the second for has_aux=True."""
+    model = with_running(params, running)
+    out, values = predict(task, model, x, training=True)
     value = loss_value(task, out, y)
     if task.l2:
         value = value + l2_penalty(task, params)
-    return value
+    return value, running_stats(task, model, values)
 
 
-# (loss, grads) on arrays already in the weights' dtype; grads is a pytree shaped like params.
-loss_and_grads_native = jax.jit(jax.value_and_grad(total_loss, argnums=1), static_argnums=0)
+# ((loss, running), grads) on arrays already in the weights' dtype; grads shaped like the trained weights
+loss_and_grads_native = jax.jit(jax.value_and_grad(total_loss, argnums=1, has_aux=True), static_argnums=0)
 
 
 def loss_and_grads(task, params, x, y):
-    """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    """The loss (with any L2 term) and its gradient with respect to every trained weight, canonical
+    ({} for a node without weights; BatchNorm: "gamma" and "beta"), BatchNorm in training mode."""
     x, y = validate.loss_call(task, params, x, y)
     params = build(task, params)
-    value, grads = loss_and_grads_native(task, params, as_dtype(x, params), as_dtype(y, params))
+    trained, running = split_running(params)
+    x, y = as_dtype(x, params), as_dtype(y, params)
+    (value, _), grads = loss_and_grads_native(task, trained, running, x, y)
     return float(value), get_params(grads)

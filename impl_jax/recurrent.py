@@ -9,11 +9,16 @@ LSTM  {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}, gate blocks i, f, g, o
 GRU   {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, gate blocks z, r, h, Keras's reset_after=True form
       p = x_t W + b[0], q = h_{t−1} U + b[1]
       z = σ(p_z + q_z), r = σ(p_r + q_r), ĥ = tanh(p_h + r ⊙ q_h),  h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
+Bidirectional  the cell on x with {"W", "U", "b"} and on x reversed in time with {"W_back", "U_back",
+      "b_back"}; out [forward, backward]: the last states (N, 2u), or every step's (N, T, 2u) with the
+      backward states flipped back into time order (Keras)
 """
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+BACK = "_back"  # the suffix of the backward-reading layer's weights
 
 
 def scan_time(cell, xw, carry):
@@ -57,3 +62,13 @@ def gru(x, params):
 
     xw = x @ params["W"] + params["b"][0]  # (N, T, 3u): every step's input projection p at once
     return scan_time(cell, xw, zeros(x, params))
+
+
+def bidirectional(x, params, cell, return_sequences=False):
+    """(N, 2u), or (N, T, 2u) with return_sequences; cell: lstm or gru."""
+    hs_f = cell(x, {key: params[key] for key in ("W", "U", "b")})  # (N, T, u)
+    back = {key[: -len(BACK)]: value for key, value in params.items() if key.endswith(BACK)}
+    hs_b = cell(x[:, ::-1], back)  # hs_b[:, t] has read x_T … x_(T−t)
+    if return_sequences:
+        return jnp.concatenate([hs_f, hs_b[:, ::-1]], axis=-1)
+    return jnp.concatenate([hs_f[:, -1], hs_b[:, -1]], axis=-1)

@@ -19,19 +19,20 @@ def train(task, params, steps):
     rows = None
     if task.batch_size is not None:
         rows = np.stack([np.resize(b, task.batch_size) for b in task.batches(steps)])  # (steps, B)
-    params = _run(task, steps, mlp.build(task, params), as_dtype(x, params), as_dtype(y, params), rows)
-    return jax.block_until_ready(params)
+    weights = mlp.split_running(mlp.build(task, params))  # (trained, BatchNorm's running statistics)
+    weights = _run(task, steps, weights, as_dtype(x, params), as_dtype(y, params), rows)
+    return jax.block_until_ready(weights)
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _run(task, steps, params, x, y, rows):
+def _run(task, steps, weights, x, y, rows):
     opt = optim.make(task.optimizer)
 
     def step(k, carry):
-        params, state = carry
+        (params, running), state = carry
         batch = (x, y) if rows is None else (x[rows[k]], y[rows[k]])
-        grads = jax.grad(mlp.total_loss, argnums=1)(task, params, *batch)
+        grads, running = jax.grad(mlp.total_loss, argnums=1, has_aux=True)(task, params, running, *batch)
         updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
+        return (optax.apply_updates(params, updates), running), state
 
-    return jax.lax.fori_loop(0, steps, step, (params, opt.init(params)))[0]
+    return jax.lax.fori_loop(0, steps, step, (weights, opt.init(weights[0])))[0]

@@ -1,5 +1,8 @@
 """The training loop as compiled code: the task's batches in the task's order, one optax step each,
-the whole schedule one jax.lax.scan inside one jit (compiled once per task, shapes and step count)."""
+the whole schedule one jax.lax.scan inside one jit (compiled once per task, shapes and step count).
+
+The scan carries weights = (trained, running) (mlp.split_running) and the optimizer's state: optax
+updates the trained weights, each step sets BatchNorm's running statistics (empty for other tasks)."""
 
 from functools import partial
 
@@ -18,34 +21,40 @@ def train(task, params, steps=None, every=1):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
     every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
     steps, every = validate.train_call(task, params, steps, every)
-    params = mlp.build(task, params)  # jax arrays are immutable: the caller's weights stay as they are
+    # jax arrays are immutable: the caller's weights stay as they are
+    weights = mlp.split_running(mlp.build(task, params))
     x, y = task.data()
     x, y = as_dtype(x, params), as_dtype(y, params)
     if task.batch_size is None:
-        params, losses = run_full_batch(task, params, x, y, steps)
+        weights, losses = run_full_batch(task, weights, x, y, steps)
     else:
-        params, losses = run_minibatches(task, params, x, y, *schedule(task, steps))
+        weights, losses = run_minibatches(task, weights, x, y, *schedule(task, steps))
     losses = np.asarray(losses)
     check_history(task.name, losses)  # after the compiled run: the scan cannot stop early
-    return mlp.get_params(params), {"loss": history.windows(task, losses, every)}
+    return mlp.get_params(mlp.with_running(*weights)), {"loss": history.windows(task, losses, every)}
+
+
+def start(task, weights):
+    """The scan's first carry: (weights, the optimizer's initial state on the trained weights)."""
+    return weights, optim.make(task.optimizer).init(weights[0])
 
 
 def step(task, carry, x, y):
-    """One training step on one batch; carry = (params, optimizer state)."""
-    params, state = carry
-    loss, grads = jax.value_and_grad(mlp.total_loss, argnums=1)(task, params, x, y)
+    """One training step on one batch; carry = ((trained, running), optimizer state)."""
+    (params, running), state = carry
+    grad = jax.value_and_grad(mlp.total_loss, argnums=1, has_aux=True)
+    (loss, running), grads = grad(task, params, running, x, y)
     params, state = optim.update(task.optimizer, params, grads, state)
-    return (params, state), loss
+    return ((params, running), state), loss
 
 
 @partial(jax.jit, static_argnums=(0, 4))
-def run_full_batch(task, params, x, y, steps):
-    """`steps` steps on all rows, one scan: (params, losses (steps,))."""
-    carry = (params, optim.make(task.optimizer).init(params))
-    (params, _), losses = jax.lax.scan(
-        lambda carry, _: step(task, carry, x, y), carry, length=steps, unroll=UNROLL
+def run_full_batch(task, weights, x, y, steps):
+    """`steps` steps on all rows, one scan: (weights, losses (steps,))."""
+    (weights, _), losses = jax.lax.scan(
+        lambda carry, _: step(task, carry, x, y), start(task, weights), length=steps, unroll=UNROLL
     )
-    return params, losses
+    return weights, losses
 
 
 def schedule(task, steps):
@@ -65,7 +74,7 @@ def as_rows(batches, width):
 
 
 @partial(jax.jit, static_argnums=0)
-def run_minibatches(task, params, x, y, is_short, full, rest):
+def run_minibatches(task, weights, x, y, is_short, full, rest):
     """One scan over the steps; lax.cond runs the batch of the step's shape. Exact mean losses on
     every batch, short ones included: no padding, no masks."""
 
@@ -78,6 +87,5 @@ def run_minibatches(task, params, x, y, is_short, full, rest):
             return batch(carry, full)
         return jax.lax.cond(is_short, lambda: batch(carry, rest), lambda: batch(carry, full))
 
-    carry = (params, optim.make(task.optimizer).init(params))
-    (params, _), losses = jax.lax.scan(body, carry, (is_short, full, rest), unroll=UNROLL)
-    return params, losses
+    (weights, _), losses = jax.lax.scan(body, start(task, weights), (is_short, full, rest), unroll=UNROLL)
+    return weights, losses
