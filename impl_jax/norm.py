@@ -6,7 +6,7 @@ training   μ = mean x,  σ² = mean (x − μ)² (biased),  x̂ = (x − μ)/�
 running    r_μ ← (1 − m)·r_μ + m·μ,  r_σ² ← (1 − m)·r_σ² + m·σ²·(n/(n − 1) if unbiased else 1)
 inference  y = γ·(x − r_μ)/√(r_σ² + ε) + β
 
-"mean" and "var" are not trained: impl_jax/mlp.py splits them out of the pytree jax.grad and optax
+"moving_mean" and "moving_variance" are not trained: impl_jax/mlp.py splits them out of the pytree jax.grad and optax
 see, and a training step sets them from running_stats.
 """
 
@@ -21,15 +21,15 @@ def batch_stats(x):
 
 def batchnorm(x, layer, eps, training):
     """y (x's shape): the batch's statistics when training, else the running ones."""
-    mean, var = batch_stats(x) if training else (layer["mean"], layer["var"])
+    mean, var = batch_stats(x) if training else (layer["moving_mean"], layer["moving_variance"])
     inv_std = 1 / jnp.sqrt(var + eps)
     return layer["gamma"] * ((x - mean) * inv_std) + layer["beta"]
 
 
 def running_stats(layer, x, momentum, unbiased):
-    """The running {"mean", "var"} after a training step on the batch x (x: the node's input)."""
+    """The running {"moving_mean", "moving_variance"} after a training step on the batch x (x: the node's input)."""
     mean, var = batch_stats(x)
     n = x.size // x.shape[-1]  # values per channel: N·H·W
     var = var * (n / (n - 1)) if unbiased else var
-    return {"mean": (1 - momentum) * layer["mean"] + momentum * mean,
-            "var": (1 - momentum) * layer["var"] + momentum * var}  # fmt: skip
+    return {"moving_mean": (1 - momentum) * layer["moving_mean"] + momentum * mean,
+            "moving_variance": (1 - momentum) * layer["moving_variance"] + momentum * var}  # fmt: skip

@@ -9,8 +9,8 @@ LSTM  {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}, gate blocks i, f, g, o
 GRU   {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, gate blocks z, r, h, Keras's reset_after=True form
       p = x_t W + b[0], q = h_{t−1} U + b[1]
       z = σ(p_z + q_z), r = σ(p_r + q_r), ĥ = tanh(p_h + r ⊙ q_h),  h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
-Bidirectional  the cell on x with {"W", "U", "b"} and on x reversed in time with {"W_back", "U_back",
-      "b_back"}; out [forward, backward]: the last states (N, 2u), or every step's (N, T, 2u) with the
+Bidirectional  the cell on x with {"W", "U", "b"} and on x reversed in time with {"W_r", "U_r",
+      "b_r"}; out [forward, backward]: the last states (N, 2u), or every step's (N, T, 2u) with the
       backward states flipped back into time order (Keras)
 """
 
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-BACK = "_back"  # the suffix of the backward-reading layer's weights
+BACK = "_r"  # the suffix of the backward-reading layer's weights
 
 
 def scan_time(cell, xw, carry):

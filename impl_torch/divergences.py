@@ -255,3 +255,43 @@ def same_stride2_padding():
     with torch.no_grad():
         naive = model(torch.as_tensor(x)).numpy()
     return forward_gap(mlp.forward, task, params, x, naive)
+
+
+# issue 23: graph nets
+
+
+class LastOutput(nn.Module):
+    """A bidirectional LSTM read as a unidirectional one often is: out[:, -1], both halves at step T."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0][:, -1]  # the backward half there has read x_T only
+
+
+def bidirectional_last_state():
+    """bilstm: out[:, -1] of a bidirectional nn.LSTM as the pair of last states, against the forward
+    half at T and the backward half at step 1, where it has read the whole sequence (impl_torch)."""
+    task = tasks.get("bilstm")
+    params, (x, _) = task.init_params(), task.data()
+    model = mlp.build(task, params)
+    model[0] = LastOutput(model[0].rnn)
+    with torch.no_grad():
+        naive = model(torch.as_tensor(x)).numpy()
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def batchnorm_running_var(steps=20):
+    """resnet: the running variances after `steps` of torch's training (the batch's unbiased variance,
+    ·n/(n − 1)) against the reference's with the biased one (Keras, Flax); setting: against the
+    reference with unbiased_var (tasks.with_formula), torch's own formula."""
+    task = tasks.get("resnet")
+    params = task.init_params()
+    trained = train(task, params, steps)[0]
+    variances = lambda p: [{"moving_variance": layer["moving_variance"]} for layer in p if "moving_variance" in layer]  # noqa: E731
+    biased = ref.train(task, params, steps)[0]
+    unbiased = ref.train(tasks.with_formula(task, {"unbiased_var": True}), params, steps)[0]
+    return Gap(rel_diff_params(variances(trained), variances(biased)),
+               rel_diff_params(variances(trained), variances(unbiased)), TRAJECTORY[F64])  # fmt: skip

@@ -13,8 +13,8 @@ LSTM  torch's blocks are i, f, g, o as canonical, but it adds two biases, bias_i
 GRU   torch's blocks are r, z, n (n = ĥ), reordered with rosetta.layouts.TORCH_GRU_BLOCKS; torch's
       n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)) is reset_after=True, and h' = (1 − z) ⊙ n + z ⊙ h
       is canonical's update: bias_ih = b[0], bias_hh = b[1], both reordered.
-Bidirectional  one nn.LSTM / nn.GRU with bidirectional=True: the backward layer ("W_back", "U_back",
-      "b_back") is torch's *_l0_reverse weights. torch's output (N, T, 2u) is [forward, backward]
+Bidirectional  one nn.LSTM / nn.GRU with bidirectional=True: the backward layer ("W_r", "U_r",
+      "b_r") is torch's *_l0_reverse weights. torch's output (N, T, 2u) is [forward, backward]
       with both halves in time order already (the backward state at t has read x_T … x_t): the
       backward direction's final state is at t = 0, output[:, 0, u:], not output[:, -1, u:].
 """
@@ -54,7 +54,7 @@ class BothWays(nn.Module):
         return torch.cat([out[:, -1, :u], out[:, 0, u:]], dim=1)  # forward's h_T, backward's h after x_1
 
 
-DIRECTIONS = {"": "l0", "_back": "l0_reverse"}  # canonical key suffix -> torch's parameter suffix
+DIRECTIONS = {"": "l0", "_r": "l0_reverse"}  # canonical key suffix -> torch's parameter suffix
 
 
 def tensors(rnn, direction="l0"):
@@ -164,7 +164,7 @@ CELLS = {LSTM: (nn.LSTM, load_lstm, lstm_params), GRU: (nn.GRU, load_gru, gru_pa
 
 def bidirectional(spec, layer, n_in):
     """BothWays(nn.LSTM / nn.GRU, bidirectional=True) holding a copy of the forward layer's {"W", "U",
-    "b"} and the backward one's {"W_back", "U_back", "b_back"}."""
+    "b"} and the backward one's {"W_r", "U_r", "b_r"}."""
     kind, load, _ = CELLS[type(spec.layer)]
     rnn = empty_rnn(kind, layer, n_in, spec.layer.units, bidirectional=True)
     for suffix, direction in DIRECTIONS.items():
@@ -174,7 +174,7 @@ def bidirectional(spec, layer, n_in):
 
 def rnn_params(module, grads=False):
     """The canonical weights of a LastStep or BothWays (grads=True: their gradients); both directions
-    of a bidirectional one, the backward layer's keys ending in "_back"."""
+    of a bidirectional one, the backward layer's keys ending in "_r"."""
     rnn = module.rnn
     read = lstm_params if isinstance(rnn, nn.LSTM) else gru_params
     directions = DIRECTIONS if rnn.bidirectional else {"": "l0"}

@@ -89,7 +89,7 @@ def test_gradcheck_global_average_pooling():
 
 def batchnorm_layer(training=True):
     def forward(x, gamma, beta):
-        layer = {"gamma": gamma, "beta": beta, "mean": np.full(x.shape[-1], 0.3), "var": np.full(x.shape[-1], 2.0)}
+        layer = {"gamma": gamma, "beta": beta, "moving_mean": np.full(x.shape[-1], 0.3), "moving_variance": np.full(x.shape[-1], 2.0)}
         return norm.batchnorm_forward(x, layer, 1e-3, training)
 
     def backward(d, cache):
@@ -112,18 +112,18 @@ def test_gradcheck_batchnorm(shape, training):
 
 def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_formula():
     x = rng().standard_normal((5, 3, 3, 2)) * 3 + 2
-    layer = {"gamma": np.ones(2), "beta": np.zeros(2), "mean": np.zeros(2), "var": np.ones(2)}
+    layer = {"gamma": np.ones(2), "beta": np.zeros(2), "moving_mean": np.zeros(2), "moving_variance": np.ones(2)}
     out, cache = norm.batchnorm_forward(x, layer, 1e-5, training=True)
     assert np.allclose(out.mean(axis=(0, 1, 2)), 0, atol=1e-14)
     assert np.allclose(out.var(axis=(0, 1, 2)), 1 / (1 + 1e-5 / x.var(axis=(0, 1, 2))), rtol=1e-12)
     n, var = 45, x.var(axis=(0, 1, 2))
     biased = norm.running_stats(layer, cache, n, 0.1, unbiased=False)
     unbiased = norm.running_stats(layer, cache, n, 0.1, unbiased=True)
-    assert np.allclose(biased["mean"], 0.1 * x.mean(axis=(0, 1, 2)), rtol=1e-14)
-    assert np.allclose(biased["var"], 0.9 + 0.1 * var, rtol=1e-14)
-    assert np.allclose(unbiased["var"], 0.9 + 0.1 * var * 45 / 44, rtol=1e-14)
+    assert np.allclose(biased["moving_mean"], 0.1 * x.mean(axis=(0, 1, 2)), rtol=1e-14)
+    assert np.allclose(biased["moving_variance"], 0.9 + 0.1 * var, rtol=1e-14)
+    assert np.allclose(unbiased["moving_variance"], 0.9 + 0.1 * var * 45 / 44, rtol=1e-14)
     inference = norm.batchnorm_forward(x, {**layer, **biased}, 1e-5, training=False)[0]
-    want = (x - biased["mean"]) / np.sqrt(biased["var"] + 1e-5)
+    want = (x - biased["moving_mean"]) / np.sqrt(biased["moving_variance"] + 1e-5)
     assert rel_diff(inference, want) <= 1e-14
 
 
@@ -131,8 +131,8 @@ def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_fo
 
 
 def bidirectional_layer(cell, return_sequences):
-    def forward(x, W, U, b, W_back, U_back, b_back):
-        params = {"W": W, "U": U, "b": b, "W_back": W_back, "U_back": U_back, "b_back": b_back}
+    def forward(x, W, U, b, W_r, U_r, b_r):
+        params = {"W": W, "U": U, "b": b, "W_r": W_r, "U_r": U_r, "b_r": b_r}
         return recurrent.bidirectional_forward(x, params, cell, return_sequences)
 
     def backward(d, cache):
@@ -145,7 +145,7 @@ def bidirectional_layer(cell, return_sequences):
 def bidirectional_arrays(cell, n=2, t=4, n_in=3, u=3):
     g, width = rng(), {"lstm": 4, "gru": 3}[cell] * u
     one = {"W": (n_in, width), "U": (u, width), "b": (width,) if cell == "lstm" else (2, width)}
-    shapes = {"x": (n, t, n_in), **one, **{f"{key}_back": shape for key, shape in one.items()}}
+    shapes = {"x": (n, t, n_in), **one, **{f"{key}_r": shape for key, shape in one.items()}}
     return {name: 0.5 * g.standard_normal(shape) for name, shape in shapes.items()}
 
 
@@ -160,7 +160,7 @@ def test_bidirectional_backward_half_reads_the_sequence_reversed():
     a = bidirectional_arrays("lstm")
     params = {key: value for key, value in a.items() if key != "x"}
     out = recurrent.bidirectional_forward(a["x"], params, "lstm")[0]
-    back = {"W": a["W_back"], "U": a["U_back"], "b": a["b_back"]}
+    back = {"W": a["W_r"], "U": a["U_r"], "b": a["b_r"]}
     assert np.array_equal(out[:, 3:], recurrent.lstm_forward(a["x"][:, ::-1], back)[0][:, -1])
 
 
@@ -170,7 +170,7 @@ def test_torch_cross_check_bidirectional_sequences():
     a = bidirectional_arrays("lstm")
     lstm = torch.nn.LSTM(3, 3, batch_first=True, bidirectional=True, dtype=torch.float64)
     with torch.no_grad():
-        for suffix, back in (("", ""), ("_reverse", "_back")):  # canonical i, f, g, o = torch's order
+        for suffix, back in (("", ""), ("_reverse", "_r")):  # canonical i, f, g, o = torch's order
             getattr(lstm, f"weight_ih_l0{suffix}").copy_(torch.tensor(a["W" + back].T))
             getattr(lstm, f"weight_hh_l0{suffix}").copy_(torch.tensor(a["U" + back].T))
             getattr(lstm, f"bias_ih_l0{suffix}").copy_(torch.tensor(a["b" + back]))
@@ -204,7 +204,7 @@ def graph_task(name):
 def random_params(task, seed=6):
     """The task's weights with every array perturbed, running statistics included (not at 0 and 1)."""
     g = rng(seed)
-    return [{key: value + 0.3 * g.standard_normal(value.shape) + (key == "var") for key, value in layer.items()}
+    return [{key: value + 0.3 * g.standard_normal(value.shape) + (key == "moving_variance") for key, value in layer.items()}
             for layer in task.init_params()]  # fmt: skip
 
 

@@ -17,9 +17,26 @@ from reference_numpy import conv, norm, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
-from rosetta.tasks import (ACTIVATED, ACTIVATIONS, GRU, INPUT, LOSSES, LSTM, MERGES, Activation, Add,
-                           BatchNorm, Bidirectional, Concatenate, Conv2D, Conv2DTranspose, Flatten,
-                           GlobalAveragePooling2D, Layer, Pool2D)  # fmt: skip
+from rosetta.tasks import (
+    ACTIVATED,
+    ACTIVATIONS,
+    GRU,
+    INPUT,
+    LOSSES,
+    LSTM,
+    MERGES,
+    Activation,
+    Add,
+    BatchNorm,
+    Bidirectional,
+    Concatenate,
+    Conv2D,
+    Conv2DTranspose,
+    Flatten,
+    GlobalAveragePooling2D,  # fmt: skip
+    Layer,
+    Pool2D,
+)
 
 POOLS = {"max": (conv.maxpool2d_forward, conv.maxpool2d_backward),
          "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward)}  # fmt: skip
@@ -265,7 +282,7 @@ def layer_backward(spec, layer, entry, delta):
 
 
 def running_stats(task, params, cache, n):
-    """Each BatchNorm node's running {"mean", "var"} after a training step on n samples ({} for the
+    """Each BatchNorm node's running {"moving_mean", "moving_variance"} after a training step on n samples ({} for the
     other nodes): part of the step, set beside the optimizer's update."""
     stats = []
     for spec, layer, (saved, _, _), shape in zip(task.layers, params, cache, task.layer_shapes):

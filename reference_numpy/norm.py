@@ -14,8 +14,8 @@ import numpy as np
 def batchnorm_forward(x, layer, eps, training):
     """(y, cache): batch statistics when training, else the running ones."""
     axes = tuple(range(x.ndim - 1))  # every axis but the channels
-    mean = x.mean(axis=axes) if training else layer["mean"]
-    var = x.var(axis=axes) if training else layer["var"]
+    mean = x.mean(axis=axes) if training else layer["moving_mean"]
+    var = x.var(axis=axes) if training else layer["moving_variance"]
     inv_std = 1 / np.sqrt(var + eps)
     x_hat = (x - mean) * inv_std
     return layer["gamma"] * x_hat + layer["beta"], (x_hat, inv_std, layer["gamma"], mean, var, training)
@@ -34,8 +34,8 @@ def batchnorm_backward(dy, cache):
 
 
 def running_stats(layer, cache, n, momentum, unbiased):
-    """The running {"mean", "var"} after one training step that saw n values per channel."""
+    """The running {"moving_mean", "moving_variance"} after one training step that saw n values per channel."""
     _, _, _, mean, var, _ = cache
     var = var * (n / (n - 1)) if unbiased else var
-    return {"mean": (1 - momentum) * layer["mean"] + momentum * mean,
-            "var": (1 - momentum) * layer["var"] + momentum * var}  # fmt: skip
+    return {"moving_mean": (1 - momentum) * layer["moving_mean"] + momentum * mean,
+            "moving_variance": (1 - momentum) * layer["moving_variance"] + momentum * var}  # fmt: skip

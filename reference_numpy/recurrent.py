@@ -10,8 +10,8 @@ GRU   {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, gate blocks z, r, h, Keras's 
       p = x_t W + b[0], q = h_{t−1} U + b[1] (the input and recurrent projections)
       z = σ(p_z + q_z), r = σ(p_r + q_r), ĥ = tanh(p_h + r ⊙ q_h),  h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
 
-Bidirectional: the same cell reading x forward (W, U, b) and a second reading it backward (W_back,
-U_back, b_back), outputs concatenated [forward, backward]: the last states (N, 2u), or every step's
+Bidirectional: the same cell reading x forward (W, U, b) and a second reading it backward (W_r,
+U_r, b_r), outputs concatenated [forward, backward]: the last states (N, 2u), or every step's
 (N, T, 2u) with the backward states flipped back into time order (Keras's Bidirectional).
 
 Backward: dh_all (N, T, u) is dL/dh_t from the layers above; walking t = T−1 … 0, dL/dh_t also
@@ -122,7 +122,7 @@ def gru_backward(dh_all, cache):
 # ---- both directions ----
 
 CELLS = {"lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}
-BACK = "_back"  # the suffix of the backward-reading layer's weights
+BACK = "_r"  # the suffix of the backward-reading layer's weights
 
 
 def bidirectional_forward(x, params, cell, return_sequences=False):

@@ -1,9 +1,23 @@
 """The catalog: each tutorial's network, faithful to the seeds in ../shared/seeds/."""
 
 from rosetta import data
-from rosetta.tasks import (GRU, LSTM, Activation, Add, BatchNorm, Bidirectional, Concatenate, Conv2D,
-                           Conv2DTranspose, Flatten, GlobalAveragePooling2D, Layer, Optimizer, Pool2D,
-                           Task)  # fmt: skip
+from rosetta.tasks import (
+    GRU,
+    LSTM,
+    Activation,
+    Add,
+    BatchNorm,
+    Bidirectional,
+    Concatenate,
+    Conv2D,
+    Conv2DTranspose,
+    Flatten,
+    GlobalAveragePooling2D,
+    Layer,
+    Optimizer,
+    Pool2D,
+    Task,  # fmt: skip
+)
 
 SGD_LR1 = Optimizer("sgd", lr=1.0)  # the hand-written `syn += l.T.dot(delta)` updates
 SGD = Optimizer("sgd", lr=0.01)  # Keras's "sgd" default, which the tutorial compiled with

@@ -115,7 +115,7 @@ def conv_transpose(draw, rng, shape):
 def batchnorm(channels):
     """γ = 1, β = 0 and the running statistics at mean 0, variance 1, as every framework starts them."""
     ones, zeros = np.ones(channels), np.zeros(channels)
-    return {"gamma": ones, "beta": zeros, "mean": zeros.copy(), "var": ones.copy()}
+    return {"gamma": ones, "beta": zeros, "moving_mean": zeros.copy(), "moving_variance": ones.copy()}
 
 
 def lstm(draw, rng, n_in, units):

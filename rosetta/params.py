@@ -20,7 +20,7 @@ from rosetta.errors import ParamsError, RosettaError, UsageError
 SUFFIXES = (".safetensors", ".npz")
 # a node's arrays: kernel, recurrent kernel, bias, PReLU's slopes; BatchNorm's scale, shift and running
 # statistics; a Bidirectional node's backward-reading layer
-KEYS = ("W", "U", "b", "alpha", "gamma", "beta", "mean", "var", "W_back", "U_back", "b_back")
+KEYS = ("W", "U", "b", "alpha", "gamma", "beta", "moving_mean", "moving_variance", "W_r", "U_r", "b_r")
 
 
 def expected_shapes(task):

@@ -241,7 +241,7 @@ class BatchNorm(Node):
     axis but the last), and the running statistics move toward them, r ← (1 − m)·r + m·batch (torch's
     momentum m; Keras's is 1 − m); the running σ² takes the batch's biased variance (Keras, Flax) or,
     with unbiased_var, its unbiased one, ·n/(n − 1) (torch). Inference: the running statistics.
-    Weights {"gamma", "beta"} (trained), {"mean", "var"} (the running statistics, not trained)."""
+    Weights {"gamma", "beta"} (trained), {"moving_mean", "moving_variance"} (the running statistics, not trained)."""
 
     momentum: float = 0.1
     eps: float = 1e-5
@@ -255,14 +255,14 @@ class BatchNorm(Node):
         return {key: (shape[-1],) for key in BATCHNORM_KEYS}
 
 
-BATCHNORM_KEYS = ("gamma", "beta", "mean", "var")
-RUNNING = ("mean", "var")  # weights a training step sets, not the optimizer
+BATCHNORM_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
+RUNNING = ("moving_mean", "moving_variance")  # weights a training step sets, not the optimizer
 
 
 @dataclass(frozen=True)
 class Bidirectional(Node):
-    """An LSTM or GRU reading the sequence forward and a second one (weights "W_back", "U_back",
-    "b_back") reading it backward, outputs concatenated [forward, backward]: the last states (2u,), or
+    """An LSTM or GRU reading the sequence forward and a second one (weights "W_r", "U_r",
+    "b_r") reading it backward, outputs concatenated [forward, backward]: the last states (2u,), or
     with return_sequences every step's (T, 2u), the backward states put back in time order (Keras)."""
 
     layer: LSTM | GRU
@@ -278,7 +278,7 @@ class Bidirectional(Node):
 
     def weight_shapes(self, shape):
         one = self.layer.weight_shapes(shape)
-        return {**one, **{f"{key}_back": value for key, value in one.items()}}
+        return {**one, **{f"{key}_r": value for key, value in one.items()}}
 
 
 @dataclass(frozen=True)
@@ -616,7 +616,7 @@ def initial_weights(spec, shapes, draw, rng):
     if isinstance(spec, Bidirectional):
         forward = initial_weights(spec.layer, {"W": shapes["W"]}, draw, rng)
         backward = initial_weights(spec.layer, {"W": shapes["W"]}, draw, rng)
-        return {**forward, **{f"{key}_back": value for key, value in backward.items()}}
+        return {**forward, **{f"{key}_r": value for key, value in backward.items()}}
     return {}  # Pool2D, GlobalAveragePooling2D, Flatten, Activation, Add, Concatenate
 
 

@@ -1,0 +1,138 @@
+"""The catalog's graph nets on port-check's canonical side: each task, with its own weights, against a
+torch port written as people write one (a `forward` that calls torch.relu and adds the shortcut) and
+against a Keras functional model; and a planted bug in each torch port, found where it was planted.
+
+Keras runs on the backend of the process (KERAS_BACKEND)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import impl_keras
+import reference_numpy
+import rosetta
+from rosetta import tasks
+
+GRAPH_TASKS = ("resnet", "bilstm", "deconv")
+LOSSES = {"resnet": "softmax_ce", "bilstm": "bce_logits", "deconv": "mse"}
+
+
+# ---- the torch ports, as people write them ----
+
+
+class ResidualNet(nn.Module):
+    """resnet: a stride-2 stem (TensorFlow's "same": the odd pixel padded bottom/right), a residual
+    block of conv-ReLU-BN twice with the identity shortcut, global pooling, a head."""
+
+    def __init__(self, shortcut=True):
+        super().__init__()
+        self.stem, self.bn0 = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 8, 3, stride=2)), nn.BatchNorm2d(8)
+        self.conv1, self.bn1 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.fc, self.shortcut = nn.Linear(8, 3), shortcut
+
+    def forward(self, x):  # x (N, 1, H, W)
+        h = self.bn0(torch.relu(self.stem(x)))
+        out = self.bn1(torch.relu(self.conv1(h)))
+        out = self.bn2(torch.relu(self.conv2(out)))
+        out = torch.relu(out + h if self.shortcut else out)
+        return self.fc(out.mean((2, 3)))
+
+
+class BiLSTM(nn.Module):
+    """bilstm: both directions' last states, h_n[0] (forward) and h_n[1] (backward), then the head."""
+
+    def __init__(self, wrong_state=False):
+        super().__init__()
+        self.lstm, self.fc, self.wrong_state = nn.LSTM(1, 8, batch_first=True, bidirectional=True), nn.Linear(16, 1), wrong_state
+
+    def forward(self, x):  # x (N, T, 1)
+        out, (h, _) = self.lstm(x)
+        last = out[:, -1] if self.wrong_state else torch.cat([h[0], h[1]], dim=1)  # out[:, -1, 8:] saw x_T only
+        return self.fc(last)
+
+
+class Denoiser(nn.Module):
+    """deconv: two stride-2 convolutions down, two transposed ones up, the first joined with the skip."""
+
+    def __init__(self, skip_order=("down", "up")):
+        super().__init__()
+        self.down1, self.down2 = nn.Conv2d(1, 8, 2, stride=2), nn.Conv2d(8, 16, 2, stride=2)
+        self.up1, self.up2 = nn.ConvTranspose2d(16, 8, 2, stride=2), nn.ConvTranspose2d(16, 1, 2, stride=2)
+        self.skip_order = skip_order
+
+    def forward(self, x):  # x (N, 1, 8, 8)
+        d1 = torch.relu(self.down1(x))
+        u1 = torch.relu(self.up1(torch.relu(self.down2(d1))))
+        joined = torch.cat([d1, u1] if self.skip_order == ("down", "up") else [u1, d1], dim=1)
+        return torch.sigmoid(self.up2(joined))
+
+
+PORTS = {"resnet": ResidualNet, "bilstm": BiLSTM, "deconv": Denoiser}
+
+
+def load_torch(model, params):
+    """The canonical weights into the port's modules, in the order they were defined (float64 first:
+    loading into float32 parameters would round them)."""
+    model = model.double()
+    modules = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d, nn.LSTM))]
+    weighted = [layer for layer in params if layer]
+    assert len(modules) == len(weighted)
+    state = {}
+    for m, layer in zip(modules, weighted):
+        name = next(n for n, other in model.named_modules() if other is m)
+        state |= {f"{name}.{key}": torch.from_numpy(np.ascontiguousarray(value)) for key, value in torch_arrays(m, layer).items()}
+    model.load_state_dict(state, strict=False)
+    for name, p in model.named_parameters():
+        p.requires_grad_(not name.startswith("lstm.bias_hh"))  # one trained bias, as canonical (lstm-bias/torch)
+    return model.eval()
+
+
+def torch_arrays(m, layer):
+    if isinstance(m, nn.Linear):
+        return {"weight": layer["W"].T, "bias": layer["b"]}
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):  # (kh, kw, in, out) -> (out, in, kh, kw); transposed: (in, out, kh, kw)
+        return {"weight": layer["W"].transpose(3, 2, 0, 1), "bias": layer["b"]}
+    if isinstance(m, nn.BatchNorm2d):
+        return {"weight": layer["gamma"], "bias": layer["beta"], "running_mean": layer["moving_mean"],
+                "running_var": layer["moving_variance"]}  # fmt: skip
+    arrays = {}
+    for suffix, back in (("", ""), ("_reverse", "_r")):  # canonical gate blocks i, f, g, o are torch's
+        arrays |= {f"weight_ih_l0{suffix}": layer["W" + back].T, f"weight_hh_l0{suffix}": layer["U" + back].T,
+                   f"bias_ih_l0{suffix}": layer["b" + back], f"bias_hh_l0{suffix}": np.zeros_like(layer["b" + back])}  # fmt: skip
+    return arrays
+
+
+def trained(name, steps=20):
+    """The task's weights after a few reference steps: BatchNorm's running statistics away from 0 and 1."""
+    task = tasks.get(name)
+    return task, reference_numpy.train(task, task.init_params(), steps)[0]
+
+
+@pytest.mark.parametrize("name", GRAPH_TASKS)
+def test_the_task_against_its_torch_port_is_ok(name):
+    task, params = trained(name)
+    x, y = task.data()
+    report = rosetta.check((task, params), load_torch(PORTS[name](), params), x, y, loss=LOSSES[name], steps=2,
+                           optimizer=(tasks.Optimizer("sgd", lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)))  # fmt: skip
+    assert report.ok and not report.hints, report
+
+
+@pytest.mark.parametrize("name", GRAPH_TASKS)
+def test_the_task_against_its_keras_functional_model_is_ok(name):
+    task, params = trained(name)
+    x, y = task.data()
+    report = rosetta.check((task, params), impl_keras.build(task, params), x, y, loss=LOSSES[name])
+    assert report.ok and not report.hints, report
+
+
+PLANTED = {"resnet": {"shortcut": False}, "bilstm": {"wrong_state": True}, "deconv": {"skip_order": ("up", "down")}}
+
+
+@pytest.mark.parametrize("name", GRAPH_TASKS)
+def test_a_planted_bug_in_the_torch_port_is_found(name):
+    task, params = trained(name)
+    x, _ = task.data()
+    report = rosetta.check((task, params), load_torch(PORTS[name](**PLANTED[name]), params), x)
+    assert not report.ok, report
