@@ -150,6 +150,15 @@ CATALOG += [
 ]  # fmt: skip
 
 
+# issue 23: graph nets
+CATALOG += [
+    D("bidirectional-last-state/torch", "Bidirectional LSTM: out[:, -1] holds the backward state after x_T only",
+      "impl_torch.divergences:bidirectional_last_state", 1.42, "cat(out[:, -1, :u], out[:, 0, u:]), or h_n"),
+    D("batchnorm-running-var/torch", "BatchNorm: torch's running variance takes the batch's unbiased variance",
+      "impl_torch.divergences:batchnorm_running_var", 0.0019, "none: compare with the matching formula"),
+]  # fmt: skip
+
+
 def rows():
     """The rows that hold in this process: Keras's backend is fixed per process."""
     return [d for d in CATALOG if not d.backends or frameworks.keras_backend() in d.backends]
