@@ -5,7 +5,7 @@ fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer also holds its learned 
 (fan_out,), one more leaf for jax.grad and optax. Conv2D, Conv2DTranspose, LSTM, GRU, Bidirectional
 and BatchNorm hold the canonical weights of rosetta.layouts (impl_jax/conv.py, recurrent.py,
 norm.py); a node without weights an empty dict, a subtree without leaves that jax.grad and optax
-pass through. BatchNorm's running "moving_mean" and "moving_variance" are not trained: split_running takes them out of
+pass through. BatchNorm's running statistics are not trained: split_running takes them out of
 the pytree jax.grad differentiates, and a training step sets them. Every array follows the dtype of
 the weights (float64 or float32).
 
@@ -215,7 +215,7 @@ def l2_penalty(task, params):
 
 
 def running_stats(task, params, values):
-    """Each BatchNorm node's running {"moving_mean", "moving_variance"} after a training step on the batch whose node
+    """Each BatchNorm node's running statistics after a training step on the batch whose node
     values predict returned ({} for the other nodes): part of the step, beside the optimizer's update."""
     return [
         norm.running_stats(layer, values[reads[0]], spec.momentum, spec.unbiased_var)

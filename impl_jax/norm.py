@@ -6,7 +6,7 @@ training   μ = mean x,  σ² = mean (x − μ)² (biased),  x̂ = (x − μ)/�
 running    r_μ ← (1 − m)·r_μ + m·μ,  r_σ² ← (1 − m)·r_σ² + m·σ²·(n/(n − 1) if unbiased else 1)
 inference  y = γ·(x − r_μ)/√(r_σ² + ε) + β
 
-"moving_mean" and "moving_variance" are not trained: impl_jax/mlp.py splits them out of the pytree jax.grad and optax
+The running statistics are not trained: impl_jax/mlp.py splits them out of the pytree jax.grad and optax
 see, and a training step sets them from running_stats.
 """
 
@@ -27,7 +27,7 @@ def batchnorm(x, layer, eps, training):
 
 
 def running_stats(layer, x, momentum, unbiased):
-    """The running {"moving_mean", "moving_variance"} after a training step on the batch x (x: the node's input)."""
+    """The running statistics after a training step on the batch x (x: the node's input)."""
     mean, var = batch_stats(x)
     n = x.size // x.shape[-1]  # values per channel: N·H·W
     var = var * (n / (n - 1)) if unbiased else var

@@ -1,5 +1,5 @@
-"""Keras 3: keras.Sequential of Dense layers, compile and fit, on the backend KERAS_BACKEND selects
-(tensorflow, jax or torch); canonical NumPy weights in and out."""
+"""Keras 3: a functional keras.Model of stock layers, compile and fit, on the backend KERAS_BACKEND
+selects (tensorflow, jax or torch); canonical NumPy weights in and out."""
 
 import keras
 

@@ -1,21 +1,21 @@
-"""Convolution, pooling and flatten in Keras 3: the stock keras.layers on NHWC (channels_last, the default).
+"""Convolution, transposed convolution, pooling and flatten in Keras 3: the stock keras.layers on NHWC
+(channels_last, the default), each named after its node.
 
-Canonical layouts are Keras's (rosetta.layouts): Conv2D.kernel is (kh, kw, in, out) and Conv2D.bias
-(out,), so set_weights takes the canonical W and b as they are. "same" is TensorFlow's rule on every
-backend (the odd pixel bottom/right, also with stride 2). Pooling is p×p windows, stride p, "valid";
-Keras's torch backend would pad a "same" pooling with replicate, not zeros, but no task pools "same".
+Canonical layouts are Keras's (rosetta.layouts): Conv2D.kernel is (kh, kw, in, out), Conv2DTranspose's
+(kh, kw, out, in) (the kernel of the conv it is the transpose of, applied unflipped), bias (out,), so
+the canonical W and b load as they are. "same" is TensorFlow's rule on every backend (the odd pixel
+bottom/right, also with stride 2). Pooling is p×p windows, stride p, "valid"; Keras's torch backend
+would pad a "same" pooling with replicate, not zeros, but no task pools "same".
 """
 
 import keras
-import numpy as np
-from keras import ops
 
 from rosetta.errors import unknown
 
 POOLS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
 
 
-def conv2d(spec, activation):
+def conv2d(spec, activation, name):
     """keras.layers.Conv2D(filters, k, s, padding); `activation` is Dense's (mlp.activation)."""
     return keras.layers.Conv2D(
         spec.filters,
@@ -23,25 +23,44 @@ def conv2d(spec, activation):
         strides=spec.stride,
         padding=spec.padding,  # "valid" | "same"
         activation=activation,
-        kernel_initializer="zeros",  # set_weights replaces it with the task's
+        kernel_initializer="zeros",  # the task's weights replace it
+        name=name,
     )
 
 
-def pool2d(spec):
+def conv2d_transpose(spec, activation, name):
+    """keras.layers.Conv2DTranspose(filters, k, s, "valid"): (N, H, W, C) -> (N, (H − 1)·s + k, …, filters).
+    output_padding=0: its default (None) adds max(s − k, 0) rows and columns, H·s for a kernel k < s."""
+    return keras.layers.Conv2DTranspose(
+        spec.filters,
+        spec.kernel,
+        strides=spec.stride,
+        padding="valid",
+        output_padding=0,
+        activation=activation,
+        kernel_initializer="zeros",
+        name=name,
+    )
+
+
+def conv_variables(layer):
+    """{"W": kernel, "b": bias} of a Conv2D or Conv2DTranspose: the canonical keys of its variables."""
+    return {"W": layer.kernel, "b": layer.bias}
+
+
+def pool2d(spec, name):
     """MaxPooling2D(p) or AveragePooling2D(p): strides default to pool_size, padding to "valid"."""
     if spec.kind not in POOLS:
         raise unknown("pooling kind", spec.kind, POOLS)
-    return POOLS[spec.kind](pool_size=spec.size)
+    return POOLS[spec.kind](pool_size=spec.size, name=name)
 
 
-def flatten(spec):
-    """(N, H, W, C) -> (N, H·W·C), row-major over (H, W, C): the canonical order on channels_last."""
-    return keras.layers.Flatten()
+def global_avgpool2d(spec, name):
+    """(N, H, W, C) -> (N, C): each channel's mean over the image."""
+    return keras.layers.GlobalAveragePooling2D(name=name)
 
 
-def conv2d_params(layer, arrays):
-    """The canonical {"W", "b"} of a Conv2D from the next two of `arrays` (its variables or grads)."""
-    W, b = (np.array(ops.convert_to_numpy(next(arrays))) for _ in range(2))
-    shape = (*layer.kernel_size, layer.kernel.shape[2], layer.filters)  # (kh, kw, in, out)
-    assert W.shape == shape and b.shape == (layer.filters,), f"Conv2D W is {W.shape}, b is {b.shape}"
-    return {"W": W, "b": b}
+def flatten(spec, name):
+    """(N, H, W, C) -> (N, H·W·C), row-major over (H, W, C): the canonical order on channels_last;
+    sequences (N, T, C) -> (N, T·C) likewise."""
+    return keras.layers.Flatten(name=name)

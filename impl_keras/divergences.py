@@ -171,7 +171,8 @@ def leaky_relu_slope():
     with mlp.floatx_of(params):
         model = mlp.build(task, params)
         leaky = keras.layers.LeakyReLU
-        default = [leaky() if isinstance(layer, leaky) else layer for layer in model.layers]
+        layers = model.layers[1:]  # [0]: the functional model's InputLayer
+        default = [leaky() if isinstance(layer, leaky) else layer for layer in layers]
         naive = keras.ops.convert_to_numpy(keras.Sequential([keras.Input((3,)), *default])(x))
     return forward_gap(mlp.forward, task, params, x, naive)
 
@@ -258,7 +259,8 @@ def floatx():
     tensorflow and jax, 3.6e-7 on torch)."""
     task = tasks.get("sine-relu")
     params, (x, _) = task.init_params(F64), task.data()
-    model = mlp.build(task, params)  # float32 variables: set_weights casts silently
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(5, "relu"), keras.layers.Dense(1)])
+    model.set_weights([layer[key] for layer in params for key in ("W", "b")])  # float32 variables: cast
     naive = keras.ops.convert_to_numpy(model(x))  # the float64 input is cast to float32 too
     return forward_gap(mlp.forward, task, params, x, naive)
 

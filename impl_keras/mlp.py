@@ -1,13 +1,19 @@
-"""The network in Keras 3: a keras.Sequential of stock layers (Dense; Conv2D, pooling, Flatten from
-conv.py; LSTM, GRU from recurrent.py), the loss from keras.losses, and the gradient from whichever
-backend KERAS_BACKEND selects (tensorflow, jax or torch).
+"""The network in Keras 3: a functional keras.Model of stock layers (Dense; Conv2D, Conv2DTranspose,
+pooling, Flatten from conv.py; BatchNormalization from norm.py; LSTM, GRU, Bidirectional from
+recurrent.py; Add, Concatenate, Activation), the loss from keras.losses, and the gradient from
+whichever backend KERAS_BACKEND selects (tensorflow, jax or torch).
 
-Weights come in canonical, one dict per task layer ({"W": (fan_in, fan_out), "b": (fan_out,)},
-y = x @ W + b; a PReLU layer's "alpha": (fan_out,); Conv2D, LSTM, GRU as in rosetta.layouts; {} for
-pooling and Flatten) and go out the same way: Keras's layouts are the canonical ones (Dense.kernel
-(in, out), Conv2D.kernel (kh, kw, in, out), LSTM/GRU kernel, recurrent_kernel, bias), so no transpose
-anywhere. Every variable, input and loss follows the dtype of the weights (float64 or float32) through
-keras.config.set_floatx; a float64 run also takes the fixes of impl_keras/float64_fixes.py.
+The task's model is a graph of nodes (rosetta.tasks); a chain is the graph where each node reads the
+one before it. build calls each node's Keras layers on the tensors of the nodes it reads, from
+keras.Input to the last node, and keras.Model(input, output) is the model: one path for chains and
+graphs. Weights come in canonical, one dict per node ({"W": (fan_in, fan_out), "b": (fan_out,)},
+y = x @ W + b; a PReLU layer's "alpha": (fan_out,); Conv2D, Conv2DTranspose, LSTM, GRU, Bidirectional,
+BatchNorm as in rosetta.layouts; {} for a node without weights) and go out the same way: Keras's
+layouts are the canonical ones (Dense.kernel (in, out), Conv2D.kernel (kh, kw, in, out), LSTM/GRU
+kernel, recurrent_kernel, bias, BatchNormalization gamma, beta, moving_mean, moving_variance), so no
+transpose anywhere. Every variable, input and loss follows the dtype of the weights (float64 or
+float32) through keras.config.set_floatx; a float64 run also takes the fixes of
+impl_keras/float64_fixes.py.
 """
 
 import contextlib
@@ -16,12 +22,29 @@ import keras
 import numpy as np
 from keras import ops
 
-from impl_keras import conv, float64_fixes, recurrent
+from impl_keras import conv, float64_fixes, norm, recurrent
 from rosetta import validate
 from rosetta.arrays import as_dtype
 from rosetta.errors import unknown
 from rosetta.params import dtype_of
-from rosetta.tasks import ACTIVATIONS, GRU, LOSSES, LSTM, Conv2D, Flatten, Pool2D
+from rosetta.tasks import (
+    ACTIVATIONS,
+    GRU,
+    INPUT,
+    LOSSES,
+    LSTM,
+    MERGES,
+    Activation,
+    Add,
+    BatchNorm,
+    Bidirectional,
+    Concatenate,
+    Conv2D,
+    Conv2DTranspose,
+    Flatten,
+    GlobalAveragePooling2D,
+    Pool2D,
+)
 
 # ---- activations: by name on the Dense or Conv2D layer, or a layer with the task's α after it ----
 
@@ -41,82 +64,156 @@ def alpha_layers(spec):
         return [float64_fixes.leaky_relu(spec.alpha)]  # keras.layers.LeakyReLU(negative_slope=α)
     if spec.activation == "elu":
         return [keras.layers.ELU(alpha=spec.alpha)]
-    if spec.activation == "prelu":  # one α per unit (shared_axes=None); set_weights loads the task's
+    if spec.activation == "prelu":  # one α per unit (shared_axes=None); build loads the task's
         return [keras.layers.PReLU()]  # Keras's α starts at 0 (alpha_initializer="Zeros"), torch's at 0.25
     return []
 
 
-# ---- the network ----
+def activation_layers(spec, name):
+    """An Activation node: keras.layers.Activation(f), or LeakyReLU / ELU with the task's α."""
+    return alpha_layers(spec) or [keras.layers.Activation(activation(spec), name=name)]
 
 
-def dense(task, spec):
+# ---- the nodes: each one's Keras layers, named after the node (an α layer keeps Keras's name) ----
+
+
+def dense(task, spec, name):
     """keras.layers.Dense(units) with the task's activation (or None, the α layer after it) and L2."""
     return keras.layers.Dense(
         spec.units,
         activation=activation(spec),
         use_bias=spec.bias,
-        kernel_initializer="zeros",  # Keras 1: init=; set_weights replaces it with the task's
+        kernel_initializer="zeros",  # Keras 1: init=; the task's weights replace it
         kernel_regularizer=l2_penalty(task),  # adds λ·ΣW² to the loss
+        name=name,
     )
 
 
-ONE_LAYER = {Pool2D: conv.pool2d, Flatten: conv.flatten, LSTM: recurrent.lstm, GRU: recurrent.gru}
+def add(spec, name):
+    """keras.layers.Add: the inputs summed left to right."""
+    return keras.layers.Add(name=name)
 
 
-def keras_layers(task, spec):
-    """The Keras layers of one task layer: Dense or Conv2D and its α layer, or one stock layer."""
-    if isinstance(spec, Conv2D):
-        return [conv.conv2d(spec, activation(spec)), *alpha_layers(spec)]
+def concatenate(spec, name):
+    """keras.layers.Concatenate(axis=-1): the inputs joined along the last axis, in order."""
+    return keras.layers.Concatenate(axis=-1, name=name)
+
+
+CONVS = {Conv2D: conv.conv2d, Conv2DTranspose: conv.conv2d_transpose}
+ONE_LAYER = {Pool2D: conv.pool2d, GlobalAveragePooling2D: conv.global_avgpool2d, Flatten: conv.flatten,
+             BatchNorm: norm.batchnorm, LSTM: recurrent.lstm, GRU: recurrent.gru,
+             Bidirectional: recurrent.bidirectional, Add: add, Concatenate: concatenate}  # fmt: skip
+
+
+def keras_layers(task, spec, name):
+    """The Keras layers of one node, applied in order: Dense, Conv2D or Conv2DTranspose and its α
+    layer, an activation, or one stock layer."""
+    if isinstance(spec, Activation):
+        return activation_layers(spec, name)
+    if type(spec) in CONVS:
+        return [CONVS[type(spec)](spec, activation(spec), name), *alpha_layers(spec)]
     if type(spec) in ONE_LAYER:
-        return [ONE_LAYER[type(spec)](spec)]
-    return [dense(task, spec), *alpha_layers(spec)]
+        return [ONE_LAYER[type(spec)](spec, name)]
+    return [dense(task, spec, name), *alpha_layers(spec)]
+
+
+# ---- the network: the functional API, a tensor per node name ----
 
 
 def build(task, params):
-    """keras.Sequential([keras.Input, one or two Keras layers per task layer, ...]) holding a copy of
-    the canonical weights."""
-    layers = [keras.Input(shape=task.input_shape)]  # Keras 1/2: Dense(..., input_dim=n_in)
-    for spec in task.layers:
-        layers += keras_layers(task, spec)
-    model = keras.Sequential(layers)
-    # Keras's variables, in order: kernel, recurrent_kernel, bias, PReLU α of each layer
-    model.set_weights([layer[key] for layer in params for key in ("W", "U", "b", "alpha") if key in layer])
+    """keras.Model(keras.Input, the last node's tensor) holding a copy of the canonical weights: each
+    node's Keras layers called on the tensors of the nodes it reads. model.node_layers: the names of
+    each node's Keras layers, in the task's node order (model.layers is Keras's order, by depth in the
+    graph, after the InputLayer "x"). Its layers take the weights' dtype (floatx_of) and keep it."""
+    with floatx_of(params):  # the Input's and the Model's too: a functional model casts x to them
+        tensors = {INPUT: keras.Input(shape=task.input_shape, name=INPUT)}  # Keras 1/2: Dense(input_dim=n_in)
+        node_layers = []
+        for spec, weights, name, reads in zip(task.layers, params, task.names, task.inputs):
+            tensor = [tensors[read] for read in reads] if isinstance(spec, MERGES) else tensors[reads[0]]
+            layers = keras_layers(task, spec, name)
+            for layer in layers:
+                tensor = layer(tensor)  # a KerasTensor; the call builds the layer's variables
+            load(layers, weights)
+            tensors[name] = tensor
+            node_layers.append(tuple(layer.name for layer in layers))
+        model = keras.Model(tensors[INPUT], tensors[task.names[-1]])
+    model.node_layers = tuple(node_layers)
     return model
 
 
+def load(layers, weights):
+    """One node's canonical weights into its Keras layers' variables (assign checks each shape)."""
+    variables = node_variables(layers)
+    assert variables.keys() == weights.keys(), f"Keras has {sorted(variables)}, the node {sorted(weights)}"
+    for key, variable in variables.items():
+        variable.assign(weights[key])
+
+
 def get_params(model, grads=None):
-    """The canonical weights of the model's layers (or `grads`, in the same order: kernel,
-    [recurrent_kernel,] bias, [PReLU α,] kernel, ...), NumPy; {} for pooling and Flatten."""
-    arrays, params = iter(model.trainable_variables if grads is None else grads), []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.PReLU):
-            params[-1]["alpha"] = np.array(ops.convert_to_numpy(next(arrays)))  # (fan_out,)
-        elif isinstance(layer, keras.layers.Dense):
-            params.append(dense_params(layer, arrays))
-        elif isinstance(layer, keras.layers.Conv2D):
-            params.append(conv.conv2d_params(layer, arrays))
-        elif isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
-            params.append(recurrent.recurrent_params(layer, arrays))
-        elif isinstance(layer, (*conv.POOLS.values(), keras.layers.Flatten)):
-            params.append({})
-    return params  # a LeakyReLU or ELU layer after a Dense or Conv2D has no weights and no entry
+    """The canonical weights of the model's nodes, NumPy, in the task's order; or `grads` (in the order
+    of model.trainable_variables) the same way, trainable weights only: a BatchNorm node's gamma and
+    beta, not its moving mean and variance."""
+    arrays = arrays_by_variable(model, grads)
+    nodes = [node_variables([model.get_layer(name) for name in names]) for names in model.node_layers]
+    return [{key: arrays[id(v)] for key, v in variables.items() if id(v) in arrays} for variables in nodes]
 
 
-def dense_params(layer, arrays):
-    """The canonical {"W"[, "b"]} of a Dense from the next one or two of `arrays`."""
-    params = {"W": np.array(ops.convert_to_numpy(next(arrays)))}  # Dense.kernel: (in, out)
-    assert params["W"].shape == (layer.kernel.shape[0], layer.units), f"W is {params['W'].shape}"
-    if layer.use_bias:
-        params["b"] = np.array(ops.convert_to_numpy(next(arrays)))
-    return params
+def arrays_by_variable(model, grads=None):
+    """{id(variable): NumPy array}: every weight's value, or each trainable weight's gradient in
+    `grads`. By id: == on a Keras variable compares its values."""
+    if grads is None:
+        return {id(v): numpy(v) for v in model.weights}
+    return {id(v): numpy(g) for v, g in zip(model.trainable_variables, grads, strict=True)}
+
+
+def numpy(value):
+    """A NumPy copy (writeable) of a Keras variable or a backend tensor."""
+    return np.array(ops.convert_to_numpy(value))
+
+
+# ---- each Keras layer's variables under their canonical keys ----
+
+
+def node_variables(layers):
+    """{canonical key: Keras variable} of one node's Keras layers; {} for a node without weights."""
+    return {key: v for layer in layers for key, v in layer_variables(layer).items()}
+
+
+def dense_variables(layer):
+    """{"W": kernel (in, out), "b": bias (out,)} of a Dense; no "b" without a bias."""
+    return {"W": layer.kernel, "b": layer.bias} if layer.use_bias else {"W": layer.kernel}
+
+
+def prelu_variables(layer):
+    """{"alpha": α (fan_out,)}: one slope per unit."""
+    return {"alpha": layer.alpha}
+
+
+VARIABLES = (
+    (keras.layers.Dense, dense_variables),
+    (keras.layers.PReLU, prelu_variables),
+    ((keras.layers.Conv2D, keras.layers.Conv2DTranspose), conv.conv_variables),
+    ((keras.layers.LSTM, keras.layers.GRU), recurrent.recurrent_variables),
+    (keras.layers.Bidirectional, recurrent.bidirectional_variables),
+    (keras.layers.BatchNormalization, norm.batchnorm_variables),
+)
+
+
+def layer_variables(layer):
+    """{canonical key: Keras variable} of one Keras layer; {} for pooling, Flatten, an activation, a merge."""
+    for kinds, variables in VARIABLES:
+        if isinstance(layer, kinds):
+            return variables(layer)
+    return {}
 
 
 def forward(task, params, x):
-    """The network's output (pre-loss: logits for the cross-entropies), NumPy."""
+    """The network's output (pre-loss: logits for the cross-entropies), NumPy; inference mode
+    (BatchNormalization's moving statistics)."""
     x = validate.forward_call(task, params, x)
     with floatx_of(params):
         model = build(task, params)
-        return ops.convert_to_numpy(model(as_dtype(x, params)))
+        return ops.convert_to_numpy(model(as_dtype(x, params), training=False))
 
 
 @contextlib.contextmanager
@@ -196,37 +293,39 @@ def l2_penalty(task):
     return float64_fixes.l2(task.l2) if task.l2 else None  # keras.regularizers.L2(λ)
 
 
-def total_loss(model, loss_fn, x, y):
-    """The loss incl. L2, as fit computes it: loss_fn(y, out) plus the regularizers' model.losses."""
-    loss = loss_fn(y, model(x))
+def total_loss(model, loss_fn, x, y, training=None):
+    """The loss incl. L2, as fit computes it: loss_fn(y, out) plus the regularizers' model.losses.
+    training=True: fit's mode (BatchNormalization normalizes with the batch's statistics)."""
+    loss = loss_fn(y, model(x, training=training))
     return loss + ops.sum(model.losses) if model.losses else loss
 
 
 # ---- the gradient: each backend's own mechanism, one function each ----
 
 
-def tensorflow_gradient(model, loss_fn, x, y):
+def tensorflow_gradient(model, loss_fn, x, y, training=None):
     import tensorflow as tf
 
     with tf.GradientTape() as tape:  # records the ops on the trainable variables
-        loss = total_loss(model, loss_fn, x, y)
+        loss = total_loss(model, loss_fn, x, y, training)
     return loss, tape.gradient(loss, model.trainable_variables)
 
 
-def jax_gradient(model, loss_fn, x, y):
+def jax_gradient(model, loss_fn, x, y, training=None):
     import jax
 
-    fixed = [v.value for v in model.non_trainable_variables]  # an RNN's dropout SeedGenerator state
+    # BatchNormalization's moving statistics, an RNN's dropout SeedGenerator state
+    fixed = [v.value for v in model.non_trainable_variables]
 
     def loss_of(trainable):  # a pure function of the weights: stateless_call, not model(x)
-        out, _, losses = model.stateless_call(trainable, fixed, x, return_losses=True)
+        out, _, losses = model.stateless_call(trainable, fixed, x, training=training, return_losses=True)
         return loss_fn(y, out) + sum(losses)
 
     return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])
 
 
-def torch_gradient(model, loss_fn, x, y):
-    loss = total_loss(model, loss_fn, x, y)
+def torch_gradient(model, loss_fn, x, y, training=None):
+    loss = total_loss(model, loss_fn, x, y, training)
     loss.backward()  # fills each variable's .value.grad, shaped like the variable
     return loss, [v.value.grad for v in model.trainable_variables]
 
@@ -235,11 +334,13 @@ GRADIENT = {"tensorflow": tensorflow_gradient, "jax": jax_gradient, "torch": tor
 
 
 def loss_and_grads(task, params, x, y):
-    """The loss (with any L2 term) and its gradient with respect to every weight, canonical."""
+    """The loss (with any L2 term) and its gradient with respect to every trainable weight, canonical;
+    training mode, as a step of fit: BatchNormalization normalizes with the batch's statistics (and
+    moves its moving statistics, in this model only)."""
     x, y = validate.loss_call(task, params, x, y)
     with floatx_of(params):
         model = build(task, params)
         gradient = GRADIENT[keras.backend.backend()]
         loss_fn = lambda y_true, out: loss_value(task, out, y_true)  # noqa: E731
-        loss, grads = gradient(model, loss_fn, as_dtype(x, params), as_dtype(y, params))
+        loss, grads = gradient(model, loss_fn, as_dtype(x, params), as_dtype(y, params), training=True)
         return float(ops.stop_gradient(loss)), get_params(model, grads)

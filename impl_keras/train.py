@@ -10,6 +10,8 @@ steps (rosetta.history), as XLA (jit_compile=True) on TensorFlow and jax. With k
 history the trajectory tests compare) compile keeps its defaults: jit_compile="auto" is XLA on jax,
 the plain graph on a CPU-only TensorFlow and eager torch. The torch backend refuses k > 1
 (backend/torch/trainer.py): it runs one step per execution and its history is windowed afterwards.
+fit's train_step calls the model with training=True: BatchNormalization normalizes with each batch's
+statistics and moves its moving statistics once per step, as the reference's training step does.
 """
 
 import time

@@ -290,8 +290,12 @@ def batchnorm_running_var(steps=20):
     task = tasks.get("resnet")
     params = task.init_params()
     trained = train(task, params, steps)[0]
-    variances = lambda p: [{"moving_variance": layer["moving_variance"]} for layer in p if "moving_variance" in layer]  # noqa: E731
     biased = ref.train(task, params, steps)[0]
     unbiased = ref.train(tasks.with_formula(task, {"unbiased_var": True}), params, steps)[0]
-    return Gap(rel_diff_params(variances(trained), variances(biased)),
-               rel_diff_params(variances(trained), variances(unbiased)), TRAJECTORY[F64])  # fmt: skip
+    ours = running_variances(trained)
+    gaps = (rel_diff_params(ours, running_variances(other)) for other in (biased, unbiased))
+    return Gap(*gaps, TRAJECTORY[F64])
+
+
+def running_variances(params):
+    return [{"moving_variance": layer["moving_variance"]} for layer in params if "moving_variance" in layer]

@@ -1,7 +1,8 @@
 """Batch normalization in PyTorch: nn.BatchNorm2d on NCHW images, nn.BatchNorm1d on flat features.
 
 Canonical (rosetta.layouts): per channel, the last axis, {"gamma", "beta"} trained and the running
-{"moving_mean", "moving_variance"}. torch keeps them as weight, bias and the buffers running_mean, running_var, with the
+{"moving_mean", "moving_variance"}. torch keeps them as weight, bias and the buffers running_mean,
+running_var, with the
 channels on dim 1 (NCHW images, (N, C) features; a sequence (N, T, C) is transposed to (N, C, T)).
 
 momentum  torch's momentum is the task's m as it is, r ← (1 − m)·r + m·batch (Keras's is 1 − m).
@@ -25,7 +26,7 @@ class Transpose(nn.Module):
 
 def batchnorm(spec, layer, in_shape):
     """[nn.BatchNorm2d] for images (H, W, C), [nn.BatchNorm1d] for features (C,), [Transpose,
-    nn.BatchNorm1d, Transpose] for sequences (T, C); holding a copy of {"gamma", "beta", "moving_mean", "moving_variance"}."""
+    nn.BatchNorm1d, Transpose] for sequences (T, C); holding a copy of the canonical weights."""
     gamma, beta, mean, var = (torch.tensor(layer[key]) for key in BATCHNORM_KEYS)
     channels = in_shape[-1]
     for key, value in zip(BATCHNORM_KEYS, (gamma, beta, mean, var)):
@@ -41,7 +42,7 @@ def batchnorm(spec, layer, in_shape):
 
 
 def batchnorm_params(module, grads=False):
-    """The canonical {"gamma", "beta", "moving_mean", "moving_variance"} of an nn.BatchNorm1d/2d (grads=True: the gradients
+    """The canonical weights of an nn.BatchNorm1d/2d (grads=True: the gradients
     of gamma and beta only; the running statistics are set by the forward, not trained)."""
     if grads:
         return {"gamma": numpy(module.weight.grad), "beta": numpy(module.bias.grad)}

@@ -27,7 +27,10 @@ class ResidualNet(nn.Module):
 
     def __init__(self, shortcut=True):
         super().__init__()
-        self.stem, self.bn0 = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 8, 3, stride=2)), nn.BatchNorm2d(8)
+        self.stem, self.bn0 = (
+            nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 8, 3, stride=2)),
+            nn.BatchNorm2d(8),
+        )
         self.conv1, self.bn1 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
         self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
         self.fc, self.shortcut = nn.Linear(8, 3), shortcut
@@ -45,11 +48,17 @@ class BiLSTM(nn.Module):
 
     def __init__(self, wrong_state=False):
         super().__init__()
-        self.lstm, self.fc, self.wrong_state = nn.LSTM(1, 8, batch_first=True, bidirectional=True), nn.Linear(16, 1), wrong_state
+        self.lstm, self.fc, self.wrong_state = (
+            nn.LSTM(1, 8, batch_first=True, bidirectional=True),
+            nn.Linear(16, 1),
+            wrong_state,
+        )
 
     def forward(self, x):  # x (N, T, 1)
         out, (h, _) = self.lstm(x)
-        last = out[:, -1] if self.wrong_state else torch.cat([h[0], h[1]], dim=1)  # out[:, -1, 8:] saw x_T only
+        last = (
+            out[:, -1] if self.wrong_state else torch.cat([h[0], h[1]], dim=1)
+        )  # out[:, -1, 8:] saw x_T only
         return self.fc(last)
 
 
@@ -76,23 +85,34 @@ def load_torch(model, params):
     """The canonical weights into the port's modules, in the order they were defined (float64 first:
     loading into float32 parameters would round them)."""
     model = model.double()
-    modules = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d, nn.LSTM))]
+    modules = [
+        m
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d, nn.LSTM))
+    ]
     weighted = [layer for layer in params if layer]
     assert len(modules) == len(weighted)
     state = {}
     for m, layer in zip(modules, weighted):
         name = next(n for n, other in model.named_modules() if other is m)
-        state |= {f"{name}.{key}": torch.from_numpy(np.ascontiguousarray(value)) for key, value in torch_arrays(m, layer).items()}
+        state |= {
+            f"{name}.{key}": torch.from_numpy(np.ascontiguousarray(value))
+            for key, value in torch_arrays(m, layer).items()
+        }
     model.load_state_dict(state, strict=False)
     for name, p in model.named_parameters():
-        p.requires_grad_(not name.startswith("lstm.bias_hh"))  # one trained bias, as canonical (lstm-bias/torch)
+        p.requires_grad_(
+            not name.startswith("lstm.bias_hh")
+        )  # one trained bias, as canonical (lstm-bias/torch)
     return model.eval()
 
 
 def torch_arrays(m, layer):
     if isinstance(m, nn.Linear):
         return {"weight": layer["W"].T, "bias": layer["b"]}
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):  # (kh, kw, in, out) -> (out, in, kh, kw); transposed: (in, out, kh, kw)
+    if isinstance(
+        m, (nn.Conv2d, nn.ConvTranspose2d)
+    ):  # (kh, kw, in, out) -> (out, in, kh, kw); transposed: (in, out, kh, kw)
         return {"weight": layer["W"].transpose(3, 2, 0, 1), "bias": layer["b"]}
     if isinstance(m, nn.BatchNorm2d):
         return {"weight": layer["gamma"], "bias": layer["beta"], "running_mean": layer["moving_mean"],
@@ -100,7 +120,8 @@ def torch_arrays(m, layer):
     arrays = {}
     for suffix, back in (("", ""), ("_reverse", "_r")):  # canonical gate blocks i, f, g, o are torch's
         arrays |= {f"weight_ih_l0{suffix}": layer["W" + back].T, f"weight_hh_l0{suffix}": layer["U" + back].T,
-                   f"bias_ih_l0{suffix}": layer["b" + back], f"bias_hh_l0{suffix}": np.zeros_like(layer["b" + back])}  # fmt: skip
+                   f"bias_ih_l0{suffix}": layer["b" + back],
+                   f"bias_hh_l0{suffix}": np.zeros_like(layer["b" + back])}  # fmt: skip
     return arrays
 
 
@@ -114,8 +135,9 @@ def trained(name, steps=20):
 def test_the_task_against_its_torch_port_is_ok(name):
     task, params = trained(name)
     x, y = task.data()
-    report = rosetta.check((task, params), load_torch(PORTS[name](), params), x, y, loss=LOSSES[name], steps=2,
-                           optimizer=(tasks.Optimizer("sgd", lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)))  # fmt: skip
+    optimizers = (tasks.Optimizer("sgd", lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1))
+    port = load_torch(PORTS[name](), params)
+    report = rosetta.check((task, params), port, x, y, loss=LOSSES[name], steps=2, optimizer=optimizers)
     assert report.ok and not report.hints, report
 
 
@@ -127,7 +149,11 @@ def test_the_task_against_its_keras_functional_model_is_ok(name):
     assert report.ok and not report.hints, report
 
 
-PLANTED = {"resnet": {"shortcut": False}, "bilstm": {"wrong_state": True}, "deconv": {"skip_order": ("up", "down")}}
+PLANTED = {
+    "resnet": {"shortcut": False},
+    "bilstm": {"wrong_state": True},
+    "deconv": {"skip_order": ("up", "down")},
+}
 
 
 @pytest.mark.parametrize("name", GRAPH_TASKS)

@@ -114,7 +114,7 @@ def test_the_check_catches_lstm_gate_blocks_out_of_order(monkeypatch):
     task = tasks.get("lstm")
 
     def swap_i_f(model):
-        cell = model.layers[0].cell
+        cell = model.get_layer("0").cell
         for v in (cell.kernel, cell.recurrent_kernel, cell.bias):
             i, f, g, o = np.split(ops.convert_to_numpy(v), 4, axis=-1)
             v.assign(np.concatenate([f, i, g, o], axis=-1))
@@ -130,7 +130,7 @@ def test_the_check_catches_swapped_gru_bias_rows(monkeypatch):
     task = tasks.get("gru")
 
     def swap_rows(model):
-        bias = model.layers[0].cell.bias
+        bias = model.get_layer("0").cell.bias
         bias.assign(ops.convert_to_numpy(bias)[::-1])
 
     monkeypatch.setattr(impl_keras.mlp, "build", build_then(swap_rows))

@@ -16,8 +16,20 @@ from parity_tests.test_reference_layers import assert_gradcheck, numeric_grad, r
 from reference_numpy import conv, mlp, norm, recurrent
 from rosetta import tasks, tolerances
 from rosetta.errors import ArgumentError
-from rosetta.tasks import (GRU, LSTM, Activation, Add, BatchNorm, Bidirectional, Concatenate, Conv2D,
-                           Conv2DTranspose, Flatten, GlobalAveragePooling2D, Layer)  # fmt: skip
+from rosetta.tasks import (
+    GRU,
+    LSTM,
+    Activation,
+    Add,
+    BatchNorm,
+    Bidirectional,
+    Concatenate,
+    Conv2D,
+    Conv2DTranspose,  # fmt: skip
+    Flatten,
+    GlobalAveragePooling2D,
+    Layer,
+)
 from rosetta.tolerances import rel_diff
 
 # ---- the transposed convolution ----
@@ -89,7 +101,12 @@ def test_gradcheck_global_average_pooling():
 
 def batchnorm_layer(training=True):
     def forward(x, gamma, beta):
-        layer = {"gamma": gamma, "beta": beta, "moving_mean": np.full(x.shape[-1], 0.3), "moving_variance": np.full(x.shape[-1], 2.0)}
+        layer = {
+            "gamma": gamma,
+            "beta": beta,
+            "moving_mean": np.full(x.shape[-1], 0.3),
+            "moving_variance": np.full(x.shape[-1], 2.0),
+        }
         return norm.batchnorm_forward(x, layer, 1e-3, training)
 
     def backward(d, cache):
@@ -112,7 +129,12 @@ def test_gradcheck_batchnorm(shape, training):
 
 def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_formula():
     x = rng().standard_normal((5, 3, 3, 2)) * 3 + 2
-    layer = {"gamma": np.ones(2), "beta": np.zeros(2), "moving_mean": np.zeros(2), "moving_variance": np.ones(2)}
+    layer = {
+        "gamma": np.ones(2),
+        "beta": np.zeros(2),
+        "moving_mean": np.zeros(2),
+        "moving_variance": np.ones(2),
+    }
     out, cache = norm.batchnorm_forward(x, layer, 1e-5, training=True)
     assert np.allclose(out.mean(axis=(0, 1, 2)), 0, atol=1e-14)
     assert np.allclose(out.var(axis=(0, 1, 2)), 1 / (1 + 1e-5 / x.var(axis=(0, 1, 2))), rtol=1e-12)
@@ -182,12 +204,24 @@ def test_torch_cross_check_bidirectional_sequences():
 
 # ---- whole graphs: every gradient of the loss by central differences ----
 
-SKIP = (Conv2D(3, 3, padding="same", activation="tanh", name="a"), Conv2D(3, 3, padding="same", activation="linear"),
-        BatchNorm(), Add(inputs=("a", "2")), Activation("elu", 1.0), GlobalAveragePooling2D(), Layer(2))  # fmt: skip
+SKIP = (Conv2D(3, 3, padding="same", activation="tanh", name="a"),
+        Conv2D(3, 3, padding="same", activation="linear"), BatchNorm(), Add(inputs=("a", "2")),
+        Activation("elu", 1.0), GlobalAveragePooling2D(), Layer(2))  # fmt: skip
 GRAPHS = {
     "residual": ((5, 5, 2), SKIP, "softmax_ce"),
-    "concatenate-read-thrice": (6, (Layer(4, "tanh", name="h"), Layer(4, "sigmoid"), Concatenate(inputs=("h", "1")),
-                                      Layer(4, "tanh"), Add(inputs=("h", "1", "3")), BatchNorm(), Layer(2)), "mse"),  # fmt: skip
+    "concatenate-read-thrice": (
+        6,
+        (
+            Layer(4, "tanh", name="h"),
+            Layer(4, "sigmoid"),
+            Concatenate(inputs=("h", "1")),
+            Layer(4, "tanh"),
+            Add(inputs=("h", "1", "3")),
+            BatchNorm(),
+            Layer(2),
+        ),
+        "mse",
+    ),  # fmt: skip
     "bigru-sequences": ((4, 2), (Bidirectional(GRU(3), return_sequences=True), Flatten(), Layer(2)), "mse"),
     "upsampling": ((2, 2, 2), (Conv2DTranspose(3, 3, 2, activation="tanh"), Conv2D(2, 2)), "mse"),
 }
@@ -204,7 +238,8 @@ def graph_task(name):
 def random_params(task, seed=6):
     """The task's weights with every array perturbed, running statistics included (not at 0 and 1)."""
     g = rng(seed)
-    return [{key: value + 0.3 * g.standard_normal(value.shape) + (key == "moving_variance") for key, value in layer.items()}
+    noise = lambda key, v: 0.3 * g.standard_normal(v.shape) + (key == "moving_variance")  # noqa: E731
+    return [{key: value + noise(key, value) for key, value in layer.items()}
             for layer in task.init_params()]  # fmt: skip
 
 
@@ -272,7 +307,8 @@ BAD_GRAPHS = [
     ((Layer(3, name="h"), Add(inputs=("h",)), Layer(2)), "takes two inputs or more, got 1"),
     ((Layer(3, name="h"), Layer(3, inputs=("h", "x"))), "takes one input, got 2"),
     ((Layer(3, name="h"), Layer(3, inputs=("x",)), Layer(2)), r"nodes \['h'\] are read by no other node"),
-    ((Layer(2, name="h"), Layer(3, inputs=("h",)), Add(inputs=("h", "1")), Layer(2)), "Add takes inputs of one shape"),
+    ((Layer(2, name="h"), Layer(3, inputs=("h",)), Add(inputs=("h", "1")), Layer(2)),
+     "Add takes inputs of one shape"),
 ]  # fmt: skip
 
 
@@ -290,5 +326,6 @@ def test_a_recurrent_node_must_read_the_input_sequence():
 
 def test_an_image_head_needs_the_mse_loss():
     with pytest.raises(ArgumentError, match="with the mse loss, a Conv2D or Conv2DTranspose"):
-        tasks.Task("bad", "bad", (2, 2, 1), (Conv2DTranspose(1),), "bce_logits", tasks.Optimizer(), lambda: None)
-
+        tasks.Task(
+            "bad", "bad", (2, 2, 1), (Conv2DTranspose(1),), "bce_logits", tasks.Optimizer(), lambda: None
+        )

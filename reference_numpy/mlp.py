@@ -282,7 +282,7 @@ def layer_backward(spec, layer, entry, delta):
 
 
 def running_stats(task, params, cache, n):
-    """Each BatchNorm node's running {"moving_mean", "moving_variance"} after a training step on n samples ({} for the
+    """Each BatchNorm node's running statistics after a training step on n samples ({} for the
     other nodes): part of the step, set beside the optimizer's update."""
     stats = []
     for spec, layer, (saved, _, _), shape in zip(task.layers, params, cache, task.layer_shapes):

@@ -34,7 +34,7 @@ def batchnorm_backward(dy, cache):
 
 
 def running_stats(layer, cache, n, momentum, unbiased):
-    """The running {"moving_mean", "moving_variance"} after one training step that saw n values per channel."""
+    """The running statistics after one training step that saw n values per channel."""
     _, _, _, mean, var, _ = cache
     var = var * (n / (n - 1)) if unbiased else var
     return {"moving_mean": (1 - momentum) * layer["moving_mean"] + momentum * mean,

@@ -63,7 +63,9 @@ def adam_keras(opt, w, g, m, v, t, lr):
 
 def make(opt, params):
     """The optimizer's state: Adam's moments or momentum's buffers, one dict per layer like the weights."""
-    zeros = [{key: np.zeros_like(value) for key, value in layer.items() if key not in RUNNING} for layer in params]
+    zeros = [
+        {key: np.zeros_like(value) for key, value in layer.items() if key not in RUNNING} for layer in params
+    ]
     if opt.name == "adam":
         return {"m": zeros, "v": [{k: v.copy() for k, v in layer.items()} for layer in zeros]}
     return {"buf": zeros}

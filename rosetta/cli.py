@@ -56,7 +56,11 @@ def layer_text(spec):
     if name == "Layer":
         return str(spec.units)
     if name in ("Conv2D", "Conv2DTranspose"):
-        return ("conv" if name == "Conv2D" else "up") + f"{spec.filters}" + (f"/{spec.stride}" if spec.stride > 1 else "")
+        return (
+            ("conv" if name == "Conv2D" else "up")
+            + f"{spec.filters}"
+            + (f"/{spec.stride}" if spec.stride > 1 else "")
+        )
     if name == "Pool2D":
         return f"{spec.kind}{spec.size}"
     if name in ("Add", "Concatenate"):

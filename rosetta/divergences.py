@@ -152,9 +152,9 @@ CATALOG += [
 
 # issue 23: graph nets
 CATALOG += [
-    D("bidirectional-last-state/torch", "Bidirectional LSTM: out[:, -1] holds the backward state after x_T only",
+    D("bidirectional-last-state/torch", "Bidirectional LSTM: out[:, -1] holds the backward state after x_T",
       "impl_torch.divergences:bidirectional_last_state", 1.42, "cat(out[:, -1, :u], out[:, 0, u:]), or h_n"),
-    D("batchnorm-running-var/torch", "BatchNorm: torch's running variance takes the batch's unbiased variance",
+    D("batchnorm-running-var/torch", "BatchNorm: torch's running variance follows the unbiased variance",
       "impl_torch.divergences:batchnorm_running_var", 0.0019, "none: compare with the matching formula"),
 ]  # fmt: skip
 

@@ -107,8 +107,13 @@ def formula(framework, task):
     (impl_keras uses Keras's default ε̂ = 1e-7 when a task asks for the torch form), and Keras's
     velocity v = μv − lr·g parts from torch's buffer once the learning rate changes; torch's
     BatchNorm moves its running variance toward the batch's unbiased variance, ·n/(n − 1)."""
-    if framework == "torch":
-        return {"unbiased_var": True} if task.has_batchnorm else {}
+    unbiased = framework == "torch"  # torch's running variance is the unbiased one; Keras's and JAX's not
+    if any(getattr(spec, "unbiased_var", unbiased) != unbiased for spec in task.layers):
+        return {"unbiased_var": unbiased} | optimizer_formula(framework, task)
+    return optimizer_formula(framework, task)
+
+
+def optimizer_formula(framework, task):
     opt = task.optimizer
     if framework != "keras" or opt.form == "keras":
         return {}

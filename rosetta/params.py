@@ -91,7 +91,9 @@ def from_flat(flat, task=None):
     for name, value in flat.items():
         parts = name.split(".")
         if len(parts) != 3 or parts[0] != "layers" or not parts[1].isdigit() or parts[2] not in KEYS:
-            raise ParamsError(f"unexpected key {name!r}; expected layers.{{i}}.{{key}}, key one of {', '.join(KEYS)}")
+            raise ParamsError(
+                f"unexpected key {name!r}; expected layers.{{i}}.{{key}}, key one of {', '.join(KEYS)}"
+            )
         layers.setdefault(int(parts[1]), {})[parts[2]] = np.asarray(value)
     weightless = [] if task is None else [i for i, shapes in enumerate(task.weight_shapes) if not shapes]
     for i in weightless:

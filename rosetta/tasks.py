@@ -241,7 +241,8 @@ class BatchNorm(Node):
     axis but the last), and the running statistics move toward them, r ← (1 − m)·r + m·batch (torch's
     momentum m; Keras's is 1 − m); the running σ² takes the batch's biased variance (Keras, Flax) or,
     with unbiased_var, its unbiased one, ·n/(n − 1) (torch). Inference: the running statistics.
-    Weights {"gamma", "beta"} (trained), {"moving_mean", "moving_variance"} (the running statistics, not trained)."""
+    Weights {"gamma", "beta"} (trained), {"moving_mean", "moving_variance"} (the running statistics, not
+    trained)."""
 
     momentum: float = 0.1
     eps: float = 1e-5

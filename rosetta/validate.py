@@ -60,7 +60,8 @@ def targets(task, y, n, dtype):
     if task.loss == "softmax_ce":
         return labels(y, n, k)
     if y.dtype.kind not in "biuf" or y.shape != (n, *task.output_shape):
-        raise ArgumentError(f"y: expected {task.loss} targets of shape {(n, *task.output_shape)} like the output, "
+        shape = (n, *task.output_shape)
+        raise ArgumentError(f"y: expected {task.loss} targets of shape {shape} like the output, "
                             f"got {y.dtype} {y.shape}")  # fmt: skip
     if not np.all(np.isfinite(y)):
         raise ArgumentError("y: contains NaN or Inf")

@@ -86,7 +86,11 @@ def activation(spec):
 
 def fused(spec):
     """A Dense or convolution node ending in its own activation: recorded as a second node."""
-    return isinstance(spec, tasks.ACTIVATED) and not isinstance(spec, tasks.Activation) and spec.activation != "linear"
+    return (
+        isinstance(spec, tasks.ACTIVATED)
+        and not isinstance(spec, tasks.Activation)
+        and spec.activation != "linear"
+    )
 
 
 def describe(task, head):
@@ -148,7 +152,9 @@ class CanonicalModel:
         if self.head:
             raise NotSupported("not supported yet: a loss on the canonical softmax head (use logits)")
         task = replace(self.task, loss=loss, l2=0.0)
-        value, grads = mlp.loss_and_grads(task, self.params if params is None else params, x, y, training=False)
+        value, grads = mlp.loss_and_grads(
+            task, self.params if params is None else params, x, y, training=False
+        )
         return value, weighted(self.task, grads)
 
     def train(self, x, y, loss, opt, steps):
