@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 
-SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py
+SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py \
+	parity_tests/test_reference_graph.py
 CHECK_TESTS := $(sort $(wildcard parity_tests/test_check*.py))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 

@@ -331,11 +331,11 @@ BAD_STACKS = {
     ),
     "Flatten on features": (
         lambda: net(5, FLAT, DENSE),
-        "layer 0 Flatten(): Flatten takes images (H, W, C), got input shape (5,)",
+        "layer 0 Flatten(): Flatten takes images (H, W, C) or sequences (T, C), got (5,)",
     ),
     "LSTM after a conv": (
         lambda: net((8, 8, 1), CONV, FLAT, tasks.LSTM(4), DENSE),
-        "layer 2 LSTM(units=4): a recurrent layer must be the first layer, reading the input sequence (T, F)",
+        "layer 2 LSTM(units=4): a recurrent layer must read the input sequence (T, F), 'x'",
     ),
     "GRU on images": (
         lambda: net((6, 6, 1), tasks.GRU(3), DENSE),
@@ -343,7 +343,8 @@ BAD_STACKS = {
     ),
     "a Flatten head": (
         lambda: net((8, 8, 1), CONV, FLAT),
-        "the last layer (the head) must be a Dense rosetta.tasks.Layer, got Flatten()",
+        "the last layer (the head) must be a Dense rosetta.tasks.Layer (or, with the mse loss, a Conv2D or "
+        "Conv2DTranspose), got Flatten()",
     ),
     "an LSTM head": (lambda: net((10, 1), tasks.LSTM(4)), "the last layer (the head) must be a Dense"),
     "l2 with a conv": (
@@ -371,7 +372,8 @@ BAD_STACKS = {
     "n_in with a 0": (lambda: net((8, 0, 1), FLAT, DENSE), "n_in: expected a whole number ≥ 1, got 0"),
     "a string as a layer": (
         lambda: net(3, DENSE, "relu"),
-        "layer 1: expected a rosetta.tasks Layer, Conv2D, Pool2D, Flatten, LSTM, GRU, got 'relu'",
+        "layer 1: expected a rosetta.tasks Layer, Conv2D, Conv2DTranspose, Pool2D, GlobalAveragePooling2D, "
+        "Flatten, BatchNorm, Activation, LSTM, GRU, Bidirectional, Add, Concatenate, got 'relu'",
     ),
     "0 filters": (lambda: tasks.Conv2D(0), "Conv2D filters: expected a whole number ≥ 1, got 0"),
     "stride 1.5": (
