@@ -15,7 +15,7 @@ from keras import ops
 import reference_numpy as ref
 from impl_keras import float64_fixes, mlp, optim
 from impl_keras.train import train
-from rosetta import initializers, tasks
+from rosetta import frameworks, initializers, tasks
 from rosetta.arrays import as_dtype
 from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
 from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
@@ -388,3 +388,26 @@ def lstm_forget_bias():
         *(orthonormal_rows(layer["U"]) for layer in (*default.values(), *canonical.values())),
     )
     return Gap(rel_diff(zero_forget["b"], canonical["lstm"]["b"]), setting, FORWARD[F64])
+
+
+# issue 23: graph nets
+
+
+def batchnorm_momentum(steps=20):
+    """resnet: torch's BatchNorm momentum m = 0.1 written as Keras's BatchNormalization(momentum=0.1),
+    which Keras reads as the old running value's weight (r ← 0.1·r + 0.9·batch), against
+    momentum = 1 − m = 0.9 (impl_keras); the running statistics after `steps` of Keras's fit.
+    setting: impl_keras against the reference running Keras's own Adam (ε̂)."""
+    task = tasks.get("resnet")
+    as_written = lambda spec: replace(spec, momentum=0.9) if isinstance(spec, tasks.BatchNorm) else spec  # noqa: E731
+    naive = replace(task, layers=tuple(map(as_written, task.layers)))
+    params = task.init_params()
+    ours, theirs = (running_statistics(train(t, params, steps)[0]) for t in (task, naive))
+    own = tasks.with_formula(task, frameworks.formula("keras", task))
+    reference = running_statistics(ref.train(own, params, steps)[0])
+    return Gap(rel_diff_params(theirs, ours), rel_diff_params(ours, reference), TRAJECTORY[F64])
+
+
+def running_statistics(params):
+    """BatchNorm's running mean and variance, one dict per BatchNorm node."""
+    return [{key: layer[key] for key in tasks.RUNNING} for layer in params if "moving_mean" in layer]

@@ -156,6 +156,8 @@ CATALOG += [
       "impl_torch.divergences:bidirectional_last_state", 1.42, "cat(out[:, -1, :u], out[:, 0, u:]), or h_n"),
     D("batchnorm-running-var/torch", "BatchNorm: torch's running variance follows the unbiased variance",
       "impl_torch.divergences:batchnorm_running_var", 0.0019, "none: compare with the matching formula"),
+    D("batchnorm-momentum/keras", "BatchNorm: Keras's momentum weighs the old value, torch's the batch",
+      "impl_keras.divergences:batchnorm_momentum", 0.864, "BatchNormalization(momentum=1 − m)"),
 ]  # fmt: skip
 
 
