@@ -2,8 +2,8 @@
 
 Canonical (rosetta.layouts): per channel, the last axis, {"gamma", "beta"} trained and the running
 {"moving_mean", "moving_variance"}. torch keeps them as weight, bias and the buffers running_mean,
-running_var, with the
-channels on dim 1 (NCHW images, (N, C) features; a sequence (N, T, C) is transposed to (N, C, T)).
+running_var, with the channels on dim 1 (NCHW images, (N, C) features; a sequence (N, T, C) is
+transposed to (N, C, T)).
 
 momentum  torch's momentum is the task's m as it is, r ← (1 − m)·r + m·batch (Keras's is 1 − m).
 running   updated inside each training-mode forward, with the batch's UNBIASED variance ·n/(n − 1)
@@ -14,7 +14,7 @@ running   updated inside each training-mode forward, with the batch's UNBIASED v
 import torch
 from torch import nn
 
-from rosetta.tasks import BATCHNORM_KEYS  # gamma, beta, mean, var
+from rosetta.tasks import BATCHNORM_KEYS  # gamma, beta, moving_mean, moving_variance
 
 
 class Transpose(nn.Module):
@@ -42,8 +42,8 @@ def batchnorm(spec, layer, in_shape):
 
 
 def batchnorm_params(module, grads=False):
-    """The canonical weights of an nn.BatchNorm1d/2d (grads=True: the gradients
-    of gamma and beta only; the running statistics are set by the forward, not trained)."""
+    """The canonical weights of an nn.BatchNorm1d/2d (grads=True: the gradients of gamma and beta
+    only; the running statistics are set by the forward, not trained)."""
     if grads:
         return {"gamma": numpy(module.weight.grad), "beta": numpy(module.bias.grad)}
     tensors = module.weight, module.bias, module.running_mean, module.running_var
