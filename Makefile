@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 
 SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py \
-	parity_tests/test_reference_graph.py
+	parity_tests/test_reference_graph.py parity_tests/test_house.py
 CHECK_TESTS := $(sort $(wildcard parity_tests/test_check*.py))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 

@@ -1,7 +1,7 @@
 """2-D convolution, transposed convolution, pooling and flatten in JAX: lax forwards, the backward
 pass by jax.grad.
 
-Layouts are canonical (rosetta.layouts): images NHWC (N, H, W, C), kernel W (kh, kw, C, F) = lax's
+Layouts are canonical (foundation.layouts): images NHWC (N, H, W, C), kernel W (kh, kw, C, F) = lax's
 "HWIO", bias b (F,). lax's "SAME" is TensorFlow's rule (padtype_to_pads: ⌈H/s⌉ outputs, the odd
 pixel after), the reference's same_padding.
 

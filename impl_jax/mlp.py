@@ -3,7 +3,7 @@
 Weights are a pytree in the canonical layout, one dict per node: a Dense layer {"W": (fan_in,
 fan_out), "b": (fan_out,)}, y = x @ W + b; a PReLU layer also holds its learned slopes "alpha":
 (fan_out,), one more leaf for jax.grad and optax. Conv2D, Conv2DTranspose, LSTM, GRU, Bidirectional
-and BatchNorm hold the canonical weights of rosetta.layouts (impl_jax/conv.py, recurrent.py,
+and BatchNorm hold the canonical weights of foundation.layouts (impl_jax/conv.py, recurrent.py,
 norm.py); a node without weights an empty dict, a subtree without leaves that jax.grad and optax
 pass through. BatchNorm's running statistics are not trained: split_running takes them out of
 the pytree jax.grad differentiates, and a training step sets them. Every array follows the dtype of
@@ -16,11 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from impl_jax import conv, norm, recurrent
-from rosetta import validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import unknown
-from rosetta.tasks import (
+from foundation import validate
+from foundation.arrays import as_dtype
+from foundation.errors import unknown
+from foundation.tasks import (
     ACTIVATED,
     ACTIVATIONS,
     GRU,
@@ -40,6 +39,7 @@ from rosetta.tasks import (
     Layer,
     Pool2D,
 )
+from impl_jax import conv, norm, recurrent
 
 # JAX computes in float32 only, silently truncating float64 inputs, unless x64 is on. With it on,
 # float32 weights still compute in float32: jnp follows the dtype of the arrays.

@@ -7,7 +7,7 @@ step count in its state, a pytree shaped like the weights; nothing is updated in
 import jax.numpy as jnp
 import optax
 
-from rosetta.errors import RosettaError
+from foundation.errors import RosettaError
 
 
 def learning_rate(opt):

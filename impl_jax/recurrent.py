@@ -1,6 +1,6 @@
 """LSTM and GRU in JAX: one lax.scan over time, the backward pass (through time) by jax.grad.
 
-Layouts are canonical (rosetta.layouts): x (N, T, in), hidden states (N, T, u), zero initial state.
+Layouts are canonical (foundation.layouts): x (N, T, in), hidden states (N, T, u), zero initial state.
 Every array follows the dtype of W (float64 or float32).
 
 LSTM  {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}, gate blocks i, f, g, o

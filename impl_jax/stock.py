@@ -9,8 +9,8 @@ import jax
 import numpy as np
 import optax
 
+from foundation.arrays import as_dtype
 from impl_jax import mlp, optim
-from rosetta.arrays import as_dtype
 
 
 def train(task, params, steps):

@@ -9,17 +9,17 @@ from functools import partial
 import jax
 import numpy as np
 
+from foundation import history, validate
+from foundation.arrays import as_dtype
+from foundation.errors import check_history
 from impl_jax import mlp, optim
-from rosetta import history, validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import check_history
 
 UNROLL = 4  # steps per iteration of the compiled loop: ~1.4× faster on XOR's 1 µs steps
 
 
 def train(task, params, steps=None, every=1):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
-    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (foundation.history)."""
     steps, every = validate.train_call(task, params, steps, every)
     # jax arrays are immutable: the caller's weights stay as they are
     weights = mlp.split_running(mlp.build(task, params))

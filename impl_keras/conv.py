@@ -1,7 +1,7 @@
 """Convolution, transposed convolution, pooling and flatten in Keras 3: the stock keras.layers on NHWC
 (channels_last, the default), each named after its node.
 
-Canonical layouts are Keras's (rosetta.layouts): Conv2D.kernel is (kh, kw, in, out), Conv2DTranspose's
+Canonical layouts are Keras's (foundation.layouts): Conv2D.kernel is (kh, kw, in, out), Conv2DTranspose's
 (kh, kw, out, in) (the kernel of the conv it is the transpose of, applied unflipped), bias (out,), so
 the canonical W and b load as they are. "same" is TensorFlow's rule on every backend (the odd pixel
 bottom/right, also with stride 2). Pooling is p×p windows, stride p, "valid"; Keras's torch backend
@@ -10,7 +10,7 @@ would pad a "same" pooling with replicate, not zeros, but no task pools "same".
 
 import keras
 
-from rosetta.errors import unknown
+from foundation.errors import unknown
 
 POOLS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
 

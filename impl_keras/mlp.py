@@ -8,7 +8,7 @@ one before it. build calls each node's Keras layers on the tensors of the nodes 
 keras.Input to the last node, and keras.Model(input, output) is the model: one path for chains and
 graphs. Weights come in canonical, one dict per node ({"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b; a PReLU layer's "alpha": (fan_out,); Conv2D, Conv2DTranspose, LSTM, GRU, Bidirectional,
-BatchNorm as in rosetta.layouts; {} for a node without weights) and go out the same way: Keras's
+BatchNorm as in foundation.layouts; {} for a node without weights) and go out the same way: Keras's
 layouts are the canonical ones (Dense.kernel (in, out), Conv2D.kernel (kh, kw, in, out), LSTM/GRU
 kernel, recurrent_kernel, bias, BatchNormalization gamma, beta, moving_mean, moving_variance), so no
 transpose anywhere. Every variable, input and loss follows the dtype of the weights (float64 or
@@ -22,12 +22,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from impl_keras import conv, float64_fixes, norm, recurrent
-from rosetta import validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import unknown
-from rosetta.params import dtype_of
-from rosetta.tasks import (
+from foundation import validate
+from foundation.arrays import as_dtype
+from foundation.errors import unknown
+from foundation.params import dtype_of
+from foundation.tasks import (
     ACTIVATIONS,
     GRU,
     INPUT,
@@ -45,6 +44,7 @@ from rosetta.tasks import (
     GlobalAveragePooling2D,
     Pool2D,
 )
+from impl_keras import conv, float64_fixes, norm, recurrent
 
 # ---- activations: by name on the Dense or Conv2D layer, or a layer with the task's α after it ----
 

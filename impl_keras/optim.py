@@ -7,8 +7,8 @@ steps lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) with its "epsilon hat" �
 
 import keras
 
+from foundation.frameworks import KERAS_EPSILON  # used when a task asks for torch's m̂/(√v̂ + ε)
 from impl_keras.float64_fixes import exact
-from rosetta.divergences import KERAS_EPSILON  # used when a task asks for torch's m̂/(√v̂ + ε)
 
 
 def learning_rate(opt):

@@ -2,7 +2,7 @@
 GRU node is many-to-one (return_sequences=False: the layer's output is the last hidden state h_T,
 (N, u)); a Bidirectional node wraps one in keras.layers.Bidirectional, merge_mode="concat".
 
-Canonical layouts are Keras's (rosetta.layouts): kernel W (in, G·u), recurrent_kernel U (u, G·u), gate
+Canonical layouts are Keras's (foundation.layouts): kernel W (in, G·u), recurrent_kernel U (u, G·u), gate
 blocks i, f, g, o (LSTM) and z, r, h (GRU); LSTM bias (4u,), GRU bias (2, 3u) with reset_after=True
 (row 0 input, row 1 recurrent). They load as they are. Bidirectional's forward_layer holds W, U, b and
 its backward_layer (go_backwards=True) W_r, U_r, b_r.
@@ -15,7 +15,7 @@ NotImplementedError on a CPU on every backend too, and it calls its two layers.
 
 import keras
 
-from rosetta.tasks import LSTM
+from foundation.tasks import LSTM
 
 ZEROS = {"kernel_initializer": "zeros", "recurrent_initializer": "zeros"}  # the task's weights replace them
 

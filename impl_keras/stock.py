@@ -9,10 +9,10 @@ import time
 import keras
 import numpy as np
 
+from foundation import history
+from foundation.arrays import as_dtype
 from impl_keras import mlp
 from impl_keras.train import compiled
-from rosetta import history
-from rosetta.arrays import as_dtype
 
 
 def train(task, params, steps):

@@ -6,7 +6,7 @@ run many steps per call. fit gets x's rows in the schedule's order, shuffle=Fals
 the batches where each epoch ends in a short one. A stock LambdaCallback resets the metrics when an
 execution begins and reads logs["loss"] when it ends: the mean loss per sample of its steps.
 compile(steps_per_execution=k) runs k steps per execution, where the history is read per window of k
-steps (rosetta.history), as XLA (jit_compile=True) on TensorFlow and jax. With k = 1 (the per-step
+steps (foundation.history), as XLA (jit_compile=True) on TensorFlow and jax. With k = 1 (the per-step
 history the trajectory tests compare) compile keeps its defaults: jit_compile="auto" is XLA on jax,
 the plain graph on a CPU-only TensorFlow and eager torch. The torch backend refuses k > 1
 (backend/torch/trainer.py): it runs one step per execution and its history is windowed afterwards.
@@ -19,18 +19,18 @@ import time
 import keras
 import numpy as np
 
+from foundation import history, validate
+from foundation.arrays import as_dtype
+from foundation.errors import check_history
+from foundation.params import dtype_of
 from impl_keras import mlp, optim
-from rosetta import history, validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import check_history
-from rosetta.params import dtype_of
 
 VALUES_PER_FIT = 2**24  # values of x in schedule order one fit call holds (a full batch repeats x)
 
 
 def train(task, params, steps=None, every=1):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
-    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history);
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (foundation.history);
     history["clock"]: (steps done, seconds) at each execution's end, from the first: fit's steady state,
     without its tracing and compiling (rosetta.timing)."""
     steps, every = validate.train_call(task, params, steps, every)

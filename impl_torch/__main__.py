@@ -1,6 +1,6 @@
 import sys
 
 import impl_torch
-from rosetta import tutorial
+from foundation import tutorial
 
 sys.exit(tutorial.main(impl_torch))

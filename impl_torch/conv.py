@@ -2,12 +2,12 @@
 
 torch's Conv2d, ConvTranspose2d, MaxPool2d and AvgPool2d read NCHW (N, C, H, W) and keep the kernel
 as (out, in, kh, kw), the transposed one as (in, out, kh, kw); canonical is NHWC, (kh, kw, in, out)
-and for the transposed conv (kh, kw, out, in) (rosetta.layouts). So the model permutes once at its
+and for the transposed conv (kh, kw, out, in) (foundation.layouts). So the model permutes once at its
 input (ToNCHW), once before Flatten (FlattenNHWC) and once at an image output (ToNHWC); conv2d,
 conv2d_transpose and their *_params are the only places where a kernel is permuted.
 
 conv      "same" is TensorFlow's rule, the odd pixel bottom/right: nn.ZeroPad2d with
-          rosetta.layouts.same_padding, then Conv2d(padding=0). Conv2d(padding="same") refuses
+          foundation.layouts.same_padding, then Conv2d(padding=0). Conv2d(padding="same") refuses
           stride > 1, so every "same" takes this one path.
 transpose ConvTranspose2d(stride=s, padding=0): output (H − 1)·s + k, tap (i, j) of input (y, x)
           adds into output (s·y + i, s·x + j), Keras's Conv2DTranspose: no kernel flip.
@@ -20,7 +20,7 @@ flatten   back to NHWC before flattening: nn.Flatten on NCHW would order the fea
 import torch
 from torch import nn
 
-from rosetta.layouts import same_padding
+from foundation.layouts import same_padding
 
 
 class ToNCHW(nn.Module):

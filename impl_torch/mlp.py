@@ -1,6 +1,6 @@
 """The networks in PyTorch: a small nn.Module walking the task's graph, autograd for gradients.
 
-Weights come in canonical (rosetta.layouts; Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
+Weights come in canonical (foundation.layouts; Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b) and go out the same way. torch keeps Linear.weight as (out, in), Conv2d.weight as
 (out, in, kh, kw), images as NCHW and its own recurrent gate layout: build and get_params (with
 linear here, conv.py, norm.py and recurrent.py) are the only places that convert. Every tensor
@@ -15,11 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl_torch import conv, norm, recurrent
-from rosetta import validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import unknown
-from rosetta.tasks import (
+from foundation import validate
+from foundation.arrays import as_dtype
+from foundation.errors import unknown
+from foundation.tasks import (
     ACTIVATIONS,
     INPUT,
     LOSSES,
@@ -36,6 +35,7 @@ from rosetta.tasks import (
     Layer,
     Pool2D,
 )
+from impl_torch import conv, norm, recurrent
 
 # ---- activations: one module per layer, α from the task ----
 
@@ -221,7 +221,7 @@ def named_loss(name, out, y):
     if name == "sse_2n":
         return torch.sum((out - y) ** 2) / (2 * n)  # L = Σ(out − y)²/(2N)
     if name == "mse":
-        # mse_loss broadcasts (N, 1) against (N,) to (N, N) with only a warning: rosetta.validate
+        # mse_loss broadcasts (N, 1) against (N,) to (N, N) with only a warning: foundation.validate
         # refuses targets not shaped like the output before they get here
         return F.mse_loss(out, y)  # mean over all N·K elements
     if name == "bce_logits":

@@ -1,20 +1,20 @@
 """Batch normalization in PyTorch: nn.BatchNorm2d on NCHW images, nn.BatchNorm1d on flat features.
 
-Canonical (rosetta.layouts): per channel, the last axis, {"gamma", "beta"} trained and the running
+Canonical (foundation.layouts): per channel, the last axis, {"gamma", "beta"} trained and the running
 {"moving_mean", "moving_variance"}. torch keeps them as weight, bias and the buffers running_mean,
 running_var, with the channels on dim 1 (NCHW images, (N, C) features; a sequence (N, T, C) is
 transposed to (N, C, T)).
 
 momentum  torch's momentum is the task's m as it is, r ← (1 − m)·r + m·batch (Keras's is 1 − m).
 running   updated inside each training-mode forward, with the batch's UNBIASED variance ·n/(n − 1)
-          (the task's unbiased_var form, rosetta.frameworks.formula); the normalization itself
+          (the task's unbiased_var form, foundation.frameworks.formula); the normalization itself
           divides by the biased one. eval() normalizes with the running statistics instead.
 """
 
 import torch
 from torch import nn
 
-from rosetta.tasks import BATCHNORM_KEYS  # gamma, beta, moving_mean, moving_variance
+from foundation.tasks import BATCHNORM_KEYS  # gamma, beta, moving_mean, moving_variance
 
 
 class Transpose(nn.Module):

@@ -6,7 +6,7 @@ buf = μ·buf + g and steps lr·buf (Nesterov: lr·(g + μ·buf)); Adam steps lr
 
 import torch
 
-from rosetta.errors import RosettaError
+from foundation.errors import RosettaError
 
 
 def learning_rate(opt, step):

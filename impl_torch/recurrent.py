@@ -1,7 +1,7 @@
 """LSTM and GRU in PyTorch: nn.LSTM / nn.GRU (batch_first), many-to-one or bidirectional, canonical
 weights in and out.
 
-Canonical (rosetta.layouts): x (N, T, in); W (in, G·u), U (u, G·u); LSTM gate blocks i, f, g, o and
+Canonical (foundation.layouts): x (N, T, in); W (in, G·u), U (u, G·u); LSTM gate blocks i, f, g, o and
 one bias b (4u,); GRU blocks z, r, h and two biases b (2, 3u), Keras's reset_after=True form.
 torch keeps weight_ih (G·u, in) and weight_hh (G·u, u) with the same blocks as rows: W = weight_ih.T,
 U = weight_hh.T. lstm / gru / bidirectional build the module and lstm_params / gru_params read it
@@ -10,7 +10,7 @@ back: the only places that convert.
 LSTM  torch's blocks are i, f, g, o as canonical, but it adds two biases, bias_ih + bias_hh. The
       canonical b goes into bias_ih and bias_hh is frozen at zero: both get the same gradient, so a
       trainable second copy would move the sum twice as far each step.
-GRU   torch's blocks are r, z, n (n = ĥ), reordered with rosetta.layouts.TORCH_GRU_BLOCKS; torch's
+GRU   torch's blocks are r, z, n (n = ĥ), reordered with foundation.layouts.TORCH_GRU_BLOCKS; torch's
       n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)) is reset_after=True, and h' = (1 − z) ⊙ n + z ⊙ h
       is canonical's update: bias_ih = b[0], bias_hh = b[1], both reordered.
 Bidirectional  one nn.LSTM / nn.GRU with bidirectional=True: the backward layer ("W_r", "U_r",
@@ -22,8 +22,8 @@ Bidirectional  one nn.LSTM / nn.GRU with bidirectional=True: the backward layer 
 import torch
 from torch import nn
 
-from rosetta.layouts import TORCH_GRU_BLOCKS
-from rosetta.tasks import GRU, LSTM
+from foundation.layouts import TORCH_GRU_BLOCKS
+from foundation.tasks import GRU, LSTM
 
 
 class LastStep(nn.Module):

@@ -4,8 +4,8 @@ and nothing else (no loss read back, no learning-rate schedule)."""
 
 import torch
 
+from foundation.arrays import as_dtype
 from impl_torch import mlp, optim
-from rosetta.arrays import as_dtype
 
 
 def train(task, params, steps):

@@ -8,8 +8,9 @@ difference, so a run can report the measured numbers (see conftest.py).
 import numpy as np
 
 import reference_numpy as ref
-from rosetta import frameworks, tasks, tolerances
-from rosetta.tolerances import rel_diff, rel_diff_params
+from foundation import frameworks, tolerances
+from foundation.tolerances import rel_diff, rel_diff_params
+from rosetta import tasks
 
 MEASURED = {}  # (framework, dtype, check) -> worst relative difference seen this session
 
@@ -44,7 +45,7 @@ def assert_forward_parity(fw, task, dtype, params=None, name=None):
 
 
 def own_form(framework, task):
-    """The reference variant `framework` computes (rosetta.frameworks.formula): Keras's Adam ε̂ and its
+    """The reference variant `framework` computes (foundation.frameworks.formula): Keras's Adam ε̂ and its
     momentum velocity once the lr changes, torch's unbiased running variance; else the task as it is."""
     return tasks.with_formula(task, frameworks.formula(framework.split("-")[0], task))
 

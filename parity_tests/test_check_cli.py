@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from foundation import params
 from parity_tests.ports import SIZES, build, build_layers, data, layer_data, weights
-from rosetta import cli, params
+from rosetta import cli
 
 SPEC = json.dumps(
     {"sizes": list(SIZES), "activations": ["leaky_relu", "leaky_relu", "softmax"], "alpha": 0.01}

@@ -89,7 +89,7 @@ def torch_bigru(dtype):
 
 def keras_gru_port(net, dtype, bug):
     """torch's GRU blocks r, z, n -> Keras's z, r, h (reset_after=True: bias (2, 3u)), per direction."""
-    from rosetta.layouts import TORCH_GRU_BLOCKS
+    from foundation.layouts import TORCH_GRU_BLOCKS
 
     model = keras_bilstm(dtype, L.GRU)
     numpy = lambda p: p.detach().numpy()  # noqa: E731
@@ -145,7 +145,7 @@ def test_bidirectional_directions_swapped_are_named(pair):
 def test_torch_stacked_gru_against_two_keras_layers_is_ok():
     """nn.GRU(num_layers=2): one anchor per layer, the first layer's sequence from a one-layer copy."""
     torch = pytest.importorskip("torch")
-    from rosetta.layouts import TORCH_GRU_BLOCKS
+    from foundation.layouts import TORCH_GRU_BLOCKS
 
     torch.manual_seed(0)
     net = torch.nn.GRU(EMBED, UNITS, num_layers=2, batch_first=True).double()

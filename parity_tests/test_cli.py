@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from rosetta import catalog, cli, frameworks, outdir, params, tasks, tolerances
+from foundation import catalog, frameworks, outdir, params, tolerances
+from rosetta import cli, tasks
 
 ALL_RUNS = ["numpy", "torch", "jax", "keras-tensorflow", "keras-jax", "keras-torch"]
 

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 
 import reference_numpy as ref
+from foundation.errors import DivergedError
 from parity_tests.harness import assert_forward_parity, assert_trajectory_parity, own_form
 from parity_tests.strategies import mlp_tasks, off_kink_params
 from parity_tests.test_reference import XOR_PRINTED, xor_errors
 from rosetta import tasks
-from rosetta.errors import DivergedError
 
 FRAMEWORKS = ["torch", "jax", f"keras-{keras.backend.backend()}"]
 DTYPES = ["float64", "float32"]

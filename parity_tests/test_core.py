@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import reference_numpy as ref
-from rosetta import cli, history, params, tasks, timing
-from rosetta.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError, check_history
+from foundation import history, params
+from foundation.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError, check_history
+from rosetta import cli, tasks, timing
 
 
 def test_unknown_task_lists_the_valid_names():
@@ -291,7 +292,7 @@ def test_recurrent_weights_start_as_keras_does(name):
 def test_orthogonal_is_keras_qr_with_the_sign_fix():
     """Q of the QR of a (max, min) normal draw with its columns' signs taken from diag(R), as rows
     when the matrix is wide: the same draw gives the same matrix, and Q R reproduces the draw."""
-    from rosetta import initializers
+    from foundation import initializers
 
     u = initializers.orthogonal(np.random.default_rng(3), 4, 12)  # (4, 12): orthonormal rows
     a = np.random.default_rng(3).standard_normal((12, 4))

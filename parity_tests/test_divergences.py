@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from rosetta import divergences
+from divergences import catalog as divergences
 
 ROWS = [pytest.param(d, id=d.key) for d in divergences.rows()]  # Keras rows of this process's backend
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rosetta import cli, frameworks, params, runner, tasks
-from rosetta.errors import ArgumentError, ParamsError, UnknownNameError
-from rosetta.validate import MAX_STEPS
+from foundation import frameworks, params
+from foundation.errors import ArgumentError, ParamsError, UnknownNameError
+from foundation.validate import MAX_STEPS
+from rosetta import cli, runner, tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 XOR, SOFTMAX = tasks.get("xor"), tasks.get("softmax")

@@ -12,12 +12,13 @@ from hypothesis import given, settings
 
 import impl_jax
 import reference_numpy as ref
+from foundation import tolerances
+from foundation.errors import RosettaError
 from impl_jax import mlp
 from impl_jax.train import run_full_batch
 from parity_tests.harness import assert_forward_parity, assert_trajectory_parity, forward_diffs
 from parity_tests.strategies import mlp_tasks
-from rosetta import tasks, tolerances
-from rosetta.errors import RosettaError
+from rosetta import tasks
 
 DTYPES = ["float64", "float32"]
 BY_DTYPE = [pytest.param(dtype, id=f"jax-{dtype}") for dtype in DTYPES]

@@ -10,9 +10,10 @@ import pytest
 from keras import ops
 
 import impl_keras
+from foundation import tolerances
 from parity_tests.harness import forward_diffs, own_form, record, trajectory_diffs
 from parity_tests.strategies import off_kink_params
-from rosetta import tasks, tolerances
+from rosetta import tasks
 
 BACKEND = keras.backend.backend()
 NAME = f"keras-{BACKEND}"
@@ -38,7 +39,7 @@ WINDOWED = ("xor", "sine-relu", "softmax")  # full batch (rows in order), short 
 def test_trajectory_in_windows_of_steps(name):
     """compile(steps_per_execution=7) (one step per execution on torch): the mean loss per sample of
     each 7 steps, 60 steps across windows and fit's executions, and the weights after, as the
-    reference's (rosetta.history.windows)."""
+    reference's (foundation.history.windows)."""
     task = tasks.get(name)
     diffs = trajectory_diffs(impl_keras, task, "float64", own_form("keras", task), steps=60, every=7)
     assert max(diffs.values()) <= tolerances.TRAJECTORY["float64"], diffs

@@ -11,8 +11,10 @@ import os
 
 import pytest
 
+from foundation import frameworks
+
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-FOLDERS = ("reference_numpy", "impl_torch", "impl_jax", "impl_keras")
+FOLDERS = tuple(package for package, _ in frameworks.FRAMEWORKS.values())  # the registry's packages
 SHARED = {  # what every folder's file defines, in order
     "mlp.py": [
         "activation",

@@ -1,4 +1,4 @@
-"""TF32: each implementation turns it off at import (rosetta/precision.py), and on a GPU float32
+"""TF32: each implementation turns it off at import (foundation/precision.py), and on a GPU float32
 parity holds at the float32 tolerance."""
 
 import keras
@@ -7,8 +7,9 @@ import pytest
 import impl_jax
 import impl_keras
 import impl_torch
+from foundation import precision
 from parity_tests.harness import assert_forward_parity
-from rosetta import precision, tasks
+from rosetta import tasks
 
 FRAMEWORKS = {"torch": impl_torch, "jax": impl_jax, keras.backend.backend(): impl_keras}
 

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 
 import reference_numpy as ref
+from foundation import tolerances
+from foundation.tolerances import rel_diff, rel_diff_params
 from parity_tests.strategies import mlp_tasks, off_kink_params
-from rosetta import tasks, tolerances
-from rosetta.tolerances import rel_diff, rel_diff_params
+from rosetta import tasks
 
 
 def numerical_grads(task, params, x, y, h=1e-6):

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 import reference_numpy as ref
+from foundation import tolerances
+from foundation.errors import ArgumentError
+from foundation.tolerances import rel_diff
 from parity_tests.test_reference_layers import assert_gradcheck, numeric_grad, rng
 from reference_numpy import conv, mlp, norm, recurrent
-from rosetta import tasks, tolerances
-from rosetta.errors import ArgumentError
+from rosetta import tasks
 from rosetta.tasks import (
     GRU,
     LSTM,
@@ -30,7 +32,6 @@ from rosetta.tasks import (
     GlobalAveragePooling2D,
     Layer,
 )
-from rosetta.tolerances import rel_diff
 
 # ---- the transposed convolution ----
 

@@ -7,9 +7,9 @@ Every gradient check uses the loss L = Σ out ⊙ R with a seeded R, so dL/dout 
 import numpy as np
 import pytest
 
+from foundation import layouts, tolerances
+from foundation.tolerances import rel_diff
 from reference_numpy import conv, recurrent
-from rosetta import layouts, tolerances
-from rosetta.tolerances import rel_diff
 
 
 def rng(seed=0):
@@ -283,7 +283,7 @@ def test_gradcheck_catches_a_kernel_gradient_off_by_one_part_in_1e5(monkeypatch)
     assert errors["W"] > tolerances.GRADCHECK and errors["x"] <= tolerances.GRADCHECK
 
 
-# ---- torch in float64: proves the layouts documented in rosetta.layouts ----
+# ---- torch in float64: proves the layouts documented in foundation.layouts ----
 
 
 def to_torch_gru_blocks(a):

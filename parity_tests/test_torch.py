@@ -7,13 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 import impl_torch
+from foundation import tolerances
+from foundation.errors import ArgumentError, RosettaError
 from parity_tests.harness import (
     forward_diffs,
     trajectory_diffs,
 )
 from parity_tests.strategies import off_kink_params
-from rosetta import tasks, tolerances
-from rosetta.errors import ArgumentError, RosettaError
+from rosetta import tasks
 
 # ---- the checks can fail ----
 
@@ -80,7 +81,7 @@ def test_mse_refuses_shapes_that_mse_loss_would_broadcast():
     out, y = torch.arange(4.0).reshape(4, 1), torch.arange(4.0)  # equal values: the true MSE is 0
     with pytest.warns(UserWarning, match="different to the input size"):
         assert F.mse_loss(out, y).item() == 2.5  # (4, 1) vs (4,) -> (4, 4): mean of (i − j)²
-    task = tasks.get("line")  # 1 -> 1, mse: rosetta.validate refuses such targets before torch sees them
+    task = tasks.get("line")  # 1 -> 1, mse: foundation.validate refuses such targets before torch sees them
     x, targets = task.data()
     with pytest.raises(ArgumentError, match=r"y: expected mse targets of shape \(1000, 1\) like the output"):
         impl_torch.loss_and_grads(task, task.init_params(), x, targets.ravel())

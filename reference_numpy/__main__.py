@@ -1,6 +1,6 @@
 import sys
 
 import reference_numpy
-from rosetta import tutorial
+from foundation import tutorial
 
 sys.exit(tutorial.main(reference_numpy))

@@ -1,6 +1,6 @@
 """The reference 2-D convolution, pooling and flatten in plain NumPy, forward and hand-written backward.
 
-Layouts are canonical (rosetta.layouts): images NHWC (N, H, W, C), kernel W (kh, kw, C, F), bias b (F,),
+Layouts are canonical (foundation.layouts): images NHWC (N, H, W, C), kernel W (kh, kw, C, F), bias b (F,),
 stride s, padding "valid" or "same" (TensorFlow's rule). The convolution's arrays follow the dtype of
 the kernel (float64 or float32); the input is cast to it. xp is the padded input.
 
@@ -22,7 +22,7 @@ flatten   (N, H, W, C) -> (N, H·W·C), row-major as Keras's Flatten on NHWC (to
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from rosetta.layouts import check_conv, check_image, output_size, same_padding
+from foundation.layouts import check_conv, check_image, output_size, same_padding
 
 # ---- convolution ----
 

@@ -2,7 +2,7 @@
 
 Weights are canonical, one dict per node: Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b, a PReLU layer also holding its learned slopes "alpha": (fan_out,); Conv2D,
-Conv2DTranspose, LSTM, GRU, Bidirectional and BatchNorm as in rosetta.layouts, computed by conv.py,
+Conv2DTranspose, LSTM, GRU, Bidirectional and BatchNorm as in foundation.layouts, computed by conv.py,
 recurrent.py and norm.py beside this file; {} for a node without weights. Every array follows the
 dtype of the weights (float64 or float32).
 
@@ -13,11 +13,10 @@ as micrograd's `for v in reversed(topo): v._backward()`.
 
 import numpy as np
 
-from reference_numpy import conv, norm, recurrent
-from rosetta import validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import unknown
-from rosetta.tasks import (
+from foundation import validate
+from foundation.arrays import as_dtype
+from foundation.errors import unknown
+from foundation.tasks import (
     ACTIVATED,
     ACTIVATIONS,
     GRU,
@@ -37,6 +36,7 @@ from rosetta.tasks import (
     Layer,
     Pool2D,
 )
+from reference_numpy import conv, norm, recurrent
 
 POOLS = {"max": (conv.maxpool2d_forward, conv.maxpool2d_backward),
          "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward)}  # fmt: skip

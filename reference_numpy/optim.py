@@ -6,7 +6,7 @@ step t. Momentum buffers and Adam moments live in `state`, one dict per layer, s
 
 import numpy as np
 
-from rosetta.tasks import RUNNING
+from foundation.tasks import RUNNING
 
 
 def learning_rate(opt, step):

@@ -1,6 +1,6 @@
 """The reference LSTM and GRU in plain NumPy: unrolled over time, hand-written backprop through time.
 
-Layouts are canonical (rosetta.layouts): x (N, T, in), hidden states (N, T, u), zero initial state
+Layouts are canonical (foundation.layouts): x (N, T, in), hidden states (N, T, u), zero initial state
 unless given. Every array follows the dtype of W (float64 or float32); the input is cast to it.
 
 LSTM  {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}, gate blocks i, f, g, o
@@ -22,7 +22,7 @@ dq: dL/d(input projection) and dL/d(recurrent projection), (N, T, G·u); then
 
 import numpy as np
 
-from rosetta.layouts import check_gru, check_lstm
+from foundation.layouts import check_gru, check_lstm
 
 
 def sigmoid(z):

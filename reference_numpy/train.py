@@ -2,15 +2,15 @@
 
 import numpy as np
 
+from foundation import history, validate
+from foundation.arrays import as_dtype
+from foundation.errors import check_history
 from reference_numpy import mlp, optim
-from rosetta import history, validate
-from rosetta.arrays import as_dtype
-from rosetta.errors import check_history
 
 
 def train(task, params, steps=None, every=1):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
-    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (rosetta.history)."""
+    every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (foundation.history)."""
     steps, every = validate.train_call(task, params, steps, every)
     params = mlp.build(task, params)
     x, y = task.data()

@@ -1,4 +1,5 @@
-"""nn-rosetta's shared core: tasks, canonical weights, tolerances and the CLI. NumPy only."""
+"""nn-rosetta's tools above the four framework packages: the CLI (compare, parity, bench, diff,
+check), the runs and their plots, and port-check (`rosetta.check`). NumPy only at import."""
 
 
 def check(a, b, x, y=None, loss=None, optimizer=None, steps=0):

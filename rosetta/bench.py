@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from rosetta import frameworks, progress, runner, tasks
+from foundation import frameworks
+from rosetta import progress, runner, tasks
 
 LARGE = "mlp-large"
 

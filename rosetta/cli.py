@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 
-from rosetta import frameworks, tasks
-from rosetta.errors import (
+from foundation import frameworks
+from foundation.errors import (
     ArgumentError,
     MissingFrameworkError,
     ParamsError,
@@ -19,7 +19,8 @@ from rosetta.errors import (
     UnknownNameError,
     UsageError,
 )
-from rosetta.validate import MAX_STEPS
+from foundation.validate import MAX_STEPS
+from rosetta import tasks
 
 
 def cmd_list(args):
@@ -89,7 +90,8 @@ def selected_tasks(names):
 
 
 def cmd_run(args):
-    from rosetta import params, runner
+    from foundation import params
+    from rosetta import runner
 
     if args.task == "all":
         raise UsageError("run trains one task; `rosetta compare all` runs every task")
@@ -145,7 +147,8 @@ def cmd_compare(args):
 
 def check_out(out, selected):
     """Before any training: --out can receive every plot file."""
-    from rosetta import outdir, plotdata
+    from foundation import outdir
+    from rosetta import plotdata
 
     if not out:
         raise UsageError("--out '' names no folder; give one, e.g. --out .")
@@ -154,7 +157,8 @@ def check_out(out, selected):
 
 def write_plots(selected, results, out):
     """All plots into a temporary folder beside `out`, moved in only when every one was written."""
-    from rosetta import outdir, plots
+    from foundation import outdir
+    from rosetta import plots
 
     with outdir.staged(out) as stage:
         return [
@@ -188,7 +192,8 @@ def cmd_bench(args):
 
 
 def cmd_diff(args):
-    from rosetta import divergences, progress
+    from divergences import catalog as divergences
+    from rosetta import progress
 
     rows = divergences.rows()
     with progress.bar(len(rows), quiet=args.json, description="measuring") as advance:

@@ -1,7 +1,7 @@
 """`rosetta compare`: every framework from the same weights, side by side against the reference."""
 
-from rosetta import frameworks, tolerances
-from rosetta.tolerances import rel_diff, rel_diff_params
+from foundation import frameworks, tolerances
+from foundation.tolerances import rel_diff, rel_diff_params
 
 
 def row(task, run, dtype, result, ref):

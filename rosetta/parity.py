@@ -1,14 +1,15 @@
 """`rosetta parity`: for each task, framework × framework differences after the same steps.
 
 Forward and gradients come from the shared initial weights; weights after the first
-min(steps, 200) steps (50 for float32 Adam: rosetta.tolerances.trajectory_steps). A pair is judged
+min(steps, 200) steps (50 for float32 Adam: foundation.tolerances.trajectory_steps). A pair is judged
 against the tolerance policy when both run the same optimizer formula; a pair across a documented
 formula difference (Keras's Adam) is measured and shown, and the framework is judged against the
 reference running its own formula instead.
 """
 
-from rosetta import frameworks, progress, runner, tasks, tolerances
-from rosetta.tolerances import rel_diff, rel_diff_params
+from foundation import frameworks, tolerances
+from foundation.tolerances import rel_diff, rel_diff_params
+from rosetta import progress, runner, tasks
 
 CHECKS = ("forward", "grads", "weights")
 

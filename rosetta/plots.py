@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
 import reference_numpy as ref  # noqa: E402
-from rosetta import frameworks, history, plotdata  # noqa: E402
+from foundation import frameworks, history
+from rosetta import plotdata
 from rosetta.tasks import GlobalAveragePooling2D  # noqa: E402
 
 CLASSES = ListedColormap(["tab:blue", "tab:orange", "tab:green"])  # class 0, 1, 2

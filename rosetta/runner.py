@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rosetta import frameworks, history, plotdata, tasks, timing
-from rosetta.errors import MissingFrameworkError, RosettaError
+from foundation import frameworks, history
+from foundation.errors import MissingFrameworkError, RosettaError
+from rosetta import plotdata, tasks, timing
 
 PARENT = "ROSETTA_PARENT_PID"  # tells a worker whose death it must not outlive
 LIVE = set()  # the worker processes now running, which run_runs ends if it is interrupted

@@ -13,7 +13,7 @@ to a few percent), unless the caller says how many steps to run.
 import math
 import time
 
-from rosetta.validate import MAX_STEPS
+from foundation.validate import MAX_STEPS
 
 TARGET = 1.0  # seconds of steady state
 SHORT = 8  # steps of the first run, at least

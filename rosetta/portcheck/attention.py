@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rosetta import tolerances
+from foundation import tolerances
 from rosetta.portcheck.report import Hint
 
 SCALES = {"1/√d": lambda d: 1 / math.sqrt(d), "1/d": lambda d: 1 / d, "none": lambda d: 1.0}
@@ -74,7 +74,7 @@ def packed(qkv, setting):
 
 
 def layer(inputs, weights, setting):
-    """A multi-head attention layer (rosetta.layouts' canonical weights) on its (query, key, value)."""
+    """A multi-head attention layer (foundation.layouts' canonical weights) on its (query, key, value)."""
     w = {key: np.asarray(value, np.float64) for key, value in weights.items()}
     q, k, v = (np.asarray(x, np.float64) @ w[f"W{p}"] + w.get(f"b{p}", 0.0) for x, p in zip(inputs, "qkv"))
     out = attend(q, k, v, setting)

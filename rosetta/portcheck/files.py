@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rosetta.errors import UsageError
+from foundation.errors import UsageError
 from rosetta.portcheck.adapters import adapter
 from rosetta.portcheck.layers import FUNCTIONS, NotSupported
 from rosetta.portcheck.run import InputError, check

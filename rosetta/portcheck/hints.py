@@ -8,8 +8,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from foundation import tolerances
 from reference_numpy import conv, mlp, optim
-from rosetta import tasks, tolerances
+from rosetta import tasks
 from rosetta.portcheck import attention, graph, sequences
 from rosetta.portcheck.layers import apply_block_acts
 from rosetta.portcheck.report import Hint
@@ -119,7 +120,7 @@ def missing_bias(ev):
     return out
 
 
-# ---- convolutional and recurrent layers: every array canonical (rosetta.layouts) ----
+# ---- convolutional and recurrent layers: every array canonical (foundation.layouts) ----
 
 
 def flat_shape(blocks, i):
@@ -276,7 +277,7 @@ def gate_order(ev):
                 f"{ev.ma.framework}'s are {', '.join(gates)}: "
                 + (
                     "torch's nn.GRU orders them r, z, n, Keras and canonical z, r, h: reorder the blocks "
-                    "of the kernels and both biases (rosetta.layouts.TORCH_GRU_BLOCKS)"
+                    "of the kernels and both biases (foundation.layouts.TORCH_GRU_BLOCKS)"
                     if kind == "gru"
                     else "torch's nn.LSTM and Keras both order them i, f, g, o: copy the blocks as they are"
                 )

@@ -4,7 +4,7 @@ A block is one parametrized layer (Dense/Linear, Conv2D, LSTM, GRU, BatchNorm, L
 multi-head attention) and the
 parameter-free layers after it (activations, pooling, Flatten); a Keras Dense or Conv2D with a fused
 activation arrives here already split into two `Layer`s. Every array the adapters hand over is
-canonical (rosetta.layouts): images NHWC, conv kernels (kh, kw, in, out), recurrent gate blocks
+canonical (foundation.layouts): images NHWC, conv kernels (kh, kw, in, out), recurrent gate blocks
 i, f, g, o (LSTM) and z, r, h (GRU), an LSTM's one bias; an LSTM/GRU's output is its last hidden state.
 """
 

@@ -6,8 +6,8 @@ float64 to float32 in some ops). Where a block cannot be re-run, it keeps its dt
 
 import numpy as np
 
+from foundation import tolerances
 from reference_numpy import conv, mlp
-from rosetta import tolerances
 from rosetta.portcheck import attention, hints, sequences
 
 

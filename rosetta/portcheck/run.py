@@ -5,7 +5,7 @@ Everything here sees canonical NumPy arrays only; the adapters ran each framewor
 
 import numpy as np
 
-from rosetta import tolerances
+from foundation import tolerances
 from rosetta.portcheck import graph, hints, isolation, measured, sequences
 from rosetta.portcheck.adapters import adapt
 from rosetta.portcheck.report import Divergence, Report

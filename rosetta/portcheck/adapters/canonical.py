@@ -10,10 +10,10 @@ logits). The optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy
 
 from dataclasses import replace
 
+from foundation import params as canonical_params
+from foundation.arrays import as_dtype
 from reference_numpy import mlp, optim
-from rosetta import params as canonical_params
 from rosetta import tasks
-from rosetta.arrays import as_dtype
 from rosetta.portcheck.graph import Graph, Node
 from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported, apply
 

@@ -14,8 +14,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from rosetta.errors import first_line
-from rosetta.layouts import TORCH_GRU_BLOCKS, flax_conv_transpose, heads_in, heads_out
+from foundation.errors import first_line
+from foundation.layouts import TORCH_GRU_BLOCKS, flax_conv_transpose, heads_in, heads_out
 from rosetta.portcheck.graph import Recorder, Reused
 from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 

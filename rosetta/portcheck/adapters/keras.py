@@ -15,8 +15,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from rosetta.errors import first_line
-from rosetta.layouts import ATTENTION_KEYS, heads_in, heads_out
+from foundation.errors import first_line
+from foundation.layouts import ATTENTION_KEYS, heads_in, heads_out
 from rosetta.portcheck.graph import Recorder
 from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 

@@ -1,7 +1,7 @@
 """PyTorch: any nn.Module; its modules by forward hooks, the functions its forward calls by a mode.
 
 Layer outputs come from forward hooks, gradients from autograd, steps from the user's torch.optim
-factory on a deep copy. Every conversion to canonical (rosetta.layouts) happens here and only here:
+factory on a deep copy. Every conversion to canonical (foundation.layouts) happens here and only here:
 Linear.weight (out, in) -> (in, out); images NCHW -> NHWC and sequences (N, C, T) -> (N, T, C) (a
 model whose first layer is a Conv2d, ZeroPad2d or 2-D pooling, or a Conv1d or 1-D pooling, is given
 the canonical x permuted to its layout); Conv2d.weight (out, in, kh, kw) -> (kh, kw, in, out),
@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from rosetta.errors import first_line
-from rosetta.layouts import TORCH_GRU_BLOCKS, torch_packed
+from foundation.errors import first_line
+from foundation.layouts import TORCH_GRU_BLOCKS, torch_packed
 from rosetta.portcheck.graph import Node, Recorder
 from rosetta.portcheck.layers import Layer, NotSupported, first_layer
 
@@ -275,7 +275,7 @@ def direction(m, as_np, grads, suffix, stage):
 
 
 def attention(m, as_np):
-    """nn.MultiheadAttention's canonical Wq, bq, Wk, bk, Wv, bv, Wo, bo (rosetta.layouts)."""
+    """nn.MultiheadAttention's canonical Wq, bq, Wk, bk, Wv, bv, Wo, bo (foundation.layouts)."""
     if m._qkv_same_embed_dim:  # in_proj_weight (3E, E): the rows of Wqᵀ, Wkᵀ, Wvᵀ
         layer = torch_packed(as_np(m.in_proj_weight), as_np(m.in_proj_bias))
     else:

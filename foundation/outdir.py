@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from rosetta.errors import UsageError
+from foundation.errors import UsageError
 
 
 def folder_problem(folder):

@@ -61,7 +61,7 @@ import math
 
 import numpy as np
 
-from rosetta.errors import ArgumentError, ParamsError, unknown
+from foundation.errors import ArgumentError, ParamsError, unknown
 
 IMAGE = ("N", "H", "W", "C")
 CONV_KERNEL = ("kh", "kw", "in", "out")

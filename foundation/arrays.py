@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rosetta.params import dtype_of
+from foundation.params import dtype_of
 
 
 def as_dtype(x, params):

@@ -5,7 +5,7 @@ Every row names a function in a framework package that measures, with that frame
   default — the gap between the framework's default and the other frameworks' formula or default, both
             computed by that framework (its optimizer made to follow the other formula, say), and
   setting — the gap left with the documented setting (or the framework against its own variant),
-which must be within `limit`, a number of rosetta.tolerances.
+which must be within `limit`, a number of foundation.tolerances.
 
 A row's `kind` says how stable its default gap is. "formula": a formula or a default differs (Adam's
 ε̂, a slope, a layout); the size is the same on every CPU and is pinned. "rounding": float32 against
@@ -16,17 +16,9 @@ so only its order is asserted: above 100× the float64 tolerance, below the floa
 import importlib
 from dataclasses import dataclass
 
-from rosetta import frameworks, tolerances
+from foundation import frameworks, tolerances
 
-KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default ε̂ (keras/src/optimizers/adam.py)
 KINDS = ("formula", "rounding")
-
-
-@dataclass(frozen=True)
-class Gap:
-    default: float
-    setting: float
-    limit: float
 
 
 @dataclass(frozen=True)
@@ -53,111 +45,111 @@ class Divergence:
 D = Divergence
 CATALOG = [
     D("dense-layout/torch", "Dense kernel layout: torch Linear.weight is (out, in)",
-      "impl_torch.divergences:dense_layout", 1.21, "transpose once in build/get_params"),
+      "divergences.of_torch:dense_layout", 1.21, "transpose once in build/get_params"),
     D("momentum-lr-change/torch", "SGD momentum: torch buf = μ·buf + g, then lr·buf",
-      "impl_torch.divergences:momentum_lr_change", 0.0966, "none: compare with the matching formula"),
+      "divergences.of_torch:momentum_lr_change", 0.0966, "none: compare with the matching formula"),
     D("adam-epsilon/torch", "Adam ε: torch m̂/(√v̂ + ε), ε = 1e-8",
-      "impl_torch.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
+      "divergences.of_torch:adam_epsilon", 0.0155, "none: compare with the matching formula"),
     D("weight-decay/torch", "torch Adam(weight_decay) is coupled, AdamW decoupled; L2 = 2λ on kernels",
-      "impl_torch.divergences:weight_decay", 0.414, "Adam(weight_decay=2λ) on a kernels-only group"),
+      "divergences.of_torch:weight_decay", 0.414, "Adam(weight_decay=2λ) on a kernels-only group"),
     D("mse-broadcast/torch", "torch mse_loss broadcasts (N, 1) against (N,) to (N, N)",
-      "impl_torch.divergences:mse_broadcast", 0.178, "targets shaped like the output"),
+      "divergences.of_torch:mse_broadcast", 0.178, "targets shaped like the output"),
     D("leaky-relu/torch", "LeakyReLU slope: torch nn.LeakyReLU() is 0.01",
-      "impl_torch.divergences:leaky_relu_slope", 0.252, "negative_slope= explicitly"),
+      "divergences.of_torch:leaky_relu_slope", 0.252, "negative_slope= explicitly"),
     D("init-truncation/torch", "He normal: torch kaiming_normal_ is not truncated",
-      "impl_torch.divergences:init_truncation", 0.023, "draw in NumPy, load into every framework"),
+      "divergences.of_torch:init_truncation", 0.023, "draw in NumPy, load into every framework"),
     D("leaky-relu/jax", "LeakyReLU at 0: jax.nn.leaky_relu's gradient is 1 (x >= 0), not the slope",
-      "impl_jax.divergences:leaky_relu_grad_at_zero", 0.244, "jnp.where(z > 0, z, α·z)"),
+      "divergences.of_jax:leaky_relu_grad_at_zero", 0.244, "jnp.where(z > 0, z, α·z)"),
     D("float32-default/jax", "JAX computes float64 weights in float32 unless jax_enable_x64",
-      "impl_jax.divergences:float32_default", 2e-7, "jax.config.update('jax_enable_x64', True)",
+      "divergences.of_jax:float32_default", 2e-7, "jax.config.update('jax_enable_x64', True)",
       kind="rounding"),
     D("init-truncation/jax", "He normal: jax.nn.initializers.he_normal is truncated at 2σ like Keras's",
-      "impl_jax.divergences:init_truncation", 0.0229, "he_normal(), or draw in NumPy"),
+      "divergences.of_jax:init_truncation", 0.0229, "he_normal(), or draw in NumPy"),
     D("momentum-lr-change/jax", "SGD momentum: optax.sgd is the torch form, buf = μ·buf + g, then lr·buf",
-      "impl_jax.divergences:momentum_lr_change", 0.0966, "none: compare with the matching formula"),
+      "divergences.of_jax:momentum_lr_change", 0.0966, "none: compare with the matching formula"),
     D("adam-epsilon/jax", "Adam ε: optax.adam m̂/(√v̂ + ε), ε = 1e-8, eps_root = 0",
-      "impl_jax.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
+      "divergences.of_jax:adam_epsilon", 0.0155, "none: compare with the matching formula"),
     D("weight-decay/jax", "optax.adamw decays every leaf, decoupled; L2 = add_decayed_weights(2λ) on kernels",
-      "impl_jax.divergences:weight_decay", 0.414, "add_decayed_weights(2λ, mask=kernels) before adam"),
+      "divergences.of_jax:weight_decay", 0.414, "add_decayed_weights(2λ, mask=kernels) before adam"),
     D("schedule-boundary/jax", "optax piecewise_constant_schedule switches at step b, Keras's after it",
-      "impl_jax.divergences:schedule_boundary", 0.0116, "Keras boundary = optax boundary − 1"),
+      "divergences.of_jax:schedule_boundary", 0.0116, "Keras boundary = optax boundary − 1"),
     D("gelu-approximate/jax", "GELU: jax.nn.gelu defaults to the tanh form, torch and Keras to erf",
-      "impl_jax.divergences:gelu_approximate", 1.63e-4, "jax.nn.gelu(z, approximate=False)"),
+      "divergences.of_jax:gelu_approximate", 1.63e-4, "jax.nn.gelu(z, approximate=False)"),
     D("adam-epsilon/keras", "Adam ε̂: Keras lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂), ε̂ = 1e-7",
-      "impl_keras.divergences:adam_epsilon", 0.0155, "none: compare with the matching formula"),
+      "divergences.of_keras:adam_epsilon", 0.0155, "none: compare with the matching formula"),
     D("momentum-lr-change/keras", "SGD momentum: Keras velocity v = μ·v − lr·g keeps past lrs",
-      "impl_keras.divergences:momentum_lr_change", 0.108, "none: compare with the matching formula"),
+      "divergences.of_keras:momentum_lr_change", 0.108, "none: compare with the matching formula"),
     D("weight-decay/keras", "Keras weight_decay= is decoupled on every variable; L2 is a regularizer",
-      "impl_keras.divergences:weight_decay", 0.414, "kernel_regularizer=regularizers.L2(λ)"),
+      "divergences.of_keras:weight_decay", 0.414, "kernel_regularizer=regularizers.L2(λ)"),
     D("prob-clipping/keras", "BCE/CCE on probabilities clip at 1e-7 on the jax and torch backends",
-      "impl_keras.divergences:prob_clipping", 0.194, "logits out, from_logits=True",
+      "divergences.of_keras:prob_clipping", 0.194, "logits out, from_logits=True",
       backends=("jax", "torch")),
     D("logits-path/keras", "TensorFlow backend: BCE/CCE on a sigmoid/softmax output use its hidden logits",
-      "impl_keras.divergences:logits_path", 0.241, "logits out, from_logits=True",
+      "divergences.of_keras:logits_path", 0.241, "logits out, from_logits=True",
       backends=("tensorflow",)),
     D("leaky-relu/keras", "LeakyReLU slope: Keras layers.LeakyReLU() is 0.3, \"leaky_relu\" 0.2",
-      "impl_keras.divergences:leaky_relu_slope", 0.273, "LeakyReLU(negative_slope=α)"),
+      "divergences.of_keras:leaky_relu_slope", 0.273, "LeakyReLU(negative_slope=α)"),
     D("init-truncation/keras", "He normal: Keras HeNormal is truncated at 2σ, torch's is not",
-      "impl_keras.divergences:init_truncation", 0.0231, "HeNormal(), or draw in NumPy"),
+      "divergences.of_keras:init_truncation", 0.0231, "HeNormal(), or draw in NumPy"),
     D("fit-defaults/keras", "Keras fit defaults to batch_size=32, shuffle=True",
-      "impl_keras.divergences:fit_defaults", 1.24, "the task's batches, in order, as a PyDataset"),
+      "divergences.of_keras:fit_defaults", 1.24, "the task's batches, in order, as a PyDataset"),
     D("legacy-names/keras", "Keras 1/2 names (input_dim, init, lr, nb_epoch) raise or warn",
-      "impl_keras.divergences:legacy_names", 4.0, "Input(shape), kernel_initializer, learning_rate, epochs"),
+      "divergences.of_keras:legacy_names", 4.0, "Input(shape), kernel_initializer, learning_rate, epochs"),
     D("floatx/keras", "Keras builds layers in floatx (float32): set_weights casts float64 silently",
-      "impl_keras.divergences:floatx", 1e-7, "set_floatx and set_dtype_policy from the weights",
+      "divergences.of_keras:floatx", 1e-7, "set_floatx and set_dtype_policy from the weights",
       kind="rounding"),
     D("float64-promotion/keras", "Keras's type promotion computes float64 in float32 on jax and torch",
-      "impl_keras.divergences:float64_promotion", 1.49e-8, "float64_fixes.type_promotion",
+      "divergences.of_keras:float64_promotion", 1.49e-8, "float64_fixes.type_promotion",
       backends=("jax", "torch")),
     D("leaky-relu-alpha/keras", "TensorFlow's LeakyRelu op holds α in float32",
-      "impl_keras.divergences:leaky_relu_alpha", 2.24e-8, "float64_fixes.LeakyReLU: where(z > 0, z, α·z)",
+      "divergences.of_keras:leaky_relu_alpha", 2.24e-8, "float64_fixes.LeakyReLU: where(z > 0, z, α·z)",
       backends=("tensorflow",)),
     D("l2-cast/keras", "TensorFlow backend: keras.regularizers.L2 casts λ through float32",
-      "impl_keras.divergences:l2_cast", 4.75e-8, "float64_fixes.L2: λ as a NumPy float64",
+      "divergences.of_keras:l2_cast", 4.75e-8, "float64_fixes.L2: λ as a NumPy float64",
       backends=("tensorflow",)),
     D("hyperparameter-cast/keras", "TensorFlow backend: optimizers cast momentum, β, ε through float32",
-      "impl_keras.divergences:hyperparameter_cast", 2.65e-8, "float64_fixes.exact: NumPy float64 values",
+      "divergences.of_keras:hyperparameter_cast", 2.65e-8, "float64_fixes.exact: NumPy float64 values",
       backends=("tensorflow",)),
 ]  # fmt: skip
 
 # issue 14: PReLU's defaults (appended here, apart from the rows above)
 CATALOG += [
     D("prelu-shared/torch", "PReLU: torch nn.PReLU() shares one α across all units (starting at 0.25)",
-      "impl_torch.divergences:prelu_shared", 1.31, "nn.PReLU(num_parameters=units)"),
+      "divergences.of_torch:prelu_shared", 1.31, "nn.PReLU(num_parameters=units)"),
     D("prelu-init/keras", "PReLU: Keras layers.PReLU() starts α at 0 (a ReLU), torch at 0.25",
-      "impl_keras.divergences:prelu_init", 0.317, "load α with the weights (set_weights)"),
+      "divergences.of_keras:prelu_init", 0.317, "load α with the weights (set_weights)"),
 ]  # fmt: skip
 
 
 # issue 15: convolutional and recurrent layers
 CATALOG += [
     D("conv-kernel/torch", "Conv kernel: torch's is (out, in, kh, kw); NumPy's W.T gives (out, in, kw, kh)",
-      "impl_torch.divergences:conv_kernel_transpose", 0.606, "W.permute(3, 2, 0, 1)"),
+      "divergences.of_torch:conv_kernel_transpose", 0.606, "W.permute(3, 2, 0, 1)"),
     D("same-stride2/torch", "Stride-2 \"same\": TensorFlow pads (0, 1), a torch port's padding=1 pads (1, 1)",
-      "impl_torch.divergences:same_stride2_padding", 1.07, "nn.ZeroPad2d(same_padding) + Conv2d(padding=0)"),
+      "divergences.of_torch:same_stride2_padding", 1.07, "nn.ZeroPad2d(same_padding) + Conv2d(padding=0)"),
     D("nchw-flatten/torch", "Flatten: torch's nn.Flatten on NCHW orders the features (C, H, W)",
-      "impl_torch.divergences:nchw_flatten", 1.08, "x.permute(0, 2, 3, 1).flatten(1) before the head"),
+      "divergences.of_torch:nchw_flatten", 1.08, "x.permute(0, 2, 3, 1).flatten(1) before the head"),
     D("lstm-bias/torch", "LSTM: torch adds two biases, bias_ih + bias_hh, each drawn U(±1/√u)",
-      "impl_torch.divergences:lstm_bias_init", 0.201, "b into bias_ih, bias_hh = 0 and frozen"),
+      "divergences.of_torch:lstm_bias_init", 0.201, "b into bias_ih, bias_hh = 0 and frozen"),
     D("gru-gate-order/torch", "GRU: torch's gate blocks are r, z, n; canonical (Keras) z, r, h",
-      "impl_torch.divergences:gru_gate_order", 0.232, "reorder the blocks with TORCH_GRU_BLOCKS"),
+      "divergences.of_torch:gru_gate_order", 0.232, "reorder the blocks with TORCH_GRU_BLOCKS"),
     D("maxpool-ties/jax", "Max pool: jax.grad of jnp.max splits a tied window's gradient",
-      "impl_jax.divergences:maxpool_ties", 0.0605, "lax.reduce_window(x, -inf, lax.max, ...)"),
+      "divergences.of_jax:maxpool_ties", 0.0605, "lax.reduce_window(x, -inf, lax.max, ...)"),
     D("gru-reset-after/keras", "GRU: Keras reset_after=False applies r before the matmul, one bias",
-      "impl_keras.divergences:gru_reset_after", 0.1245, "reset_after=True (Keras 3's default)"),
+      "divergences.of_keras:gru_reset_after", 0.1245, "reset_after=True (Keras 3's default)"),
     D("lstm-forget-bias/keras", "LSTM init: Keras unit_forget_bias=True starts the forget bias at 1",
-      "impl_keras.divergences:lstm_forget_bias", 1.0, "draw the canonical weights; they follow Keras"),
+      "divergences.of_keras:lstm_forget_bias", 1.0, "draw the canonical weights; they follow Keras"),
 ]  # fmt: skip
 
 
 # issue 23: graph nets
 CATALOG += [
     D("bidirectional-last-state/torch", "Bidirectional LSTM: out[:, -1] holds the backward state after x_T",
-      "impl_torch.divergences:bidirectional_last_state", 1.42, "cat(out[:, -1, :u], out[:, 0, u:]), or h_n"),
+      "divergences.of_torch:bidirectional_last_state", 1.42, "cat(out[:, -1, :u], out[:, 0, u:]), or h_n"),
     D("batchnorm-running-var/torch", "BatchNorm: torch's running variance follows the unbiased variance",
-      "impl_torch.divergences:batchnorm_running_var", 0.0019, "none: compare with the matching formula"),
+      "divergences.of_torch:batchnorm_running_var", 0.0019, "none: compare with the matching formula"),
     D("batchnorm-momentum/keras", "BatchNorm: Keras's momentum weighs the old value, torch's the batch",
-      "impl_keras.divergences:batchnorm_momentum", 0.864, "BatchNormalization(momentum=1 − m)"),
+      "divergences.of_keras:batchnorm_momentum", 0.864, "BatchNormalization(momentum=1 − m)"),
 ]  # fmt: skip
 
 
@@ -184,31 +176,3 @@ def format(measured):
     lines.append("gaps are relative differences (max|a − b|/max|b|) measured now, on this machine;")
     lines.append("a rounding gap (float32 against float64) varies with the CPU, its kernels and threads.")
     return "\n".join(lines)
-
-
-def formula_gap(train, task, steps, theirs, ours):
-    """A formula the framework has no switch for. default: its optimizer made to follow the other
-    framework's formula (`theirs`) against it as it is (`ours`), both trained `steps` on `task`;
-    setting: the framework's train against the reference running the framework's own formula."""
-    import reference_numpy as ref
-
-    params = task.init_params()
-    own = ref.train(task, params, steps)[0]
-    return Gap(
-        tolerances.rel_diff_params(theirs, ours),
-        tolerances.rel_diff_params(train(task, params, steps)[0], own),
-        tolerances.TRAJECTORY["float64"],
-    )
-
-
-def forward_gap(forward, task, params, x, naive):
-    """Gap(a framework default's output `naive`, the framework's `forward`), each against the
-    reference's forward pass on the same float64 weights."""
-    import reference_numpy as ref
-
-    reference = ref.forward(task, params, x)
-    return Gap(
-        tolerances.rel_diff(naive, reference),
-        tolerances.rel_diff(forward(task, params, x), reference),
-        tolerances.FORWARD["float64"],
-    )

@@ -8,7 +8,9 @@ import re
 import sys
 import tempfile
 
-from rosetta.errors import MissingFrameworkError, unknown
+from foundation.errors import MissingFrameworkError, unknown
+
+KERAS_EPSILON = 1e-7  # keras.optimizers.Adam's default ε̂ (keras/src/optimizers/adam.py)
 
 # name -> (package, the pip extra that installs it)
 FRAMEWORKS = {
@@ -118,7 +120,7 @@ def optimizer_formula(framework, task):
     if framework != "keras" or opt.form == "keras":
         return {}
     if opt.name == "adam":
-        return {"form": "keras", "eps": 1e-7}
+        return {"form": "keras", "eps": KERAS_EPSILON}
     if opt.momentum and opt.lr_drops:
         return {"form": "keras"}
     return {}

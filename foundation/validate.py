@@ -3,34 +3,15 @@ computes: the four framework packages call these first, so a bad argument gets t
 for word, whichever framework it was given to. What is checked, and what is not: docs/errors.md.
 """
 
-import math
-import numbers
-
 import numpy as np
 
-from rosetta import params as canonical
-from rosetta.errors import ArgumentError
+from foundation import params as canonical
+from foundation.checks import number, whole  # noqa: F401  (validate's vocabulary)
+from foundation.errors import ArgumentError
 
 # The most training steps one call may take. JAX builds its minibatch schedule (steps × batch_size
 # row indices) in memory before compiling the scan: at this bound, under about 1 GB.
 MAX_STEPS = 1_000_000
-
-
-def whole(name, value, low=1, high=None):
-    """`value` as an int in [low, high]; bools and 2.5 are refused."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        bound = f"from {low:,} to {high:,}" if high is not None else f"≥ {low}"
-        raise ArgumentError(f"{name}: expected a whole number {bound}, got {value!r}")
-    return int(value)
-
-
-def number(name, value, condition, expected):
-    """A finite real `value` for which condition(value) holds; else an error saying `expected`."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not condition(value):
-        raise ArgumentError(f"{name}: expected {expected}, got {value!r}")
-    return value
 
 
 def steps(value):
@@ -80,7 +61,7 @@ def labels(y, n, k):
 
 
 def task_of(task):
-    from rosetta.tasks import Task
+    from foundation.tasks import Task
 
     if not isinstance(task, Task):
         got = type(task).__name__

@@ -2,7 +2,7 @@
 
 Canonical = a list with one dict per layer: {"W": (fan_in, fan_out), "b": (fan_out,)} per Dense layer,
 "b" absent when the layer has no bias, "alpha": (fan_out,) present when its activation is PReLU;
-Conv2D {"W": (kh, kw, in, out), "b": (out,)}; LSTM and GRU {"W", "U", "b"} (rosetta.layouts); {} for
+Conv2D {"W": (kh, kw, in, out), "b": (out,)}; LSTM and GRU {"W", "U", "b"} (foundation.layouts); {} for
 Pool2D and Flatten, which have no keys in a file. All arrays float64 or all float32, finite.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rosetta import outdir
-from rosetta.errors import ParamsError, RosettaError, UsageError
+from foundation import outdir
+from foundation.errors import ParamsError, RosettaError, UsageError
 
 SUFFIXES = (".safetensors", ".npz")
 # a node's arrays: kernel, recurrent kernel, bias, PReLU's slopes; BatchNorm's scale, shift and running
@@ -32,7 +32,7 @@ def validate(task, params, dtype=None):
     """Check layer count, keys, shapes, one float dtype and finiteness; return the dtype.
 
     Every error names the layer and what was expected. The one check of weights, for files and the
-    API alike (rosetta.validate)."""
+    API alike (foundation.validate)."""
     shapes = expected_shapes(task)
     if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
         got = len(params) if isinstance(params, (list, tuple)) else type(params).__name__

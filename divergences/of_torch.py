@@ -1,6 +1,6 @@
 """Where PyTorch's defaults differ from the other frameworks, measured with torch's own code.
 
-Each function returns rosetta.divergences.Gap(default, setting, limit); docs/divergences.md tells
+Each function returns divergences.gaps.Gap(default, setting, limit); docs/divergences.md tells
 the story of each, parity_tests/test_divergences.py checks them.
 """
 
@@ -14,12 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import reference_numpy as ref
+from divergences.gaps import Gap, formula_gap, forward_gap
+from foundation import catalog, initializers, tasks
+from foundation.arrays import as_dtype
+from foundation.frameworks import KERAS_EPSILON
+from foundation.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 from impl_torch import conv, mlp, optim
 from impl_torch.train import train
-from rosetta import initializers, tasks
-from rosetta.arrays import as_dtype
-from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
-from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
 
@@ -56,7 +57,7 @@ def momentum_lr_change():
     """sine-nesterov, lr 0.01 → 0.001 from step 30, 60 steps. default: torch.optim.SGD as it is
     against torch.optim.SGD keeping Keras's velocity v = −lr·buf (the buffer rescaled by
     lr_old/lr_new when lr changes); setting: impl_torch against the reference's torch form."""
-    task, steps = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),)), 60
+    task, steps = tasks.with_optimizer(catalog.get("sine-nesterov"), lr_drops=((30, 0.001),)), 60
     params, opt = task.init_params(), task.optimizer
 
     def sgd(model):
@@ -81,7 +82,7 @@ def adam_epsilon():
     """softmax, 50 steps. default: torch.optim.Adam with its ε = 1e-8 against torch.optim.Adam made to
     step Keras's defaults: Keras's lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) is torch's form with
     ε = ε̂/√(1−β2ᵗ), set before each step (ε̂ = 1e-7); setting: impl_torch against the reference."""
-    task, steps = tasks.get("softmax"), 50
+    task, steps = catalog.get("softmax"), 50
     params, opt = task.init_params(), task.optimizer
 
     def adam(model):
@@ -99,7 +100,7 @@ def adam_epsilon():
 def weight_decay():
     """softmax, 50 steps, λ·ΣW² as a loss term against torch's weight_decay = 2λ: AdamW's decoupled
     decay (default) and Adam's coupled decay on a kernels-only parameter group (setting)."""
-    task, steps = tasks.get("softmax"), 50
+    task, steps = catalog.get("softmax"), 50
     params, decay = task.init_params(), 2 * task.l2
     l2 = ref.train(task, params, steps)[0]
     no_penalty = replace(task, l2=0.0)
@@ -120,7 +121,7 @@ def weight_decay():
 
 def mse_broadcast():
     """line: mse_loss of the (N, 1) output against flat (N,) targets, and against (N, 1) targets."""
-    task = tasks.get("line")
+    task = catalog.get("line")
     params, (x, y) = task.init_params(), task.data()
     model = mlp.build(task, params)
     out, target = model(torch.as_tensor(x)), torch.as_tensor(y)
@@ -165,7 +166,7 @@ def prelu_shared():
     """sine-prelu, 50 steps from α = 0.25 everywhere: torch's nn.PReLU() (num_parameters=1: one α
     shared by the 20 units, init 0.25, the same start) against one α per unit (the reference), the
     shared α compared as 20 equal slopes; setting: impl_torch (nn.PReLU(num_parameters=20))."""
-    task, steps = tasks.get("sine-prelu"), 50
+    task, steps = catalog.get("sine-prelu"), 50
     params = task.init_params()
     expected = ref.train(task, params, steps)[0]
 
@@ -185,7 +186,7 @@ def prelu_shared():
 def nchw_flatten():
     """cnn: nn.Flatten() straight on torch's NCHW activations (features in (C, H, W) order) before
     the Dense head, against the permute back to NHWC (FlattenNHWC) that canonical's kernel expects."""
-    task = tasks.get("cnn")
+    task = catalog.get("cnn")
     params, (x, _) = task.init_params(), task.data()
     model = mlp.build(task, params)
     model[[type(m) for m in model].index(conv.FlattenNHWC)] = nn.Flatten()  # (N, C·H·W)
@@ -198,7 +199,7 @@ def lstm_bias_init():
     """lstm: the canonical b loaded into bias_ih and bias_hh left as nn.LSTM draws it (U(±1/√u),
     after torch.manual_seed(0)), against bias_hh = 0 (impl_torch): torch adds both biases. (Left
     trainable, a zeroed bias_hh still doubles b's step: parity_tests/test_torch.py checks that.)"""
-    task = tasks.get("lstm")
+    task = catalog.get("lstm")
     params, (x, _) = task.init_params(), task.data()
     torch.manual_seed(0)
     (spec, *_), (layer, *_) = task.layers, params
@@ -213,7 +214,7 @@ def lstm_bias_init():
 def gru_gate_order():
     """gru: the canonical blocks z, r, h copied into nn.GRU's r, z, n as they are (update and reset
     gates swap roles), against the blocks reordered with TORCH_GRU_BLOCKS (impl_torch)."""
-    task = tasks.get("gru")
+    task = catalog.get("gru")
     params, (x, _) = task.init_params(), task.data()
     model = mlp.build(task, params)
     gru, (layer, *_) = model[0].rnn, params
@@ -230,7 +231,7 @@ def conv_kernel_transpose():
     """cnn: each canonical kernel (kh, kw, in, out) loaded as torch.tensor(W.T), NumPy's .T reversing
     every axis to (out, in, kw, kh) (the shape Conv2d wants, kh and kw swapped), against
     W.permute(3, 2, 0, 1) (impl_torch)."""
-    task = tasks.get("cnn")
+    task = catalog.get("cnn")
     params, (x, _) = task.init_params(), task.data()
     model = mlp.build(task, params)
     convs = [m for m in model if isinstance(m, nn.Conv2d)]
@@ -246,7 +247,7 @@ def same_stride2_padding():
     """cnn: its stride-2 "same" conv as torch ports often write it, Conv2d(padding=1) (one pixel on
     every side: the output is 4×4 either way), against TensorFlow's rule, (0, 1): the odd pixel only
     bottom/right (nn.ZeroPad2d, impl_torch)."""
-    task = tasks.get("cnn")
+    task = catalog.get("cnn")
     params, (x, _) = task.init_params(), task.data()
     model = mlp.build(task, params)
     pads = [i for i, m in enumerate(model) if isinstance(m, nn.ZeroPad2d)]
@@ -274,7 +275,7 @@ class LastOutput(nn.Module):
 def bidirectional_last_state():
     """bilstm: out[:, -1] of a bidirectional nn.LSTM as the pair of last states, against the forward
     half at T and the backward half at step 1, where it has read the whole sequence (impl_torch)."""
-    task = tasks.get("bilstm")
+    task = catalog.get("bilstm")
     params, (x, _) = task.init_params(), task.data()
     model = mlp.build(task, params)
     model[0] = LastOutput(model[0].rnn)
@@ -287,7 +288,7 @@ def batchnorm_running_var(steps=20):
     """resnet: the running variances after `steps` of torch's training (the batch's unbiased variance,
     ·n/(n − 1)) against the reference's with the biased one (Keras, Flax); setting: against the
     reference with unbiased_var (tasks.with_formula), torch's own formula."""
-    task = tasks.get("resnet")
+    task = catalog.get("resnet")
     params = task.init_params()
     trained = train(task, params, steps)[0]
     biased = ref.train(task, params, steps)[0]

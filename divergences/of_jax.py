@@ -1,6 +1,6 @@
 """Where JAX's and optax's defaults differ from the other frameworks, measured with their own code.
 
-Each function returns rosetta.divergences.Gap(default, setting, limit); docs/divergences.md tells
+Each function returns divergences.gaps.Gap(default, setting, limit); docs/divergences.md tells
 the story of each, parity_tests/test_divergences.py checks them.
 """
 
@@ -13,12 +13,13 @@ import numpy as np
 import optax
 
 import reference_numpy as ref
+from divergences.gaps import Gap, formula_gap, forward_gap
+from foundation import catalog, initializers, tasks
+from foundation.arrays import as_dtype
+from foundation.frameworks import KERAS_EPSILON
+from foundation.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 from impl_jax import mlp, optim
 from impl_jax.train import train
-from rosetta import initializers, tasks
-from rosetta.arrays import as_dtype
-from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
-from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
 
@@ -43,7 +44,7 @@ def leaky_relu_grad_at_zero():
 def float32_default():
     """softmax forward from float64 weights with x64 off (JAX's default: jax_enable_x64=False), and
     with the x64 impl_jax turns on at import. jax.enable_x64(False) scopes the default to this call."""
-    task = tasks.get("softmax")
+    task = catalog.get("softmax")
     params, (x, _) = task.init_params(F64), task.data()
     with jax.enable_x64(False):
         naive = mlp.forward(task, params, x)  # device_put turns the float64 weights into float32
@@ -87,7 +88,7 @@ def momentum_lr_change():
     """sine-nesterov, lr 0.01 → 0.001 from step 30, 60 steps. default: optax.sgd = chain(trace,
     scale_by_learning_rate), torch's buffer, against the same two transforms in the other order,
     Keras's velocity v = μ·v − lr·g; setting: impl_jax against the reference's torch form."""
-    task, steps = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),)), 60
+    task, steps = tasks.with_optimizer(catalog.get("sine-nesterov"), lr_drops=((30, 0.001),)), 60
     params, opt = task.init_params(), task.optimizer
     lr, trace = optim.learning_rate(opt), optax.trace(decay=opt.momentum, nesterov=opt.nesterov)
     torch_form = optax_train(optax.sgd(lr, momentum=opt.momentum, nesterov=opt.nesterov), task, params, steps)
@@ -99,7 +100,7 @@ def adam_epsilon():
     """softmax, 50 steps. default: optax.adam with its ε = 1e-8 against optax.adam made to step Keras's
     defaults: Keras's lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) is optax's form with ε = ε̂/√(1−β2ᵗ), a schedule
     of the step count through inject_hyperparams (ε̂ = 1e-7); setting: impl_jax against the reference."""
-    task, steps = tasks.get("softmax"), 50
+    task, steps = catalog.get("softmax"), 50
     params, opt = task.init_params(), task.optimizer
     kw = {"learning_rate": opt.lr, "b1": opt.beta1, "b2": opt.beta2}
 
@@ -114,7 +115,7 @@ def adam_epsilon():
 def weight_decay():
     """softmax, 50 steps, λ·ΣW² as a loss term against weight_decay = 2λ: optax.adamw's decoupled decay
     on every leaf (default) and add_decayed_weights on the kernels before optax.adam (setting)."""
-    task, steps = tasks.get("softmax"), 50
+    task, steps = catalog.get("softmax"), 50
     params, decay, opt = task.init_params(), 2 * task.l2, task.optimizer
     kw = {"b1": opt.beta1, "b2": opt.beta2, "eps": opt.eps}
     l2 = ref.train(task, params, steps)[0]
@@ -131,7 +132,7 @@ def schedule_boundary():
     switches once step > boundary (0-based step 31), optax's piecewise_constant_schedule at it (step
     30, the reference's lr_at). default: optax with boundary 31 (Keras's convention) against boundary
     30; setting: optax at 30 against the reference."""
-    task, steps = tasks.get("sine-nesterov"), 60
+    task, steps = catalog.get("sine-nesterov"), 60
     params, opt = task.init_params(), task.optimizer
     at = ref.train(tasks.with_optimizer(task, lr_drops=((30, 0.001),)), params, steps)[0]
 
@@ -146,7 +147,7 @@ def schedule_boundary():
 def gelu_approximate():
     """GELU on sine-relu's first-layer pre-activations (|z| ≤ 2.9): jax.nn.gelu(z) is the tanh form,
     torch's F.gelu and Keras's gelu the exact ½z·erfc(−z/√2) (math.erfc here); approximate=False."""
-    task = tasks.get("sine-relu")
+    task = catalog.get("sine-relu")
     params, (x, _) = task.init_params(), task.data()
     z = x @ params[0]["W"] + params[0]["b"]  # (N, hidden)
     exact = 0.5 * z * np.vectorize(math.erfc)(-z / math.sqrt(2))

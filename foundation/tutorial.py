@@ -4,8 +4,8 @@ import sys
 
 import numpy as np
 
-from rosetta import history, tasks
-from rosetta.errors import UnknownNameError
+from foundation import catalog, history
+from foundation.errors import UnknownNameError
 
 
 def eleven_lines(fw, task, params, x, y):
@@ -61,15 +61,15 @@ def main(fw, argv=None):
     """Entry point of each framework package's __main__: `python -m impl_torch xor [float32]`."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print(f"usage: python -m {fw.__name__} TASK [float64|float32]; tasks: {', '.join(tasks.names())}")
+        print(f"usage: python -m {fw.__name__} TASK [float64|float32]; tasks: {', '.join(catalog.names())}")
         return 2
     try:
-        task = tasks.get(argv[0])
+        task = catalog.get(argv[0])
     except UnknownNameError as exc:
         print(exc, file=sys.stderr)
         return 2
     if task.family not in FAMILIES:
-        print(f"{task.name} is not from a tutorial; tutorial tasks: {', '.join(tasks.names())}")
+        print(f"{task.name} is not from a tutorial; tutorial tasks: {', '.join(catalog.names())}")
         return 2
     dtype = argv[1] if len(argv) > 1 else "float64"
     x, y = task.data()

@@ -1,7 +1,8 @@
 """The catalog: each tutorial's network, faithful to the seeds in ../shared/seeds/."""
 
-from rosetta import data
-from rosetta.tasks import (
+from foundation import data
+from foundation.errors import unknown
+from foundation.tasks import (
     GRU,
     LSTM,
     Activation,
@@ -139,7 +140,7 @@ def _autoencoder():
 
 
 def _cnn():
-    """Stride-2 "same" on 8×8 pads (0, 1): TensorFlow's odd pixel bottom/right (rosetta.layouts)."""
+    """Stride-2 "same" on 8×8 pads (0, 1): TensorFlow's odd pixel bottom/right (foundation.layouts)."""
     layers = (Conv2D(4, 3, 1, "same", "relu"), Conv2D(8, 3, 2, "same", "relu"), Pool2D(2, "max"),
               Flatten(), Layer(3))  # fmt: skip
     return Task(
@@ -258,3 +259,15 @@ def _build():
 
 CATALOG = _build()
 BENCHMARKS = {"mlp-large": _mlp_large()}  # reachable with tasks.get, not part of "all"
+
+
+def names():
+    return list(CATALOG)
+
+
+def get(name):
+    """The catalog task `name`; an unknown name raises an error listing the valid ones."""
+    known = {**CATALOG, **BENCHMARKS}
+    if name not in known:
+        raise unknown("task", name, known)
+    return known[name]

@@ -1,7 +1,7 @@
 """Where Keras 3's defaults differ from the other frameworks, measured with Keras's own code on the
 backend KERAS_BACKEND selects.
 
-Each function returns rosetta.divergences.Gap(default, setting, limit); docs/divergences.md tells
+Each function returns divergences.gaps.Gap(default, setting, limit); docs/divergences.md tells
 the story of each, parity_tests/test_divergences.py checks them.
 """
 
@@ -13,12 +13,13 @@ import numpy as np
 from keras import ops
 
 import reference_numpy as ref
+from divergences.gaps import Gap, formula_gap, forward_gap
+from foundation import catalog, frameworks, initializers, tasks
+from foundation.arrays import as_dtype
+from foundation.frameworks import KERAS_EPSILON
+from foundation.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 from impl_keras import float64_fixes, mlp, optim
 from impl_keras.train import train
-from rosetta import frameworks, initializers, tasks
-from rosetta.arrays import as_dtype
-from rosetta.divergences import KERAS_EPSILON, Gap, formula_gap, forward_gap
-from rosetta.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
 
 F64 = "float64"
 
@@ -54,7 +55,7 @@ def adam_epsilon():
     """softmax, 50 steps. default: keras.optimizers.Adam's defaults (ε̂ = 1e-7 beside √v) against the
     same Adam made to step torch's lr·m̂/(√v̂ + ε): that is Keras's form with ε̂ = ε·√(1−β2ᵗ), set
     before each step (ε = 1e-8); setting: impl_keras against the reference's Keras form."""
-    task, steps = tasks.get("softmax"), 50
+    task, steps = catalog.get("softmax"), 50
     params, opt = task.init_params(), task.optimizer
     keras_task = tasks.with_optimizer(task, form="keras", eps=KERAS_EPSILON)
 
@@ -74,7 +75,7 @@ def momentum_lr_change():
     velocity v = μ·v − lr·g against the same SGD made to keep torch's buffer v = −lr·buf (the velocity
     rescaled by lr_new/lr_old when lr changes); setting: impl_keras, the task's minibatches, against
     the reference's Keras form."""
-    task = tasks.with_optimizer(tasks.get("sine-nesterov"), lr_drops=((30, 0.001),), form="keras")
+    task = tasks.with_optimizer(catalog.get("sine-nesterov"), lr_drops=((30, 0.001),), form="keras")
     params, opt, steps = task.init_params(), task.optimizer, 60
 
     def sgd():
@@ -95,7 +96,7 @@ def weight_decay():
     """softmax in Keras's Adam form (ε̂ = 1e-7), 50 steps, against the reference with λ·ΣW² in the
     loss: Adam(weight_decay=2λ) without the regularizer (default; decoupled, biases too) and
     impl_keras's kernel_regularizer=L2(λ) (setting)."""
-    task, steps = tasks.with_optimizer(tasks.get("softmax"), form="keras", eps=1e-7), 50
+    task, steps = tasks.with_optimizer(catalog.get("softmax"), form="keras", eps=1e-7), 50
     params, opt = task.init_params(), task.optimizer
     l2 = ref.train(task, params, steps)[0]
 
@@ -200,7 +201,7 @@ def fit_defaults():
     """line in batches of 100 (10 steps an epoch), 1 epoch: fit(x, y) with its defaults
     (batch_size=32, shuffle=True: 32 steps in a random order) against the task's seeded batches,
     and impl_keras.train (the task's batches in its order through fit)."""
-    task = replace(tasks.get("line"), batch_size=100)
+    task = replace(catalog.get("line"), batch_size=100)
     params, (x, y), steps = task.init_params(), task.data(), task.steps_per_epoch
     reference = ref.train(task, params, steps)[0]
     with mlp.floatx_of(params):
@@ -257,7 +258,7 @@ def floatx():
     set_weights casts them, against impl_keras (floatx and dtype policy set from the weights).
     1-5-1: sums of ≤ 5 terms round alike on every backend (softmax's 2-100-3: 2.2e-7 on
     tensorflow and jax, 3.6e-7 on torch)."""
-    task = tasks.get("sine-relu")
+    task = catalog.get("sine-relu")
     params, (x, _) = task.init_params(F64), task.data()
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(5, "relu"), keras.layers.Dense(1)])
     model.set_weights([layer[key] for layer in params for key in ("W", "b")])  # float32 variables: cast
@@ -268,7 +269,7 @@ def floatx():
 def prelu_init():
     """sine-prelu forward: a stock Keras port (Dense, PReLU(), Dense) with the Dense weights loaded and
     PReLU's α left at Keras's initializer (zeros: a ReLU) against the task's α = 0.25 per unit."""
-    task = tasks.get("sine-prelu")
+    task = catalog.get("sine-prelu")
     params, (x, _) = task.init_params(F64), task.data()
     with mlp.floatx_of(params):
         dense = [keras.layers.Dense(layer["W"].shape[1]) for layer in params]
@@ -345,7 +346,7 @@ def gru_reset_after():
     and b[0] + b[1], against the reset_after=True function of the reference; setting: impl_keras's GRU
     (reset_after=True, Keras 3's default). A different function, not a layout: no weights make them
     equal."""
-    task = tasks.get("gru")
+    task = catalog.get("gru")
     params, (x, _) = task.init_params(F64), task.data()
     gru, head = params
     with mlp.floatx_of(params):
@@ -366,7 +367,7 @@ def lstm_forget_bias():
     nn.LSTM draws U(±1/√u) around 0) against the catalog's canonical LSTM b (zeros, the forget block at
     1). Setting: the worst of Keras's default LSTM and GRU biases against the canonical ones, and of
     max|U·Uᵀ − I| of Keras's Orthogonal() U and of the canonical U: rosetta draws Keras's defaults."""
-    canonical = {kind: tasks.get(kind).init_params(F64)[0] for kind in ("lstm", "gru")}
+    canonical = {kind: catalog.get(kind).init_params(F64)[0] for kind in ("lstm", "gru")}
     units, n_in = canonical["lstm"]["U"].shape[0], canonical["lstm"]["W"].shape[0]
 
     def stock(kind, **options):  # {"U", "b"} of a stock Keras layer with its default initializers
@@ -398,7 +399,7 @@ def batchnorm_momentum(steps=20):
     which Keras reads as the old running value's weight (r ← 0.1·r + 0.9·batch), against
     momentum = 1 − m = 0.9 (impl_keras); the running statistics after `steps` of Keras's fit.
     setting: impl_keras against the reference running Keras's own Adam (ε̂)."""
-    task = tasks.get("resnet")
+    task = catalog.get("resnet")
     as_written = lambda spec: replace(spec, momentum=0.9) if isinstance(spec, tasks.BatchNorm) else spec  # noqa: E731
     naive = replace(task, layers=tuple(map(as_written, task.layers)))
     params = task.init_params()

@@ -7,7 +7,7 @@ tutorials' own schemes ("legacy_*") replay NumPy's legacy global RNG exactly as 
 
 import numpy as np
 
-from rosetta.errors import unknown
+from foundation.errors import unknown
 
 # Keras/JAX scale the stddev of a normal truncated at 2σ so the truncated draw keeps the target
 # variance: std of N(0, 1) restricted to [-2, 2] is 0.87962566103423978.
@@ -88,7 +88,7 @@ def drawer(kind, seed):
     return KERNEL_INITIALIZERS[kind], make_rng(kind, seed)
 
 
-# ---- one layer's initial weights, float64, canonical layout (rosetta.layouts) ----
+# ---- one layer's initial weights, float64, canonical layout (foundation.layouts) ----
 
 
 def dense(draw, rng, fan_in, units, bias):
