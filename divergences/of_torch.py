@@ -300,3 +300,23 @@ def batchnorm_running_var(steps=20):
 
 def running_variances(params):
     return [{"moving_variance": layer["moving_variance"]} for layer in params if "moving_variance" in layer]
+
+
+def conv_transpose_same(kernel=3, stride=2, filters=4):
+    """A Keras Conv2DTranspose(k=3, strides=2, padding="same") on deconv's images: H → 2H, TensorFlow
+    keeping the full (2H + 1) output's rows 0..2H − 1 (its conv's "same" pads (0, 1): the transposed
+    conv crops the bottom/right one). The torch port's usual ConvTranspose2d(padding=1,
+    output_padding=1) also gives 2H, but rows 1..2H: the map shifted one pixel up and left.
+    Setting: ConvTranspose2d(padding=0), then out[..., :2H, :2W]."""
+    x = catalog.get("deconv").data()[0]  # (N, H, W, 1)
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(0, 0.5, (kernel, kernel, filters, x.shape[3])), rng.normal(0, 0.1, filters)
+    height, width = stride * x.shape[1], stride * x.shape[2]
+    same = ref.conv.conv2d_transpose_forward(x, W, b, stride)[0][:, :height, :width]
+    weight, images = torch.as_tensor(W).permute(3, 2, 0, 1), torch.as_tensor(x).permute(0, 3, 1, 2)
+
+    def transposed(padding, output_padding):
+        out = F.conv_transpose2d(images, weight, torch.as_tensor(b), stride, padding, output_padding)
+        return out[..., :height, :width].permute(0, 2, 3, 1).numpy()
+
+    return Gap(rel_diff(transposed(1, 1), same), rel_diff(transposed(0, 0), same), FORWARD[F64])

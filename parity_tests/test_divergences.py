@@ -7,9 +7,11 @@ A formula gap is pinned to the doc's number (±10 %): it is the same on every ma
 
 import os
 
+import numpy as np
 import pytest
 
 from divergences import catalog as divergences
+from foundation.tolerances import FORWARD, rel_diff
 
 ROWS = [pytest.param(d, id=d.key) for d in divergences.rows()]  # Keras rows of this process's backend
 
@@ -44,3 +46,25 @@ def test_a_rounding_gap_is_asserted_by_its_order_not_its_digits():
     low, high = row.expected()
     assert low <= 1.377642426781313e-07 <= high and low <= 2.22e-7 <= high
     assert not low <= 2e-5 <= high and not low <= 1e-14 <= high
+
+
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_conv_transpose_same_rows_reference_is_keras_own_same(kernel):
+    """conv-transpose-same/torch measures against the reference's full transposed conv cropped to
+    rows and columns 0..2H − 1: that is Keras's Conv2DTranspose(padding="same") for an odd kernel; for
+    an even one TensorFlow's conv pads (k/2 − 1, k/2), so the crop starts a row later, where torch's
+    padding=k/2 − 1 agrees."""
+    import keras
+
+    import reference_numpy as ref
+
+    rng = np.random.default_rng(1)
+    x, W, b = rng.normal(size=(2, 4, 5, 3)), rng.normal(size=(kernel, kernel, 2, 3)), rng.normal(size=2)
+    layer = keras.layers.Conv2DTranspose(2, kernel, strides=2, padding="same", dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([W, b])
+    start = 0 if kernel % 2 else kernel // 2 - 1
+    full = ref.conv.conv2d_transpose_forward(x, W, b, 2)[0]
+    expected = full[:, start : start + 8, start : start + 10]
+    out = keras.ops.convert_to_numpy(layer(x))  # float32 on jax without jax_enable_x64: a shift is O(1)
+    assert rel_diff(out, expected) <= FORWARD[out.dtype.name]
