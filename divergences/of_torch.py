@@ -312,7 +312,7 @@ def conv_transpose_same(kernel=3, stride=2, filters=4):
     rng = np.random.default_rng(0)
     W, b = rng.normal(0, 0.5, (kernel, kernel, filters, x.shape[3])), rng.normal(0, 0.1, filters)
     height, width = stride * x.shape[1], stride * x.shape[2]
-    same = ref.conv.conv2d_transpose_forward(x, W, b, stride)[0][:, :height, :width]
+    same = ref.conv.conv2d_transpose(x, W, b, stride)[0][:, :height, :width]
     weight, images = torch.as_tensor(W).permute(3, 2, 0, 1), torch.as_tensor(x).permute(0, 3, 1, 2)
 
     def transposed(padding, output_padding):

@@ -7,11 +7,11 @@ pixel after), the reference's same_padding.
 
 transposed  kernel W (kh, kw, F, C) as Keras's Conv2DTranspose: lax.conv_transpose with
             transpose_kernel=True (spatial flip, in/out swapped: the input gradient of a conv by W)
-global avg  the mean over H and W: (N, H, W, C) -> (N, C)
 max pool    lax.reduce_window(max): jax.grad sends the gradient to the first max of the window, as
             the reference, torch and TensorFlow. jax.grad of jnp.max over a reshape would split it
             equally among tied maxima (jnp.max's JVP divides by the count of maxima).
 avg pool    lax.reduce_window(add) / p²
+global avg  the mean over H and W: (N, H, W, C) -> (N, C)
 flatten     (N, H, W, C) -> (N, H·W·C), or (N, T, C) -> (N, T·C), row-major as the reference.
 """
 
@@ -39,11 +39,6 @@ def conv2d_transpose(x, W, b, stride):
     return out + b
 
 
-def global_avgpool2d(x):
-    """(N, H, W, C) -> (N, C): each channel's mean."""
-    return jnp.mean(x, axis=(1, 2))
-
-
 def pool_window(x, p, init, op):
     """op over each p×p window, stride p, "valid": (N, H//p, W//p, C)."""
     window = (1, p, p, 1)
@@ -58,6 +53,11 @@ def maxpool2d(x, p):
 
 def avgpool2d(x, p):
     return pool_window(x, p, 0, lax.add) / (p * p)
+
+
+def global_avgpool2d(x):
+    """(N, H, W, C) -> (N, C): each channel's mean."""
+    return jnp.mean(x, axis=(1, 2))
 
 
 def flatten(x):

@@ -10,10 +10,6 @@ would pad a "same" pooling with replicate, not zeros, but no task pools "same".
 
 import keras
 
-from foundation.errors import unknown
-
-POOLS = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}
-
 
 def conv2d(spec, activation, name):
     """keras.layers.Conv2D(filters, k, s, padding); `activation` is Dense's (mlp.activation)."""
@@ -26,6 +22,12 @@ def conv2d(spec, activation, name):
         kernel_initializer="zeros",  # the task's weights replace it
         name=name,
     )
+
+
+def conv2d_params(layer):
+    """{"W": kernel, "b": bias}: the canonical keys of a Conv2D's variables, and of a Conv2DTranspose's
+    (its kernel (kh, kw, out, in) is canonical too)."""
+    return {"W": layer.kernel, "b": layer.bias}
 
 
 def conv2d_transpose(spec, activation, name):
@@ -43,16 +45,14 @@ def conv2d_transpose(spec, activation, name):
     )
 
 
-def conv_variables(layer):
-    """{"W": kernel, "b": bias} of a Conv2D or Conv2DTranspose: the canonical keys of its variables."""
-    return {"W": layer.kernel, "b": layer.bias}
+def maxpool2d(spec, name):
+    """keras.layers.MaxPooling2D(p): strides default to pool_size, padding to "valid"."""
+    return keras.layers.MaxPooling2D(pool_size=spec.size, name=name)
 
 
-def pool2d(spec, name):
-    """MaxPooling2D(p) or AveragePooling2D(p): strides default to pool_size, padding to "valid"."""
-    if spec.kind not in POOLS:
-        raise unknown("pooling kind", spec.kind, POOLS)
-    return POOLS[spec.kind](pool_size=spec.size, name=name)
+def avgpool2d(spec, name):
+    """keras.layers.AveragePooling2D(p): strides default to pool_size, padding to "valid"."""
+    return keras.layers.AveragePooling2D(pool_size=spec.size, name=name)
 
 
 def global_avgpool2d(spec, name):

@@ -100,18 +100,21 @@ def concatenate(spec, name):
 
 
 CONVS = {Conv2D: conv.conv2d, Conv2DTranspose: conv.conv2d_transpose}
-ONE_LAYER = {Pool2D: conv.pool2d, GlobalAveragePooling2D: conv.global_avgpool2d, Flatten: conv.flatten,
+POOLS = {"max": conv.maxpool2d, "avg": conv.avgpool2d}
+ONE_LAYER = {GlobalAveragePooling2D: conv.global_avgpool2d, Flatten: conv.flatten,
              BatchNorm: norm.batchnorm, LSTM: recurrent.lstm, GRU: recurrent.gru,
              Bidirectional: recurrent.bidirectional, Add: add, Concatenate: concatenate}  # fmt: skip
 
 
-def keras_layers(task, spec, name):
+def node_layers(task, spec, name):
     """The Keras layers of one node, applied in order: Dense, Conv2D or Conv2DTranspose and its α
     layer, an activation, or one stock layer."""
     if isinstance(spec, Activation):
         return activation_layers(spec, name)
     if type(spec) in CONVS:
         return [CONVS[type(spec)](spec, activation(spec), name), *alpha_layers(spec)]
+    if isinstance(spec, Pool2D):
+        return [POOLS[spec.kind](spec, name)]
     if type(spec) in ONE_LAYER:
         return [ONE_LAYER[type(spec)](spec, name)]
     return [dense(task, spec, name), *alpha_layers(spec)]
@@ -127,23 +130,23 @@ def build(task, params):
     graph, after the InputLayer "x"). Its layers take the weights' dtype (floatx_of) and keep it."""
     with floatx_of(params):  # the Input's and the Model's too: a functional model casts x to them
         tensors = {INPUT: keras.Input(shape=task.input_shape, name=INPUT)}  # Keras 1/2: Dense(input_dim=n_in)
-        node_layers = []
+        layer_names = []
         for spec, weights, name, reads in zip(task.layers, params, task.names, task.inputs):
             tensor = [tensors[read] for read in reads] if isinstance(spec, MERGES) else tensors[reads[0]]
-            layers = keras_layers(task, spec, name)
+            layers = node_layers(task, spec, name)
             for layer in layers:
                 tensor = layer(tensor)  # a KerasTensor; the call builds the layer's variables
             load(layers, weights)
             tensors[name] = tensor
-            node_layers.append(tuple(layer.name for layer in layers))
+            layer_names.append(tuple(layer.name for layer in layers))
         model = keras.Model(tensors[INPUT], tensors[task.names[-1]])
-    model.node_layers = tuple(node_layers)
+    model.node_layers = tuple(layer_names)
     return model
 
 
 def load(layers, weights):
     """One node's canonical weights into its Keras layers' variables (assign checks each shape)."""
-    variables = node_variables(layers)
+    variables = node_params(layers)
     assert variables.keys() == weights.keys(), f"Keras has {sorted(variables)}, the node {sorted(weights)}"
     for key, variable in variables.items():
         variable.assign(weights[key])
@@ -154,7 +157,7 @@ def get_params(model, grads=None):
     of model.trainable_variables) the same way, trainable weights only: a BatchNorm node's gamma and
     beta, not its moving mean and variance."""
     arrays = arrays_by_variable(model, grads)
-    nodes = [node_variables([model.get_layer(name) for name in names]) for names in model.node_layers]
+    nodes = [node_params([model.get_layer(name) for name in names]) for names in model.node_layers]
     return [{key: arrays[id(v)] for key, v in variables.items() if id(v) in arrays} for variables in nodes]
 
 
@@ -174,36 +177,36 @@ def numpy(value):
 # ---- each Keras layer's variables under their canonical keys ----
 
 
-def node_variables(layers):
+def node_params(layers):
     """{canonical key: Keras variable} of one node's Keras layers; {} for a node without weights."""
-    return {key: v for layer in layers for key, v in layer_variables(layer).items()}
+    return {key: v for layer in layers for key, v in layer_params(layer).items()}
 
 
-def dense_variables(layer):
+def dense_params(layer):
     """{"W": kernel (in, out), "b": bias (out,)} of a Dense; no "b" without a bias."""
     return {"W": layer.kernel, "b": layer.bias} if layer.use_bias else {"W": layer.kernel}
 
 
-def prelu_variables(layer):
+def prelu_params(layer):
     """{"alpha": α (fan_out,)}: one slope per unit."""
     return {"alpha": layer.alpha}
 
 
-VARIABLES = (
-    (keras.layers.Dense, dense_variables),
-    (keras.layers.PReLU, prelu_variables),
-    ((keras.layers.Conv2D, keras.layers.Conv2DTranspose), conv.conv_variables),
-    ((keras.layers.LSTM, keras.layers.GRU), recurrent.recurrent_variables),
-    (keras.layers.Bidirectional, recurrent.bidirectional_variables),
-    (keras.layers.BatchNormalization, norm.batchnorm_variables),
+PARAMS = (
+    (keras.layers.Dense, dense_params),
+    (keras.layers.PReLU, prelu_params),
+    ((keras.layers.Conv2D, keras.layers.Conv2DTranspose), conv.conv2d_params),
+    ((keras.layers.LSTM, keras.layers.GRU), recurrent.recurrent_params),
+    (keras.layers.Bidirectional, recurrent.bidirectional_params),
+    (keras.layers.BatchNormalization, norm.batchnorm_params),
 )
 
 
-def layer_variables(layer):
+def layer_params(layer):
     """{canonical key: Keras variable} of one Keras layer; {} for pooling, Flatten, an activation, a merge."""
-    for kinds, variables in VARIABLES:
+    for kinds, params in PARAMS:
         if isinstance(layer, kinds):
-            return variables(layer)
+            return params(layer)
     return {}
 
 

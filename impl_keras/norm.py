@@ -24,7 +24,7 @@ def batchnorm(spec, name):
     return keras.layers.BatchNormalization(axis=-1, momentum=1 - spec.momentum, epsilon=spec.eps, name=name)
 
 
-def batchnorm_variables(layer):
+def batchnorm_params(layer):
     """{"gamma", "beta", "moving_mean", "moving_variance"}: the canonical keys of its variables."""
     return {
         "gamma": layer.gamma,

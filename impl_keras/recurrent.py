@@ -32,6 +32,12 @@ def gru(spec, name=None, return_sequences=False):
                             return_sequences=return_sequences, name=name, **ZEROS)  # fmt: skip
 
 
+def recurrent_params(layer):
+    """{"W": kernel, "U": recurrent_kernel, "b": bias} of an LSTM or GRU: the canonical keys of its
+    cell's variables."""
+    return {"W": layer.cell.kernel, "U": layer.cell.recurrent_kernel, "b": layer.cell.bias}
+
+
 def bidirectional(spec, name):
     """keras.layers.Bidirectional(LSTM or GRU): a copy of the layer reads the sequence forward, a second
     one backward; out [forward, backward], the last states (N, 2u), or with return_sequences every
@@ -40,13 +46,7 @@ def bidirectional(spec, name):
     return keras.layers.Bidirectional(one, merge_mode="concat", name=name)
 
 
-def recurrent_variables(layer):
-    """{"W": kernel, "U": recurrent_kernel, "b": bias} of an LSTM or GRU: the canonical keys of its
-    cell's variables."""
-    return {"W": layer.cell.kernel, "U": layer.cell.recurrent_kernel, "b": layer.cell.bias}
-
-
-def bidirectional_variables(layer):
+def bidirectional_params(layer):
     """The forward layer's W, U, b and the backward layer's as W_r, U_r, b_r."""
-    back = recurrent_variables(layer.backward_layer)
-    return {**recurrent_variables(layer.forward_layer), **{f"{key}_r": v for key, v in back.items()}}
+    back = recurrent_params(layer.backward_layer)
+    return {**recurrent_params(layer.forward_layer), **{f"{key}_r": v for key, v in back.items()}}

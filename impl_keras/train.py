@@ -47,7 +47,7 @@ def train(task, params, steps=None, every=1):
         record = keras.callbacks.LambdaCallback(  # record.model, not model: on jax it syncs fit's state
             on_train_batch_begin=lambda batch, logs: record.model.reset_metrics(), on_train_batch_end=ended
         )
-        for data in _schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params)):
+        for data in schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params)):
             model.fit(**data, epochs=1, shuffle=False, callbacks=[record], verbose=0)
         trained = mlp.get_params(model)
     losses = np.array(losses, dtype=dtype_of(params))
@@ -76,7 +76,7 @@ def steps_per_execution(every):
     return 1 if keras.backend.backend() == "torch" else every
 
 
-def _schedule(task, steps, every, x, y):
+def schedule(task, steps, every, x, y):
     """fit's data for the task's batches, one dict per fit call. Batches of one size: x's rows in
     schedule order, which fit slices batch_size at a time, at most VALUES_PER_FIT values (whole
     executions) per call. A short batch ending each epoch: one generator of the batches."""

@@ -37,13 +37,6 @@ class ToNHWC(nn.Module):
         return x.permute(0, 2, 3, 1)
 
 
-class FlattenNHWC(nn.Module):
-    """(N, C, H, W) -> (N, H·W·C), row-major over (H, W, C) as canonical (Keras's Flatten on NHWC)."""
-
-    def forward(self, x):
-        return x.permute(0, 2, 3, 1).flatten(1)
-
-
 # ---- convolution ----
 
 
@@ -65,7 +58,7 @@ def conv2d(spec, layer, in_shape):
     return [nn.ZeroPad2d((left, right, top, bottom)), conv]  # ZeroPad2d's order: (left, right, top, bottom)
 
 
-def conv_params(conv, grads=False):
+def conv2d_params(conv, grads=False):
     """The canonical {"W": (kh, kw, in, out), "b": (out,)} of an nn.Conv2d (grads=True: its gradients)."""
     W, b = (conv.weight.grad, conv.bias.grad) if grads else (conv.weight, conv.bias)
     W = W.detach().permute(2, 3, 1, 0)  # Conv2d.weight (out, in, kh, kw) -> (kh, kw, in, out)
@@ -87,7 +80,7 @@ def conv2d_transpose(spec, layer, in_shape):
     return conv
 
 
-def conv_transpose_params(conv, grads=False):
+def conv2d_transpose_params(conv, grads=False):
     """The canonical {"W": (kh, kw, out, in), "b": (out,)} of an nn.ConvTranspose2d (grads=True: its
     gradients)."""
     W, b = (conv.weight.grad, conv.bias.grad) if grads else (conv.weight, conv.bias)
@@ -100,9 +93,14 @@ def conv_transpose_params(conv, grads=False):
 # ---- pooling ----
 
 
-def pool2d(spec):
-    """nn.MaxPool2d(p) or nn.AvgPool2d(p): stride p (torch's default stride is the window), no padding."""
-    return {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[spec.kind](spec.size)
+def maxpool2d(spec):
+    """nn.MaxPool2d(p): stride p (torch's default stride is the window), no padding."""
+    return nn.MaxPool2d(spec.size)
+
+
+def avgpool2d(spec):
+    """nn.AvgPool2d(p): stride p, no padding."""
+    return nn.AvgPool2d(spec.size)
 
 
 class GlobalAvgPool2d(nn.Module):
@@ -114,3 +112,18 @@ class GlobalAvgPool2d(nn.Module):
 
 def global_avgpool2d():
     return GlobalAvgPool2d()
+
+
+# ---- flatten ----
+
+
+class FlattenNHWC(nn.Module):
+    """(N, C, H, W) -> (N, H·W·C), row-major over (H, W, C) as canonical (Keras's Flatten on NHWC)."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 3, 1).flatten(1)
+
+
+def flatten(in_shape):
+    """FlattenNHWC for images (H, W, C), in canonical order; nn.Flatten for sequences (T, C) -> (N, T·C)."""
+    return FlattenNHWC() if len(in_shape) == 3 else nn.Flatten()

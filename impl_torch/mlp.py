@@ -3,7 +3,7 @@
 Weights come in canonical (foundation.layouts; Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b) and go out the same way. torch keeps Linear.weight as (out, in), Conv2d.weight as
 (out, in, kh, kw), images as NCHW and its own recurrent gate layout: build and get_params (with
-linear here, conv.py, norm.py and recurrent.py) are the only places that convert. Every tensor
+dense and dense_params here, conv.py, norm.py and recurrent.py) are the only places that convert. Every tensor
 follows the dtype of the weights (float64 or float32), not torch's default.
 
 BatchNorm makes the module's mode matter: forward runs model.eval() (the running statistics),
@@ -20,6 +20,7 @@ from foundation.arrays import as_dtype
 from foundation.errors import unknown
 from foundation.tasks import (
     ACTIVATIONS,
+    GRU,
     INPUT,
     LOSSES,
     LSTM,
@@ -36,6 +37,9 @@ from foundation.tasks import (
     Pool2D,
 )
 from impl_torch import conv, norm, recurrent
+
+POOLS = {"max": conv.maxpool2d, "avg": conv.avgpool2d}
+RECURRENT = {LSTM: recurrent.lstm, GRU: recurrent.gru}
 
 # ---- activations: one module per layer, α from the task ----
 
@@ -59,6 +63,72 @@ def prelu(alpha):
     with torch.no_grad():
         module.weight.copy_(alpha)
     return module
+
+
+# ---- the nodes: each one's torch modules, holding a copy of its canonical weights ----
+
+
+def dense(spec, layer, fan_in):
+    """nn.Linear holding a copy of {"W": (fan_in, units), "b": (units,)} ("b" absent: no bias)."""
+    W = torch.tensor(layer["W"])  # (fan_in, fan_out), float64 or float32
+    assert W.shape == (fan_in, spec.units), f"W is {tuple(W.shape)}, expected {(fan_in, spec.units)}"
+    # dtype= : torch's default is float32; the weights' dtype decides. Its own init is overwritten.
+    module = nn.Linear(fan_in, spec.units, bias="b" in layer, dtype=W.dtype)
+    with torch.no_grad():
+        module.weight.copy_(W.T)  # canonical (in, out) -> Linear.weight (out, in)
+        if "b" in layer:
+            module.bias.copy_(torch.tensor(layer["b"]))
+    return module
+
+
+class Sum(nn.Module):
+    """Add: the sum of the inputs, left to right."""
+
+    def forward(self, inputs):
+        total = inputs[0]
+        for a in inputs[1:]:
+            total = total + a
+        return total
+
+
+class Concat(nn.Module):
+    """Concatenate along the channels: dim 1 of NCHW images, the last dim of features and sequences."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, inputs):
+        return torch.cat(inputs, dim=self.dim)
+
+
+def node_layers(spec, layer, in_shape):
+    """The torch modules one node runs, in order, holding a copy of its canonical weights; in_shape is
+    one sample's canonical input shape (a merge's: the tuple of its inputs' shapes)."""
+    if isinstance(spec, Layer):
+        act = prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)
+        return [dense(spec, layer, in_shape[-1]), act]
+    if isinstance(spec, Conv2D):
+        return [*conv.conv2d(spec, layer, in_shape), activation(spec)]
+    if isinstance(spec, Conv2DTranspose):
+        return [conv.conv2d_transpose(spec, layer, in_shape), activation(spec)]
+    if isinstance(spec, Activation):
+        return [activation(spec)]
+    if isinstance(spec, BatchNorm):
+        return norm.batchnorm(spec, layer, in_shape)
+    if isinstance(spec, Pool2D):
+        return [POOLS[spec.kind](spec)]
+    if isinstance(spec, GlobalAveragePooling2D):
+        return [conv.global_avgpool2d()]  # (N, C, H, W) -> (N, C)
+    if isinstance(spec, Flatten):  # images: (N, C, H, W) -> (N, H·W·C), NHWC order; (N, T, C) -> (N, T·C)
+        return [conv.flatten(in_shape)]
+    if isinstance(spec, Add):
+        return [Sum()]
+    if isinstance(spec, Concatenate):
+        return [Concat(1 if len(in_shape[0]) == 3 else -1)]  # NHWC's last axis is NCHW's dim 1
+    if isinstance(spec, Bidirectional):
+        return [recurrent.bidirectional(spec, layer, in_shape[-1])]  # in_shape (T, F)
+    return [RECURRENT[type(spec)](spec, layer, in_shape[-1])]  # LastStep: many-to-one
 
 
 # ---- the graph ----
@@ -108,63 +178,12 @@ def run(modules, span, a):
     return a
 
 
-class Sum(nn.Module):
-    """Add: the sum of the inputs, left to right."""
-
-    def forward(self, inputs):
-        total = inputs[0]
-        for a in inputs[1:]:
-            total = total + a
-        return total
-
-
-class Concat(nn.Module):
-    """Concatenate along the channels: dim 1 of NCHW images, the last dim of features and sequences."""
-
-    def __init__(self, dim):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, inputs):
-        return torch.cat(inputs, dim=self.dim)
-
-
-def node_modules(spec, layer, in_shape):
-    """The torch modules one node runs, in order, holding a copy of its canonical weights; in_shape is
-    one sample's canonical input shape (a merge's: the tuple of its inputs' shapes)."""
-    if isinstance(spec, Layer):
-        act = prelu(layer["alpha"]) if spec.activation == "prelu" else activation(spec)
-        return [linear(spec, layer, in_shape[-1]), act]
-    if isinstance(spec, Conv2D):
-        return [*conv.conv2d(spec, layer, in_shape), activation(spec)]
-    if isinstance(spec, Conv2DTranspose):
-        return [conv.conv2d_transpose(spec, layer, in_shape), activation(spec)]
-    if isinstance(spec, Activation):
-        return [activation(spec)]
-    if isinstance(spec, BatchNorm):
-        return norm.batchnorm(spec, layer, in_shape)
-    if isinstance(spec, Pool2D):
-        return [conv.pool2d(spec)]
-    if isinstance(spec, GlobalAveragePooling2D):
-        return [conv.global_avgpool2d()]  # (N, C, H, W) -> (N, C)
-    if isinstance(spec, Flatten):  # images: (N, C, H, W) -> (N, H·W·C), NHWC order; (N, T, C) -> (N, T·C)
-        return [conv.FlattenNHWC() if len(in_shape) == 3 else nn.Flatten()]
-    if isinstance(spec, Add):
-        return [Sum()]
-    if isinstance(spec, Concatenate):
-        return [Concat(1 if len(in_shape[0]) == 3 else -1)]  # NHWC's last axis is NCHW's dim 1
-    if isinstance(spec, Bidirectional):
-        return [recurrent.bidirectional(spec, layer, in_shape[-1])]  # in_shape (T, F)
-    rnn = recurrent.lstm if isinstance(spec, LSTM) else recurrent.gru
-    return [rnn(spec, layer, in_shape[-1])]
-
-
 def build(task, params):
     """A Graph holding a copy of the canonical weights, in training mode: per node Linear or Conv2d /
     ConvTranspose2d then its activation, BatchNorm1d/2d, MaxPool2d/AvgPool2d, global average pooling,
     FlattenNHWC, LastStep(LSTM/GRU), BothWays(bidirectional LSTM/GRU), Sum, Concat. Images come in
     NHWC, are permuted to torch's NCHW once, at the input, and an image output back to NHWC."""
-    nodes = [node_modules(spec, layer, in_shape)
+    nodes = [node_layers(spec, layer, in_shape)
              for spec, layer, (in_shape, _) in zip(task.layers, params, task.layer_shapes)]  # fmt: skip
     entry = [conv.ToNCHW()] if len(task.input_shape) == 3 else []  # (N, H, W, C) -> (N, C, H, W)
     exit = [conv.ToNHWC()] if len(task.output_shape) == 3 else []  # (N, C, H, W) -> (N, H, W, C)
@@ -182,17 +201,32 @@ def node_params(modules, grads=False):
     layer = {}
     for module in modules:
         if isinstance(module, nn.Linear):
-            layer.update(linear_params(module, grads))
+            layer.update(dense_params(module, grads))
         elif isinstance(module, nn.PReLU):  # the learned α of the Linear before it
             layer["alpha"] = (module.weight.grad if grads else module.weight).detach().numpy().copy()
         elif isinstance(module, nn.Conv2d):
-            layer.update(conv.conv_params(module, grads))
+            layer.update(conv.conv2d_params(module, grads))
         elif isinstance(module, nn.ConvTranspose2d):
-            layer.update(conv.conv_transpose_params(module, grads))
+            layer.update(conv.conv2d_transpose_params(module, grads))
         elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
             layer.update(norm.batchnorm_params(module, grads))
-        elif isinstance(module, (recurrent.LastStep, recurrent.BothWays)):
-            layer.update(recurrent.rnn_params(module, grads))
+        elif isinstance(module, recurrent.LastStep):
+            layer.update(recurrent.recurrent_params(module, grads))
+        elif isinstance(module, recurrent.BothWays):
+            layer.update(recurrent.bidirectional_params(module, grads))
+    return layer
+
+
+def dense_params(module, grads=False):
+    """The canonical {"W": (in, out), "b": (out,)} of an nn.Linear (grads=True: its gradients)."""
+    W, b = module.weight, module.bias
+    if grads:
+        W, b = W.grad, None if b is None else b.grad
+    W = W.detach().T  # Linear.weight (out, in) -> canonical (in, out)
+    assert W.shape == (module.in_features, module.out_features), f"W is {tuple(W.shape)}"
+    layer = {"W": W.numpy().copy()}
+    if b is not None:
+        layer["b"] = b.detach().numpy().copy()
     return layer
 
 
@@ -263,32 +297,3 @@ def loss_and_grads(task, params, x, y):
     loss = total_loss(task, model, x, y)
     loss.backward()  # fills each parameter's .grad, shaped like the parameter: Linear's (out, in)
     return loss.item(), get_params(model, grads=True)
-
-
-# ---- Dense: the one transpose ----
-
-
-def linear(spec, layer, fan_in):
-    """nn.Linear holding a copy of {"W": (fan_in, units), "b": (units,)} ("b" absent: no bias)."""
-    W = torch.tensor(layer["W"])  # (fan_in, fan_out), float64 or float32
-    assert W.shape == (fan_in, spec.units), f"W is {tuple(W.shape)}, expected {(fan_in, spec.units)}"
-    # dtype= : torch's default is float32; the weights' dtype decides. Its own init is overwritten.
-    module = nn.Linear(fan_in, spec.units, bias="b" in layer, dtype=W.dtype)
-    with torch.no_grad():
-        module.weight.copy_(W.T)  # canonical (in, out) -> Linear.weight (out, in)
-        if "b" in layer:
-            module.bias.copy_(torch.tensor(layer["b"]))
-    return module
-
-
-def linear_params(module, grads=False):
-    """The canonical {"W": (in, out), "b": (out,)} of an nn.Linear (grads=True: its gradients)."""
-    W, b = module.weight, module.bias
-    if grads:
-        W, b = W.grad, None if b is None else b.grad
-    W = W.detach().T  # Linear.weight (out, in) -> canonical (in, out)
-    assert W.shape == (module.in_features, module.out_features), f"W is {tuple(W.shape)}"
-    layer = {"W": W.numpy().copy()}
-    if b is not None:
-        layer["b"] = b.detach().numpy().copy()
-    return layer

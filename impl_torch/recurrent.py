@@ -4,8 +4,9 @@ weights in and out.
 Canonical (foundation.layouts): x (N, T, in); W (in, G·u), U (u, G·u); LSTM gate blocks i, f, g, o and
 one bias b (4u,); GRU blocks z, r, h and two biases b (2, 3u), Keras's reset_after=True form.
 torch keeps weight_ih (G·u, in) and weight_hh (G·u, u) with the same blocks as rows: W = weight_ih.T,
-U = weight_hh.T. lstm / gru / bidirectional build the module and lstm_params / gru_params read it
-back: the only places that convert.
+U = weight_hh.T. lstm / gru / bidirectional build the module (load_lstm / load_gru copy each direction
+in), read_lstm / read_gru read a direction back (recurrent_params, bidirectional_params): the only
+places that convert.
 
 LSTM  torch's blocks are i, f, g, o as canonical, but it adds two biases, bias_ih + bias_hh. The
       canonical b goes into bias_ih and bias_hh is frozen at zero: both get the same gradient, so a
@@ -105,7 +106,7 @@ def load_lstm(rnn, layer, direction="l0"):
     bias_hh.requires_grad_(False)  # one bias: b = bias_ih + bias_hh, only bias_ih trains
 
 
-def lstm_params(rnn, grads=False, direction="l0"):
+def read_lstm(rnn, grads=False, direction="l0"):
     """The canonical {"W", "U", "b"} of one direction of an nn.LSTM (grads=True: their gradients;
     d/db = d/dbias_ih)."""
     weight_ih, weight_hh, bias_ih, bias_hh = tensors(rnn, direction)
@@ -147,7 +148,7 @@ def load_gru(rnn, layer, direction="l0"):
         bias_hh.copy_(reorder(b[1], 0))  # the recurrent bias b[1], inside r ⊙ (...) for n
 
 
-def gru_params(rnn, grads=False, direction="l0"):
+def read_gru(rnn, grads=False, direction="l0"):
     """The canonical {"W", "U", "b"} of one direction of an nn.GRU (grads=True: their gradients)."""
     W, U, b_ih, b_hh = (t.grad for t in tensors(rnn, direction)) if grads else tensors(rnn, direction)
     u = rnn.hidden_size
@@ -157,9 +158,16 @@ def gru_params(rnn, grads=False, direction="l0"):
     return {"W": numpy(W), "U": numpy(U), "b": numpy(b)}
 
 
+def recurrent_params(module, grads=False, direction="l0"):
+    """The canonical {"W", "U", "b"} of a LastStep, or of one direction of a BothWays (grads=True:
+    their gradients)."""
+    read = read_lstm if isinstance(module.rnn, nn.LSTM) else read_gru
+    return read(module.rnn, grads, direction)
+
+
 # ---- both directions ----
 
-CELLS = {LSTM: (nn.LSTM, load_lstm, lstm_params), GRU: (nn.GRU, load_gru, gru_params)}
+CELLS = {LSTM: (nn.LSTM, load_lstm, read_lstm), GRU: (nn.GRU, load_gru, read_gru)}
 
 
 def bidirectional(spec, layer, n_in):
@@ -172,11 +180,8 @@ def bidirectional(spec, layer, n_in):
     return BothWays(rnn, spec.return_sequences)
 
 
-def rnn_params(module, grads=False):
-    """The canonical weights of a LastStep or BothWays (grads=True: their gradients); both directions
-    of a bidirectional one, the backward layer's keys ending in "_r"."""
-    rnn = module.rnn
-    read = lstm_params if isinstance(rnn, nn.LSTM) else gru_params
-    directions = DIRECTIONS if rnn.bidirectional else {"": "l0"}
-    return {key + suffix: value for suffix, direction in directions.items()
-            for key, value in read(rnn, grads, direction).items()}  # fmt: skip
+def bidirectional_params(module, grads=False):
+    """The canonical weights of a BothWays (grads=True: their gradients): the forward layer's
+    {"W", "U", "b"} and the backward layer's as "W_r", "U_r", "b_r"."""
+    return {key + suffix: value for suffix, direction in DIRECTIONS.items()
+            for key, value in recurrent_params(module, grads, direction).items()}  # fmt: skip

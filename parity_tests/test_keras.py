@@ -80,7 +80,7 @@ def test_the_check_catches_keras_defaults(monkeypatch):
 def test_the_check_catches_shuffled_batches(monkeypatch):
     """fit's default order (shuffled batches) instead of the task's is caught."""
     train = importlib.import_module("impl_keras.train")
-    schedule = train._schedule
+    schedule = train.schedule
 
     class Swapped:  # the task, with steps 2k and 2k + 1 in each other's place
         def __init__(self, task):
@@ -93,7 +93,7 @@ def test_the_check_catches_shuffled_batches(monkeypatch):
             rows = self.task.batches(steps)
             return [rows[k ^ 1] for k in range(len(rows))]
 
-    monkeypatch.setattr(train, "_schedule", lambda task, *args: schedule(Swapped(task), *args))
+    monkeypatch.setattr(train, "schedule", lambda task, *args: schedule(Swapped(task), *args))
     diffs = trajectory_diffs(impl_keras, tasks.get("sine-relu"), "float64", steps=20)
     assert diffs["loss_history"] > 1e-3
 

@@ -345,7 +345,7 @@ def test_gradcheck_catches_a_max_pool_gradient_sent_to_the_wrong_element(monkeyp
     monkeypatch.setitem(
         ref.mlp.POOLS,
         "max",
-        (ref.conv.maxpool2d_forward, lambda d, cache: ref.conv.avgpool2d_backward(d, cache[:2])),
+        (ref.conv.maxpool2d, lambda d, cache: ref.conv.avgpool2d_backward(d, cache[:2])),
     )
     assert gradcheck_error(tenth(tasks.get("cnn"))) > 1e-3
 
@@ -369,7 +369,7 @@ def test_recurrent_layers_read_the_sequence_in_order():
     params, (x, _) = task.init_params(), task.data()
     out = ref.forward(task, params, x[:5])
     assert rel_diff(ref.forward(task, params, x[:5, ::-1]), out) > 1e-2
-    hs, _ = ref.recurrent.lstm_forward(x[:5], params[0])
+    hs, _ = ref.recurrent.lstm(x[:5], params[0])
     np.testing.assert_array_equal(out, hs[:, -1] @ params[1]["W"] + params[1]["b"])
 
 

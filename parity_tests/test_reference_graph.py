@@ -43,7 +43,7 @@ def transpose_arrays(h=3, w=4, k=3, c=2, f=3, n=2):
 
 
 def transpose_layer(stride):
-    forward = lambda x, W, b: conv.conv2d_transpose_forward(x, W, b, stride)  # noqa: E731
+    forward = lambda x, W, b: conv.conv2d_transpose(x, W, b, stride)  # noqa: E731
 
     def backward(d, cache):
         dx, dW = conv.conv2d_transpose_backward(d, cache)
@@ -61,7 +61,7 @@ def test_conv_transpose_forward_equals_a_naive_loop(k, stride):
     want = np.zeros((n, (h - 1) * stride + k, (w - 1) * stride + k, W.shape[2])) + b
     for y, xx, i, j in np.ndindex(h, w, k, k):
         want[:, stride * y + i, stride * xx + j] += x[:, y, xx] @ W[i, j].T
-    assert rel_diff(conv.conv2d_transpose_forward(x, W, b, stride)[0], want) <= 1e-14
+    assert rel_diff(conv.conv2d_transpose(x, W, b, stride)[0], want) <= 1e-14
 
 
 @pytest.mark.parametrize("k, stride", [(2, 2), (3, 2), (3, 1)])
@@ -74,9 +74,9 @@ def test_conv_transpose_is_the_conv_s_input_gradient(k, stride):
     """The transposed convolution of d with W is exactly what conv2d_backward sends back to the input
     of a "valid" convolution with kernel W (kh, kw, C=F_t, F=C_t): the adjoint, no kernel flip."""
     a = transpose_arrays(k=k)
-    out = conv.conv2d_transpose_forward(a["x"], a["W"], np.zeros(3), stride)[0]
+    out = conv.conv2d_transpose(a["x"], a["W"], np.zeros(3), stride)[0]
     image = np.zeros_like(out)
-    _, cache = conv.conv2d_forward(image, a["W"], np.zeros(2), stride, "valid")
+    _, cache = conv.conv2d(image, a["W"], np.zeros(2), stride, "valid")
     assert rel_diff(conv.conv2d_backward(a["x"], cache)[0], out) <= 1e-14
 
 
@@ -87,7 +87,7 @@ def test_torch_cross_check_conv_transpose():
     x = torch.tensor(a["x"]).permute(0, 3, 1, 2)
     out = torch.nn.functional.conv_transpose2d(x, torch.tensor(a["W"].transpose(3, 2, 0, 1)),
                                                torch.tensor(a["b"]), stride=2)  # fmt: skip
-    want = conv.conv2d_transpose_forward(a["x"], a["W"], a["b"], 2)[0]
+    want = conv.conv2d_transpose(a["x"], a["W"], a["b"], 2)[0]
     assert rel_diff(out.permute(0, 2, 3, 1).numpy(), want) <= 1e-14
 
 
@@ -95,7 +95,7 @@ def test_torch_cross_check_conv_transpose():
 
 
 def test_gradcheck_global_average_pooling():
-    forward = lambda x: conv.global_avgpool2d_forward(x)  # noqa: E731
+    forward = lambda x: conv.global_avgpool2d(x)  # noqa: E731
     backward = lambda d, shape: {"x": conv.global_avgpool2d_backward(d, shape)}  # noqa: E731
     assert_gradcheck(forward, backward, {"x": rng().standard_normal((2, 3, 4, 5))})
 
@@ -108,7 +108,7 @@ def batchnorm_layer(training=True):
             "moving_mean": np.full(x.shape[-1], 0.3),
             "moving_variance": np.full(x.shape[-1], 2.0),
         }
-        return norm.batchnorm_forward(x, layer, 1e-3, training)
+        return norm.batchnorm(x, layer, 1e-3, training)
 
     def backward(d, cache):
         dx, grads = norm.batchnorm_backward(d, cache)
@@ -136,7 +136,7 @@ def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_fo
         "moving_mean": np.zeros(2),
         "moving_variance": np.ones(2),
     }
-    out, cache = norm.batchnorm_forward(x, layer, 1e-5, training=True)
+    out, cache = norm.batchnorm(x, layer, 1e-5, training=True)
     assert np.allclose(out.mean(axis=(0, 1, 2)), 0, atol=1e-14)
     assert np.allclose(out.var(axis=(0, 1, 2)), 1 / (1 + 1e-5 / x.var(axis=(0, 1, 2))), rtol=1e-12)
     n, var = 45, x.var(axis=(0, 1, 2))
@@ -145,7 +145,7 @@ def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_fo
     assert np.allclose(biased["moving_mean"], 0.1 * x.mean(axis=(0, 1, 2)), rtol=1e-14)
     assert np.allclose(biased["moving_variance"], 0.9 + 0.1 * var, rtol=1e-14)
     assert np.allclose(unbiased["moving_variance"], 0.9 + 0.1 * var * 45 / 44, rtol=1e-14)
-    inference = norm.batchnorm_forward(x, {**layer, **biased}, 1e-5, training=False)[0]
+    inference = norm.batchnorm(x, {**layer, **biased}, 1e-5, training=False)[0]
     want = (x - biased["moving_mean"]) / np.sqrt(biased["moving_variance"] + 1e-5)
     assert rel_diff(inference, want) <= 1e-14
 
@@ -156,7 +156,7 @@ def test_batchnorm_normalizes_the_batch_and_its_running_statistics_follow_the_fo
 def bidirectional_layer(cell, return_sequences):
     def forward(x, W, U, b, W_r, U_r, b_r):
         params = {"W": W, "U": U, "b": b, "W_r": W_r, "U_r": U_r, "b_r": b_r}
-        return recurrent.bidirectional_forward(x, params, cell, return_sequences)
+        return recurrent.bidirectional(x, params, cell, return_sequences)
 
     def backward(d, cache):
         dx, grads = recurrent.bidirectional_backward(d, cache)
@@ -182,9 +182,9 @@ def test_bidirectional_backward_half_reads_the_sequence_reversed():
     """The backward layer's last state is the forward layer's last state on the reversed sequence."""
     a = bidirectional_arrays("lstm")
     params = {key: value for key, value in a.items() if key != "x"}
-    out = recurrent.bidirectional_forward(a["x"], params, "lstm")[0]
+    out = recurrent.bidirectional(a["x"], params, "lstm")[0]
     back = {"W": a["W_r"], "U": a["U_r"], "b": a["b_r"]}
-    assert np.array_equal(out[:, 3:], recurrent.lstm_forward(a["x"][:, ::-1], back)[0][:, -1])
+    assert np.array_equal(out[:, 3:], recurrent.lstm(a["x"][:, ::-1], back)[0][:, -1])
 
 
 def test_torch_cross_check_bidirectional_sequences():
@@ -200,7 +200,7 @@ def test_torch_cross_check_bidirectional_sequences():
             getattr(lstm, f"bias_hh_l0{suffix}").zero_()
         out = lstm(torch.tensor(a["x"]))[0].numpy()
     params = {key: value for key, value in a.items() if key != "x"}
-    assert rel_diff(out, recurrent.bidirectional_forward(a["x"], params, "lstm", True)[0]) <= 1e-14
+    assert rel_diff(out, recurrent.bidirectional(a["x"], params, "lstm", True)[0]) <= 1e-14
 
 
 # ---- whole graphs: every gradient of the loss by central differences ----

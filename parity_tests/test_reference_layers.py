@@ -51,14 +51,14 @@ def assert_gradcheck(forward, backward, arrays):
 
 
 def conv_layer(stride, padding):
-    forward = lambda x, W, b: conv.conv2d_forward(x, W, b, stride, padding)  # noqa: E731
+    forward = lambda x, W, b: conv.conv2d(x, W, b, stride, padding)  # noqa: E731
     backward = lambda d, cache: dict(zip(("x", "W", "b"), conv.conv2d_backward(d, cache)))  # noqa: E731
     return forward, backward
 
 
 def recurrent_layer(kind, states):
     """LSTM or GRU; `states` the given initial states (None: zeros)."""
-    fwd, bwd = getattr(recurrent, f"{kind}_forward"), getattr(recurrent, f"{kind}_backward")
+    fwd, bwd = getattr(recurrent, kind), getattr(recurrent, f"{kind}_backward")
 
     def forward(x, W, U, b):
         return fwd(x, {"W": W, "U": U, "b": b}, *states)
@@ -137,17 +137,17 @@ def test_output_size(size, kernel, stride, padding, expected):
 def test_layout_checks_name_what_was_expected():
     arrays = conv_arrays(5, 5, 3, 3)
     with pytest.raises(ValueError, match=r"\(kh, kw, in=3, out\)"):
-        conv.conv2d_forward(arrays["x"], arrays["W"][:, :, :1], arrays["b"])
+        conv.conv2d(arrays["x"], arrays["W"][:, :, :1], arrays["b"])
     with pytest.raises(ValueError, match="NHWC"):
-        conv.conv2d_forward(arrays["x"][0], arrays["W"], arrays["b"])
+        conv.conv2d(arrays["x"][0], arrays["W"], arrays["b"])
     with pytest.raises(KeyError, match="valid paddings"):
-        conv.conv2d_forward(arrays["x"], arrays["W"], arrays["b"], padding="full")
+        conv.conv2d(arrays["x"], arrays["W"], arrays["b"], padding="full")
     lstm = recurrent_arrays("lstm")
     with pytest.raises(ValueError, match="gate blocks i, f, g, o"):
-        recurrent.lstm_forward(lstm["x"], {"W": lstm["W"], "U": lstm["U"], "b": lstm["b"][:-1]})
+        recurrent.lstm(lstm["x"], {"W": lstm["W"], "U": lstm["U"], "b": lstm["b"][:-1]})
     gru = recurrent_arrays("gru")
     with pytest.raises(ValueError, match=r"b is \(2, 15\) \(gate blocks z, r, h\)"):
-        recurrent.gru_forward(gru["x"], {"W": gru["W"], "U": gru["U"], "b": gru["b"][0]})
+        recurrent.gru(gru["x"], {"W": gru["W"], "U": gru["U"], "b": gru["b"][0]})
 
 
 # ---- forwards against independent computations ----
@@ -186,7 +186,7 @@ CONV_CASES = [  # (H, W, kh, kw, stride, padding): odd and even sizes, so "same"
 @pytest.mark.parametrize("h, w, kh, kw, stride, padding", CONV_CASES)
 def test_conv_forward_equals_a_naive_loop(h, w, kh, kw, stride, padding):
     a = conv_arrays(h, w, kh, kw)
-    out, _ = conv.conv2d_forward(a["x"], a["W"], a["b"], stride, padding)
+    out, _ = conv.conv2d(a["x"], a["W"], a["b"], stride, padding)
     assert rel_diff(out, naive_conv(a["x"], a["W"], a["b"], stride, padding)) <= tolerances.FORWARD["float64"]
 
 
@@ -194,20 +194,20 @@ def test_conv_forward_equals_a_naive_loop(h, w, kh, kw, stride, padding):
 def test_pooling_forwards(p):
     x = rng().standard_normal((2, 5, 7, 3))
     blocks = x[:, : 5 // p * p, : 7 // p * p].reshape(2, 5 // p, p, 7 // p, p, 3)
-    assert np.array_equal(conv.maxpool2d_forward(x, p)[0], blocks.max(axis=(2, 4)))
-    assert rel_diff(conv.avgpool2d_forward(x, p)[0], blocks.mean(axis=(2, 4))) <= 1e-15
+    assert np.array_equal(conv.maxpool2d(x, p)[0], blocks.max(axis=(2, 4)))
+    assert rel_diff(conv.avgpool2d(x, p)[0], blocks.mean(axis=(2, 4))) <= 1e-15
 
 
 def test_maxpool_tie_gives_the_gradient_to_the_first_max_row_major():
     x = np.array([[0.0, 2.0], [2.0, 2.0]])[None, :, :, None]  # (1, 2, 2, 1), three tied maxima
-    _, cache = conv.maxpool2d_forward(x, 2)
+    _, cache = conv.maxpool2d(x, 2)
     dx = conv.maxpool2d_backward(np.ones((1, 1, 1, 1)), cache)
     assert np.array_equal(dx[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]])
 
 
 def test_flatten_is_row_major_over_h_w_c():
     x = rng().standard_normal((2, 3, 4, 5))
-    out, _ = conv.flatten_forward(x)
+    out, _ = conv.flatten(x)
     n, row, col, ch = 1, 2, 3, 4
     assert out.shape == (2, 60) and out[n, (row * 4 + col) * 5 + ch] == x[n, row, col, ch]
 
@@ -223,14 +223,14 @@ def test_gradcheck_conv(h, w, kh, kw, stride, padding):
 @pytest.mark.parametrize("kind", ["maxpool2d", "avgpool2d"])
 @pytest.mark.parametrize("p", [2, 3])
 def test_gradcheck_pooling(kind, p):
-    forward = lambda x: getattr(conv, f"{kind}_forward")(x, p)  # noqa: E731
+    forward = lambda x: getattr(conv, kind)(x, p)  # noqa: E731
     backward = lambda d, cache: {"x": getattr(conv, f"{kind}_backward")(d, cache)}  # noqa: E731
     assert_gradcheck(forward, backward, {"x": distinct((2, 5, 7, 3))})
 
 
 def test_gradcheck_flatten():
     backward = lambda d, cache: {"x": conv.flatten_backward(d, cache)}  # noqa: E731
-    assert_gradcheck(conv.flatten_forward, backward, {"x": rng().standard_normal((2, 3, 4, 5))})
+    assert_gradcheck(conv.flatten, backward, {"x": rng().standard_normal((2, 3, 4, 5))})
 
 
 @pytest.mark.parametrize("given", [False, True], ids=["zero-state", "given-state"])
@@ -267,7 +267,7 @@ def test_gradcheck_catches_a_max_pool_gradient_sent_to_the_wrong_element(monkeyp
 
     monkeypatch.setattr(conv, "unwindow", wrong)
     backward = lambda d, cache: {"x": conv.maxpool2d_backward(d, cache)}  # noqa: E731
-    forward = lambda x: conv.maxpool2d_forward(x, 2)  # noqa: E731
+    forward = lambda x: conv.maxpool2d(x, 2)  # noqa: E731
     assert gradcheck_errors(forward, backward, {"x": distinct((2, 4, 4, 3))})["x"] > 0.1
 
 
@@ -298,7 +298,7 @@ def test_torch_cross_check_conv_same(kh, kw, stride):
     """torch's padding="same" (stride 1) and F.pad + padding=0 (stride 2) against the reference."""
     torch = pytest.importorskip("torch")
     a = conv_arrays(6, 7, kh, kw)
-    ours, _ = conv.conv2d_forward(a["x"], a["W"], a["b"], stride, "same")
+    ours, _ = conv.conv2d(a["x"], a["W"], a["b"], stride, "same")
     x = torch.from_numpy(a["x"]).permute(0, 3, 1, 2)  # NHWC -> NCHW
     weight = torch.from_numpy(a["W"]).permute(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
     if stride == 1:
@@ -317,7 +317,7 @@ def test_torch_cross_check_recurrent(kind, given):
     nn.GRU: the same with the blocks [r, z, n] -> [z, r, h] and b = [bias_ih, bias_hh]."""
     torch = pytest.importorskip("torch")
     a, states = recurrent_arrays(kind), initial_states(kind, given)
-    ours, _ = getattr(recurrent, f"{kind}_forward")(a["x"], {k: a[k] for k in "WUb"}, *states)
+    ours, _ = getattr(recurrent, kind)(a["x"], {k: a[k] for k in "WUb"}, *states)
     if kind == "lstm":
         b_hh = rng(3).standard_normal(a["b"].shape)
         torch_weights = (a["W"].T, a["U"].T, a["b"] - b_hh, b_hh)
@@ -340,7 +340,7 @@ def test_torch_cross_check_recurrent(kind, given):
 def test_torch_cross_check_max_pool_tie():
     torch = pytest.importorskip("torch")
     x = np.array([[0.0, 2.0], [2.0, 2.0]])[None, :, :, None]
-    _, cache = conv.maxpool2d_forward(x, 2)
+    _, cache = conv.maxpool2d(x, 2)
     t = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
     torch.nn.functional.max_pool2d(t, 2).sum().backward()
     assert np.array_equal(

@@ -62,14 +62,14 @@ def test_parity_catches_gru_gates_left_in_canonical_order(monkeypatch):
 def test_parity_catches_a_trainable_second_lstm_bias(monkeypatch):
     """lstm: with bias_hh trainable too, b = bias_ih + bias_hh moves twice as far each Adam step."""
     task = tasks.get("lstm")
-    real_lstm = impl_torch.recurrent.lstm
+    real_lstm = impl_torch.mlp.RECURRENT[tasks.LSTM]
 
     def two_biases(spec, layer, n_in):
         module = real_lstm(spec, layer, n_in)
         module.rnn.bias_hh_l0.requires_grad_(True)
         return module
 
-    monkeypatch.setattr(impl_torch.recurrent, "lstm", two_biases)
+    monkeypatch.setitem(impl_torch.mlp.RECURRENT, tasks.LSTM, two_biases)
     diffs = trajectory_diffs(impl_torch, task, "float64", steps=5)
     assert diffs["params"] > 1e3 * tolerances.TRAJECTORY["float64"], diffs
 

@@ -39,7 +39,7 @@ def patches(xp, kh, kw, stride):
     return sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
 
 
-def conv2d_forward(x, W, b, stride=1, padding="valid"):
+def conv2d(x, W, b, stride=1, padding="valid"):
     """out (N, Ho, Wo, F) and the cache for conv2d_backward."""
     n, h, w, c = check_image(x)
     kh, kw, _ = check_conv(W, b, c)
@@ -67,7 +67,7 @@ def conv2d_backward(dout, cache):
     return dxp[:, top : top + h, left : left + w], dW, db
 
 
-def conv2d_transpose_forward(x, W, b, stride):
+def conv2d_transpose(x, W, b, stride):
     """out (N, (H − 1)·s + kh, (W − 1)·s + kw, F) and the cache for conv2d_transpose_backward."""
     n, h, w, c = check_image(x)
     kh, kw, f, _ = W.shape
@@ -110,7 +110,7 @@ def unwindow(dwin, shape, p):
     return dx
 
 
-def maxpool2d_forward(x, p):
+def maxpool2d(x, p):
     win = windows(x, p)
     first = np.argmax(win, axis=-1)[..., None]  # argmax: the first max in row-major window order
     return np.take_along_axis(win, first, axis=-1)[..., 0], (x.shape, p, first)
@@ -123,7 +123,7 @@ def maxpool2d_backward(dout, cache):
     return unwindow(dwin, shape, p)
 
 
-def avgpool2d_forward(x, p):
+def avgpool2d(x, p):
     return windows(x, p).mean(axis=-1), (x.shape, p)
 
 
@@ -132,7 +132,7 @@ def avgpool2d_backward(dout, cache):
     return unwindow(np.repeat(dout[..., None] / (p * p), p * p, axis=-1), shape, p)
 
 
-def global_avgpool2d_forward(x):
+def global_avgpool2d(x):
     """(N, H, W, C) -> (N, C): each channel's mean."""
     return x.mean(axis=(1, 2)), x.shape
 
@@ -146,7 +146,7 @@ def global_avgpool2d_backward(dout, shape):
 # ---- flatten ----
 
 
-def flatten_forward(x):
+def flatten(x):
     """(N, H, W, C) -> (N, H·W·C), row-major over (H, W, C); (N, T, C) -> (N, T·C)."""
     return x.reshape(x.shape[0], -1), x.shape
 

@@ -38,10 +38,10 @@ from foundation.tasks import (
 )
 from reference_numpy import conv, norm, recurrent
 
-POOLS = {"max": (conv.maxpool2d_forward, conv.maxpool2d_backward),
-         "avg": (conv.avgpool2d_forward, conv.avgpool2d_backward)}  # fmt: skip
-RECURRENT = {LSTM: (recurrent.lstm_forward, recurrent.lstm_backward),
-             GRU: (recurrent.gru_forward, recurrent.gru_backward)}  # fmt: skip
+POOLS = {"max": (conv.maxpool2d, conv.maxpool2d_backward),
+         "avg": (conv.avgpool2d, conv.avgpool2d_backward)}  # fmt: skip
+RECURRENT = {LSTM: (recurrent.lstm, recurrent.lstm_backward),
+             GRU: (recurrent.gru, recurrent.gru_backward)}  # fmt: skip
 
 # ---- activations: a = f(z) and its derivative da/dz ----
 
@@ -115,23 +115,23 @@ def layer_forward(spec, layer, a, training=False):
     if isinstance(spec, Activation):
         return a, None
     if isinstance(spec, BatchNorm):  # (N, ..., C): statistics per channel
-        return norm.batchnorm_forward(a, layer, spec.eps, training)
+        return norm.batchnorm(a, layer, spec.eps, training)
     if isinstance(spec, Conv2DTranspose):  # (N, H, W, C) -> (N, (H − 1)·s + k, (W − 1)·s + k, filters)
-        return conv.conv2d_transpose_forward(a, layer["W"], layer["b"], spec.stride)
+        return conv.conv2d_transpose(a, layer["W"], layer["b"], spec.stride)
     if isinstance(spec, GlobalAveragePooling2D):  # (N, H, W, C) -> (N, C)
-        return conv.global_avgpool2d_forward(a)
+        return conv.global_avgpool2d(a)
     if isinstance(spec, Bidirectional):  # (N, T, F) -> (N, 2u), or (N, T, 2u) with return_sequences
         cell = "lstm" if isinstance(spec.layer, LSTM) else "gru"
-        return recurrent.bidirectional_forward(a, layer, cell, spec.return_sequences)
+        return recurrent.bidirectional(a, layer, cell, spec.return_sequences)
     if isinstance(spec, Layer):
         z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
         return (z + layer["b"] if "b" in layer else z), a
     if isinstance(spec, Conv2D):  # (N, H, W, C) -> (N, Ho, Wo, filters)
-        return conv.conv2d_forward(a, layer["W"], layer["b"], spec.stride, spec.padding)
+        return conv.conv2d(a, layer["W"], layer["b"], spec.stride, spec.padding)
     if isinstance(spec, Pool2D):  # (N, H, W, C) -> (N, H // p, W // p, C)
         return POOLS[spec.kind][0](a, spec.size)
     if isinstance(spec, Flatten):  # (N, H, W, C) -> (N, H·W·C), row-major
-        return conv.flatten_forward(a)
+        return conv.flatten(a)
     hs, saved = RECURRENT[type(spec)][0](a, layer)  # (N, T, F) -> every hidden state (N, T, u)
     return hs[:, -1], saved  # many-to-one: the last hidden state h_T, (N, u)
 
@@ -294,13 +294,20 @@ def running_stats(task, params, cache, n):
     return stats
 
 
-def training_step_values(task, params, x, y, training=True):
-    """(loss incl. L2, grads, running statistics) of one evaluation, on arrays already in the weights'
-    dtype; training=False: BatchNorm on its running statistics, as port-checking compares models."""
+def total_loss(task, params, x, y, training=True):
+    """(loss incl. L2, dL/dout, predict's cache) on arrays already in the weights' dtype: what the
+    backward pass starts from."""
     out, cache = predict(task, params, x, training)
     loss, dout = loss_value(task, out, y)
     if task.l2:
         loss = loss + l2_penalty(task, params)
+    return loss, dout, cache
+
+
+def training_step_values(task, params, x, y, training=True):
+    """(loss incl. L2, grads, running statistics) of one evaluation, on arrays already in the weights'
+    dtype; training=False: BatchNorm on its running statistics, as port-checking compares models."""
+    loss, dout, cache = total_loss(task, params, x, y, training)
     stats = running_stats(task, params, cache, len(x)) if training else [{} for _ in params]
     return float(loss), backward(task, params, cache, dout), stats
 

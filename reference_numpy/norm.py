@@ -11,7 +11,7 @@ inference  y = γ·(x − r_μ)/√(r_σ² + ε) + β
 import numpy as np
 
 
-def batchnorm_forward(x, layer, eps, training):
+def batchnorm(x, layer, eps, training):
     """(y, cache): batch statistics when training, else the running ones."""
     axes = tuple(range(x.ndim - 1))  # every axis but the channels
     mean = x.mean(axis=axes) if training else layer["moving_mean"]

@@ -44,7 +44,7 @@ def weight_grads(x, h_prev, dp, dq):
 # ---- LSTM ----
 
 
-def lstm_forward(x, params, h0=None, c0=None):
+def lstm(x, params, h0=None, c0=None):
     """All hidden states (N, T, u) and the cache for lstm_backward."""
     x, (h, c) = start(x, params, check_lstm, (h0, c0))
     xw = x @ params["W"] + params["b"]  # (N, T, 4u): every step's input projection at once
@@ -82,7 +82,7 @@ def lstm_backward(dh_all, cache):
 # ---- GRU (reset_after=True) ----
 
 
-def gru_forward(x, params, h0=None):
+def gru(x, params, h0=None):
     """All hidden states (N, T, u) and the cache for gru_backward."""
     x, (h,) = start(x, params, check_gru, (h0,))
     xw = x @ params["W"] + params["b"][0]  # (N, T, 3u): every step's input projection p at once
@@ -121,11 +121,11 @@ def gru_backward(dh_all, cache):
 
 # ---- both directions ----
 
-CELLS = {"lstm": (lstm_forward, lstm_backward), "gru": (gru_forward, gru_backward)}
+CELLS = {"lstm": (lstm, lstm_backward), "gru": (gru, gru_backward)}
 BACK = "_r"  # the suffix of the backward-reading layer's weights
 
 
-def bidirectional_forward(x, params, cell, return_sequences=False):
+def bidirectional(x, params, cell, return_sequences=False):
     """out (N, 2u) or (N, T, 2u), and the cache for bidirectional_backward."""
     forward = CELLS[cell][0]
     hs_f, cache_f = forward(x, {key: params[key] for key in ("W", "U", "b")})  # (N, T, u)

@@ -199,9 +199,7 @@ def conv_kernel(ev):
             continue
         target = lifted(kind, wa[i]["W"], 0).shape
         for how, W in kernel_fixes(lifted(kind, wb[i]["W"], 0), target):
-            z = conv.conv2d_forward(lifted(kind, inp, 1), W, np.asarray(wb[i]["b"], np.float64), s, padding)[
-                0
-            ]
+            z = conv.conv2d(lifted(kind, inp, 1), W, np.asarray(wb[i]["b"], np.float64), s, padding)[0]
             if close(z[:, 0] if kind == "conv1d" else z, ev.fa[i][1], ev):
                 msg = (
                     f"{ev.mb.framework}'s conv kernel, read as canonical (kh, kw, in, out) — a Conv1D's "

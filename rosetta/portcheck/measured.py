@@ -39,7 +39,7 @@ def conv2d(head, inp, layer, padding):
     if padding is None:
         return None
     bias = layer.get("b", np.zeros(layer["W"].shape[-1]))
-    return conv.conv2d_forward(inp, layer["W"], bias, head.config[1], padding)[0]
+    return conv.conv2d(inp, layer["W"], bias, head.config[1], padding)[0]
 
 
 def error(block, triple, layer, captured):

@@ -12,7 +12,7 @@ import numpy as np
 
 from reference_numpy import recurrent
 
-FORWARD = {"lstm": recurrent.lstm_forward, "gru": recurrent.gru_forward}
+FORWARD = {"lstm": recurrent.lstm, "gru": recurrent.gru}
 DIRECTIONS = ("", "_r")
 KEYS = ("W", "U", "b")
 
