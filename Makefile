@@ -11,20 +11,32 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The --html page's test opens it in a headless Chromium: Debian's package, installed where the suite
+# runs (as root, or with sudo); on this project's machine the package lists and the install took 30 s.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+setup: $(STAMP) $(CHROMIUM)
 
 # Keras fixes its backend at import: the suite runs on tensorflow (Keras's default), and the Keras tests
 # run again on jax and on torch, each in its own process; the two streams share the two cores, the
-# second one also taking the files with no Keras in them (SECOND) so that both end about together.
+# second one also taking SECOND (the files with no Keras in them, and a few that run on Keras's default
+# backend there, tensorflow) so that both end about together.
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 
 SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py \
-	parity_tests/test_reference_graph.py parity_tests/test_house.py
-CHECK_TESTS := $(sort $(wildcard parity_tests/test_check*.py))
-KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
+	parity_tests/test_reference_graph.py parity_tests/test_house.py parity_tests/test_before_graph.py \
+	parity_tests/test_check_html.py
+CHECK_TESTS := $(filter-out $(SECOND),$(sort $(wildcard parity_tests/test_check*.py)))
+KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py \
+	parity_tests/test_before_graph.py
 
 # The port-check's tests compile hundreds of small XLA programs (Flax's initializers, Keras-on-jax's
 # ops) and run each a few times: for them LLVM's backend optimizations are off, which cuts their time
@@ -41,7 +53,7 @@ test-tensorflow: $(STAMP)
 # and each backend's capture is proven by the correct ports. Tensorflow runs all of them.
 OTHER_BACKENDS := -k "keras and not (float32 and (correct or is_ok)) and not planted_bug and not second_port"
 
-test-jax-torch: $(STAMP)
+test-jax-torch: $(STAMP) $(CHROMIUM)
 	KERAS_BACKEND=jax $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY)
 	KERAS_BACKEND=jax $(QUICK_XLA) $(PY) -m pytest $(OTHER_BACKENDS) $(CHECK_TESTS)
 	KERAS_BACKEND=torch $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY) $(CHECK_TESTS)

@@ -4,7 +4,8 @@ Images: NHWC, (N, H, W, C), as Keras (channels_last) and Flax. torch is NCHW.
 
 Conv2D: kernel "W" (kh, kw, in, out) as Keras and Flax, bias "b" (out,);
     out[n, y, x, f] = b[f] + Σ_{i, j, c} x_pad[n, s·y + i, s·x + j, c] · W[i, j, c, f]
-    torch's Conv2d.weight is (out, in, kh, kw): W = weight.permute(2, 3, 1, 0).
+    torch's Conv2d.weight is (out, in, kh, kw): W = weight.permute(2, 3, 1, 0) (from_torch_conv; back:
+    to_torch_conv).
 
 Padding, per spatial axis of size H, kernel k, stride s:
     "valid": no padding; output ⌊(H − k)/s⌋ + 1.
@@ -25,7 +26,8 @@ Pooling (max and average): window p, stride p, "valid": output ⌊H/p⌋, the la
 
 Flatten: row-major over (H, W, C) of NHWC, i.e. x.reshape(N, H·W·C), as Keras's Flatten on
     channels_last. torch's nn.Flatten on NCHW flattens (C, H, W): a port must permute to NHWC first
-    (x.permute(0, 2, 3, 1).flatten(1)), or the next Dense kernel's rows come out in another order.
+    (x.permute(0, 2, 3, 1).flatten(1)), or the next Dense kernel's rows come out in another order
+    (hwc_rows reorders them; back: chw_rows).
 
 LSTM, u units: {"W": (in, 4u), "U": (u, 4u), "b": (4u,)}, gate blocks in the order i, f, g, o
     (input, forget, cell candidate, output): Keras's kernel / recurrent_kernel / bias, and torch's
@@ -42,8 +44,8 @@ GRU, u units: {"W": (in, 3u), "U": (u, 3u), "b": (2, 3u)}, Keras's reset_after=T
     h_t = z ⊙ h_{t−1} + (1 − z) ⊙ ĥ
     torch's nn.GRU computes the same function (h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}) with its blocks in the
     order r, z, n: W = weight_ih.T, U = weight_hh.T, b = [bias_ih, bias_hh], each with the blocks
-    reordered [r, z, n] -> [z, r, h] (TORCH_GRU_BLOCKS). Keras's reset_after=False (the v1 paper form,
-    r applied before the matmul, one bias (3u,)) is a different function, not a layout.
+    reordered [r, z, n] -> [z, r, h] (TORCH_GRU_BLOCKS, gru_blocks). Keras's reset_after=False (the v1
+    paper form, r applied before the matmul, one bias (3u,)) is a different function, not a layout.
 
 All recurrent layers start from zero state unless given one; x is (N, T, in), the outputs (N, T, u).
 
@@ -54,7 +56,8 @@ Multi-head attention, h heads of width d (values dv): {"Wq": (E_q, h·d), "bq": 
     A causal mask lets query t see keys s ≤ t. Keras MultiHeadAttention and Flax
     nnx.MultiHeadAttention hold kernels (E, h, d) and (h, dv, E_out), biases (h, d): reshaped
     (heads_in, heads_out). torch's nn.MultiheadAttention packs in_proj_weight (3E, E) as the rows of
-    Wqᵀ, Wkᵀ, Wvᵀ, in_proj_bias (3E,) likewise, out_proj.weight (E, E) = Woᵀ (torch_packed).
+    Wqᵀ, Wkᵀ, Wvᵀ, in_proj_bias (3E,) likewise, out_proj.weight (E, E) = Woᵀ (torch_packed; back:
+    torch_pack). heads_shaped gives the native kernels back.
 """
 
 import math
@@ -69,6 +72,38 @@ PADDINGS = ("valid", "same")
 LSTM_GATES = ("i", "f", "g", "o")
 GRU_GATES = ("z", "r", "h")
 TORCH_GRU_BLOCKS = (1, 0, 2)  # canonical block k is torch's block TORCH_GRU_BLOCKS[k], and vice versa
+
+
+# ---- torch's and Flax's own layouts, both ways (rosetta.check reads them, rosetta.transfer writes them) ----
+
+
+def from_torch_conv(weight):
+    """torch's Conv2d.weight (out, in, kh, kw) -> (kh, kw, in, out), ConvTranspose2d.weight (in, out, kh, kw)
+    -> (kh, kw, out, in), Conv1d.weight (out, in, k) -> (k, in, out)."""
+    return np.transpose(weight, (2, 3, 1, 0) if np.ndim(weight) == 4 else (2, 1, 0))
+
+
+def to_torch_conv(W):
+    """The inverse of from_torch_conv: (kh, kw, a, b) -> (b, a, kh, kw), (k, in, out) -> (out, in, k)."""
+    return np.transpose(W, (3, 2, 0, 1) if np.ndim(W) == 4 else (2, 1, 0))
+
+
+def gru_blocks(a, axis=-1):
+    """GRU gate blocks along `axis`: torch's and Flax's r, z, n <-> canonical z, r, h (one swap both ways)."""
+    blocks = np.split(np.asarray(a), 3, axis=axis)
+    return np.concatenate([blocks[k] for k in TORCH_GRU_BLOCKS], axis=axis)
+
+
+def hwc_rows(W, chw):
+    """Kernel rows (C·H·W, out) in torch nn.Flatten's (C, H, W) order -> canonical (H, W, C) order."""
+    c, h, w = chw
+    return W.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
+
+
+def chw_rows(W, chw):
+    """The inverse of hwc_rows: canonical (H, W, C) rows -> nn.Flatten's (C, H, W) order."""
+    c, h, w = chw
+    return W.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1)
 
 
 # ---- padding and output sizes, one spatial axis ----
@@ -154,6 +189,19 @@ def torch_packed(weight, bias):
     if bias is not None:
         out |= {f"b{p}": b for p, b in zip("qkv", np.split(np.asarray(bias), 3))}
     return out
+
+
+def heads_shaped(a, shape):
+    """A canonical projection back in its native shape, the inverse of heads_in and heads_out: (E, h·d)
+    -> (E, h, d), (h·d,) -> (h, d), (h·dv, E_out) -> (h, dv, E_out)."""
+    return np.reshape(a, shape)
+
+
+def torch_pack(layer):
+    """The inverse of torch_packed: canonical Wq, Wk, Wv -> [Wqᵀ, Wkᵀ, Wvᵀ] (in_proj_weight (3E, E) once
+    concatenated, or q_proj_weight, k_proj_weight, v_proj_weight); bq, bk, bv -> in_proj_bias, or None."""
+    rows = [np.asarray(layer[f"W{p}"]).T for p in "qkv"]
+    return rows, np.concatenate([layer[f"b{p}"] for p in "qkv"]) if "bq" in layer else None
 
 
 def flax_conv_transpose(kernel, transpose_kernel):

@@ -28,6 +28,19 @@ def folder_problem(folder):
     return None
 
 
+def check_file(path, option, suffixes):
+    """Raise UsageError now, before any work, if a file could not be written at `path`: a folder there,
+    a suffix not in `suffixes`, a folder that cannot take it."""
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise UsageError(f"{option} {str(path)!r} is a folder")
+    if path.suffix not in suffixes:
+        raise UsageError(f"{option} {str(path)!r}: expected a {' or '.join(suffixes)} file")
+    problem = folder_problem(path.parent)
+    if problem:
+        raise UsageError(f"{option} {str(path)!r}: {str(path.parent)!r} {problem}")
+
+
 def check(out, names=()):
     """Raise UsageError now if `out` could not receive files `names`: it is not a folder, a folder
     on its way cannot be created, or one of the names is a folder inside it."""
@@ -64,3 +77,25 @@ def staged(out):
         for folder in reversed(created):
             with contextlib.suppress(OSError):
                 folder.rmdir()
+
+
+@contextlib.contextmanager
+def replaced(path):
+    """Yields a temporary file beside `path` (its suffix) to write; on success it replaces `path`, with
+    the mode a new file gets from the umask, on any error it is removed: `path` is never half-written."""
+    path = Path(os.path.realpath(path))  # the temporary file beside the target, not the symlink
+    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600 (safetensors too)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -8,7 +8,6 @@ Pool2D and Flatten, which have no keys in a file. All arrays float64 or all floa
 
 import os
 import stat
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -124,33 +123,19 @@ def check_destination(path):
         raise UsageError(f"--save {str(path)!r}: {str(path.parent)!r} {problem}")
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save(path, params, task=None):
     """Write canonical weights atomically (a temporary file renamed into place), with the mode a
     new file gets from the umask."""
     suffix = _suffix(path)
     if task is not None:
         validate(task, params)
-    path = Path(os.path.realpath(path))  # the temporary file beside the target, not the symlink
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with outdir.replaced(path) as tmp:
         if suffix == ".npz":
             np.savez(tmp, **to_flat(params))
         else:
             from safetensors.numpy import save_file
 
             save_file(to_flat(params), tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 (safetensors too)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}

@@ -114,6 +114,18 @@ def build(framework, dtype="float64", **kw):
     return BUILD[framework](weights(dtype), **kw)
 
 
+def save_files(d, head="softmax"):
+    """In folder d, what `rosetta check` reads: x.npy, y.npy, the MLP as model.keras, and a torch
+    state_dict whose square kernel is not transposed, transposed.pt."""
+    import torch
+
+    x, y = data()
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", y)
+    build("keras", head=head).save(d / "model.keras")
+    torch.save(build("torch", head=head, bug="transpose").state_dict(), d / "transposed.pt")
+
+
 # ---- a small CNN, an LSTM and a GRU: the same canonical weights in torch, Keras and canonical ----
 # Bugs: "flatten-order" (torch's nn.Flatten on NCHW into a Linear holding Keras's kernel as is),
 # "conv-kernel" (block 1's kernel permuted (3, 2, 1, 0): kh and kw swapped), "gate-order" (GRU: the

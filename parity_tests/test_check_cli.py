@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from foundation import params
-from parity_tests.ports import SIZES, build, build_layers, data, layer_data, weights
+from parity_tests.ports import SIZES, build, build_layers, layer_data, save_files, weights
 from rosetta import cli
 
 SPEC = json.dumps(
@@ -26,12 +26,8 @@ def files(tmp_path_factory):
     from safetensors.numpy import save_file
 
     d = tmp_path_factory.mktemp("models")
-    x, y = data()
-    np.save(d / "x.npy", x)
-    np.save(d / "y.npy", y)
-    build("keras").save(d / "model.keras")
+    save_files(d)
     torch.save(build("torch").state_dict(), d / "model.pt")
-    torch.save(build("torch", bug="transpose").state_dict(), d / "transposed.pt")
     pure = nnx.to_pure_dict(nnx.state(build("flax")))
     (d / "model.msgpack").write_bytes(serialization.msgpack_serialize(pure))
     params.save(d / "model.npz", weights())

@@ -80,3 +80,22 @@ def test_no_module_imports_itself_back():
 
     circles = sorted(name for name in GRAPH if name in reaches(name))
     assert not circles, circles
+
+
+def test_the_registry_is_the_one_list_of_frameworks():
+    """foundation/frameworks.py registers a framework; what installs and packages it follows from that
+    list: each extra it names is in pyproject.toml, and packages.find takes each package."""
+    import fnmatch
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as fh:
+        project = tomllib.load(fh)
+    extras = project["project"]["optional-dependencies"]
+    named = {frameworks.EXTRA[module] for modules in frameworks.NEEDS.values() for module in modules}
+    assert named | {extra for _, extra in frameworks.FRAMEWORKS.values() if extra} <= set(extras)
+    assert {extra for _, extra in frameworks.FRAMEWORKS.values() if extra} <= set(
+        extras["all"][0].split("[")[1].rstrip("]").split(",")
+    )
+    found = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    for package in PACKAGES:
+        assert any(fnmatch.fnmatch(package, pattern) for pattern in found), package

@@ -215,6 +215,12 @@ def cmd_check(args):
     return files.run(args)
 
 
+def cmd_transfer(args):
+    from rosetta.portcheck import files
+
+    return files.run_transfer(args)
+
+
 def add_common(p, task_default=None, framework_multi=True, task_help="tasks, or 'all'", several=True):
     nargs = ("*" if task_default else "+") if several else ("?" if task_default else None)
     p.add_argument("task", nargs=nargs, default=task_default, help=task_help)
@@ -293,8 +299,28 @@ def parser():
     check.add_argument("--lr", type=float, default=0.01)
     check.add_argument("--json", action="store_true", help="print one JSON document")
     check.add_argument("--plot", metavar="FILE.png", help="per-block differences on a log axis")
+    check.add_argument(
+        "--html", metavar="FILE.html", help="one self-contained page: both graphs, the differences, the steps"
+    )
     check.set_defaults(run=cmd_check)
+    add_transfer(sub)
     return p
+
+
+def add_transfer(sub):
+    transfer = sub.add_parser("transfer", help="copy a model's weights into its port; see docs/porting.md")
+    transfer.add_argument("a", metavar="SRC", help="the trained model: any file `rosetta check` reads")
+    transfer.add_argument("b", metavar="DST", help="its port, the same kinds: the model written to --out")
+    transfer.add_argument("--spec-a", metavar="SPEC", help="SRC's architecture: JSON or module:factory")
+    transfer.add_argument("--spec-b", metavar="SPEC", help="DST's architecture, the same")
+    transfer.add_argument(
+        "--out", required=True, metavar="FILE", help="DST with SRC's weights, in DST's format"
+    )
+    transfer.add_argument(
+        "--input", metavar="X.npy", help="an input both take (needed where neither states its input's shape)"
+    )
+    transfer.add_argument("--json", action="store_true", help="print the mapping as one JSON document")
+    transfer.set_defaults(run=cmd_transfer)
 
 
 STOCK_TASKS = ("xor", "softmax", "hard-deep")  # what `rosetta bench --against-stock` times by default

@@ -1,9 +1,11 @@
-"""`rosetta check A B --input X.npy ...`: the files, the descriptions, and the exit code.
+"""`rosetta check A B --input X.npy ...` and `rosetta transfer SRC DST --out FILE`: the files, the
+descriptions, and the exit code.
 
 A .keras archive holds its architecture; a torch state_dict (.pt/.pth), a Flax NNX state (.msgpack, or
 .safetensors with nnx keys) and canonical weights (.npz, or .safetensors with keys layers.{i}.W) take
 a description: a JSON model spec (a file or inline) or `package.module:factory` returning the model.
 Every bad input is a one-line UsageError (exit 2); nothing is unpickled beyond weights_only=True.
+`transfer` writes DST's model, its weights SRC's, in DST's own format, whole or not at all.
 """
 
 import importlib
@@ -13,12 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
+from foundation import outdir
 from foundation.errors import UsageError
+from rosetta.portcheck import html
 from rosetta.portcheck.adapters import adapter
 from rosetta.portcheck.layers import FUNCTIONS, NotSupported
 from rosetta.portcheck.run import InputError, check
 
 SUFFIXES = {".keras": "keras", ".pt": "torch", ".pth": "torch", ".msgpack": "flax", ".npz": "canonical"}
+WRITTEN = {"keras": (".keras",), "torch": (".pt", ".pth"), "flax": (".msgpack", ".safetensors"),
+           "canonical": (".npz", ".safetensors")}  # fmt: skip
+REFUSED = (InputError, NotSupported, KeyError, ValueError, TypeError)  # what a model or x cannot do: exit 2
 
 
 def one_line(exc):
@@ -127,14 +134,38 @@ def run(args):
     x, y = load_array(args.input, "--input"), load_array(args.target, "--target")
     if args.loss is None and (y is not None or args.steps):
         raise UsageError("--target and --steps need --loss")
+    if args.html:
+        outdir.check_file(args.html, "--html", (".html", ".htm"))
     a, b = models(args)
     try:
         report = check(a, b, x, y, args.loss, optimizers(args, a, b), args.steps or 0)
-    except (InputError, NotSupported, KeyError, ValueError, TypeError) as exc:
+    except REFUSED as exc:
         raise UsageError(one_line(exc)) from exc
     print(json.dumps(report.to_dict()) if args.json else report)
     if args.plot:
         from rosetta.portcheck.plot import write
 
         write(report, args.plot)
+    if args.html:
+        html.write(report, args.html)
     return 0 if report.ok else 1
+
+
+def run_transfer(args):
+    """SRC's weights into DST's model (rosetta.transfer), written to --out in DST's own format, whole or
+    not at all; the mapping printed. 0, or a UsageError (2) naming what could not be placed."""
+    from rosetta.portcheck.adapters import framework_of as native
+    from rosetta.portcheck.transfer import transfer
+
+    x = load_array(args.input, "--input")
+    a, b = models(args)
+    framework = native(b)
+    outdir.check_file(args.out, "--out", WRITTEN[framework])
+    try:
+        mapping = transfer(a, b, x)
+    except REFUSED as exc:
+        raise UsageError(one_line(exc)) from exc
+    with outdir.replaced(args.out) as tmp:
+        adapter(framework).save(b, tmp)
+    print(json.dumps(mapping.to_dict()) if args.json else mapping)
+    return 0

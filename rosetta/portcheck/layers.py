@@ -74,6 +74,18 @@ class NotSupported(ValueError):
     """A layer the check cannot compare yet, raised before any number."""
 
 
+@dataclass(frozen=True)
+class Write:
+    """One array of a model computed from canonical weights (rosetta.transfer): the native variable it
+    replaces (a torch tensor, a Keras or Flax variable, a canonical array), its value in that variable's
+    layout and dtype, the variable's native name, and how it reads in the canonical keys."""
+
+    target: object
+    value: np.ndarray
+    name: str  # "fc1.weight", "dense/kernel", "linear1.kernel", "layers.0.W"
+    rule: str  # "weight = Wᵀ"
+
+
 # ---- the functions in NumPy, for testing a suspected cause on captured arrays ----
 
 

@@ -39,7 +39,9 @@ def compare(a, b, x, y, loss, optimizer, steps):
     ma.loose = mb.loose = {
         i for i, blocks in enumerate(zip(blocks_a, blocks_b)) if any(b.loose for b in blocks)
     }
-    report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
+    report.blocks = [  # b_at: the block's place in B's own execution order (the --html page draws it)
+        {"a": ba.describe(), "b": bb.describe(), "b_at": j} for ba, bb, j in zip(blocks_a, blocks_b, order)
+    ]
     ev = hints.Evidence(report, ma, mb, blocks_a, blocks_b, x, y)
     ev.fa, ev.fb = sequences.paired(ma.triples(ma.graph), mb.triples(mb.graph), blocks_a)
     if not structure(report, ev, loss is not None):
@@ -103,14 +105,12 @@ def align(report, wa, wb, blocks_a, blocks_b):
     """B's anchor for each of A's: the same kind holding the same weights (in any order), then, for
     a wrong port whose weights differ, the rest in execution order, said in the notes. None when the
     anchors cannot be paired: the structural mismatch is in the report."""
-    tol, free, order = report.tolerance["forward"], list(range(len(blocks_b))), []
-    for i, ba in enumerate(blocks_a):
-        match = next(
-            (j for j in free if same_weights(ba, blocks_b[j], wa[i], wb[j], report.dtype, tol)), None
-        )
-        order.append(match)
-        if match is not None:
-            free.remove(match)
+    tol = report.tolerance["forward"]
+    order, free = pair(
+        len(blocks_a),
+        len(blocks_b),
+        lambda i, j: same_weights(blocks_a[i], blocks_b[j], wa[i], wb[j], report.dtype, tol),
+    )
     rest = [i for i, j in enumerate(order) if j is None]
     if len(blocks_a) != len(blocks_b):
         report.blocks = [{"a": ba.describe(), "b": bb.describe()} for ba, bb in zip(blocks_a, blocks_b)]
@@ -124,6 +124,18 @@ def align(report, wa, wb, blocks_a, blocks_b):
     if rest:
         report.notes.append(f"blocks {rest} matched by execution order and shapes: their weights differ")
     return order
+
+
+def pair(n_a, n_b, same):
+    """B's index for each of A's n_a anchors, in execution order: the first of B's not yet taken for
+    which same(i, j), else None; and B's indices left (rosetta.transfer pairs by kind and shapes)."""
+    free, order = list(range(n_b)), []
+    for i in range(n_a):
+        match = next((j for j in free if same(i, j)), None)
+        order.append(match)
+        if match is not None:
+            free.remove(match)
+    return order, free
 
 
 def same_weights(ba, bb, la, lb, dtype, tol):

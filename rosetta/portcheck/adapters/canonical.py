@@ -10,12 +10,14 @@ logits). The optimizer is a rosetta.tasks.Optimizer, replayed by reference_numpy
 
 from dataclasses import replace
 
+import numpy as np
+
 from foundation import params as canonical_params
 from foundation.arrays import as_dtype
 from reference_numpy import mlp, optim
 from rosetta import tasks
 from rosetta.portcheck.graph import Graph, Node
-from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported, apply
+from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported, Write, apply
 
 
 def as_task(task_or_spec):
@@ -116,6 +118,8 @@ class CanonicalModel:
 
     def __init__(self, model):
         self.task, params = as_task(model[0]), model[1]
+        self.given = params  # the user's arrays: rosetta.transfer writes into them
+        self.indices = weighted(self.task, range(len(self.task.layers)))  # each anchor's layer
         self.head = head(model[0]) if isinstance(model[0], dict) else None
         self.dtype = str(canonical_params.validate(self.task, params))
         self.params = mlp.build(self.task, params)  # a copy
@@ -130,6 +134,29 @@ class CanonicalModel:
 
     def weights(self):
         return weighted(self.task, mlp.build(self.task, self.params))
+
+    def names(self):
+        return [f"layers.{i}" for i in self.indices]
+
+    def writes(self, k, layer):
+        """The canonical `layer` into the user's arrays of the k-th weighted layer (rosetta.transfer)."""
+        i = self.indices[k]
+        arrays = self.given[i]
+        return [
+            Write(arrays[key], np.asarray(value, arrays[key].dtype), f"layers.{i}.{key}", key)
+            for key, value in layer.items()
+        ]
+
+    @staticmethod
+    def assign(target, value):
+        np.copyto(target, value)
+
+    @staticmethod
+    def current(target):
+        return np.array(target)
+
+    def input_shape(self):
+        return self.task.input_shape, self.dtype
 
     def tensor(self, a):
         return as_dtype(a, self.params)
@@ -193,6 +220,11 @@ def loss_function(loss):
 def load(path, spec):
     """Canonical .safetensors / .npz (keys layers.{i}.W, layers.{i}.b), checked against the description."""
     return spec, canonical_params.load(path, as_task(spec))
+
+
+def save(model, path):
+    """The weights as `load` reads them back."""
+    canonical_params.save(path, model[1], as_task(model[0]))
 
 
 def make_optimizer(name, lr):

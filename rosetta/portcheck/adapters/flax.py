@@ -15,9 +15,9 @@ import optax
 from flax import nnx
 
 from foundation.errors import first_line
-from foundation.layouts import TORCH_GRU_BLOCKS, flax_conv_transpose, heads_in, heads_out
+from foundation.layouts import LSTM_GATES, flax_conv_transpose, gru_blocks, heads_in, heads_out, heads_shaped
 from rosetta.portcheck.graph import Recorder, Reused
-from rosetta.portcheck.layers import Layer, NotSupported, first_layer
+from rosetta.portcheck.layers import Layer, NotSupported, Write, first_layer
 
 # No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
 # without it), and a check changes no setting of the user's process (rosetta.portcheck.isolation).
@@ -275,13 +275,81 @@ def cell(layer):
         )
         U = np.concatenate([numpy(getattr(layer, f"h{g}").kernel) for g in gates], axis=1)
         return {"W": W, "U": U, "b": np.concatenate([numpy(getattr(layer, f"h{g}").bias) for g in gates])}
-    reorder = lambda a: np.concatenate([np.split(a, 3, axis=-1)[k] for k in TORCH_GRU_BLOCKS], axis=-1)  # noqa: E731
-    b = reorder(numpy(layer.dense_i.bias))
+    b = gru_blocks(numpy(layer.dense_i.bias))
     return {
-        "W": reorder(numpy(layer.dense_i.kernel)),
-        "U": reorder(numpy(layer.dense_h.kernel)),
+        "W": gru_blocks(numpy(layer.dense_i.kernel)),
+        "U": gru_blocks(numpy(layer.dense_h.kernel)),
         "b": np.stack([b, np.zeros_like(b)]),
     }
+
+
+# ---- the inverse: canonical weights into a module (rosetta.transfer) ----
+
+NORM_NAMES = (("scale", "gamma"), ("bias", "beta"), ("mean", "moving_mean"), ("var", "moving_variance"))
+
+
+def native(layer, weights, use=""):
+    """The inverse of `canonical`: [(variable, its name in the layer, value, how it reads in the
+    canonical keys)] that make the layer hold the canonical `weights`."""
+    if use == "attend":
+        return [(layer.embedding, "embedding", weights["W"].T, "Wᵀ")]
+    if isinstance(layer, nnx.Embed):
+        return [(layer.embedding, "embedding", weights["W"], "W")]
+    if isinstance(layer, nnx.RNN):
+        return cell_native(layer.cell, weights, "cell.")
+    if isinstance(layer, nnx.Bidirectional):
+        reverse = {key: weights[f"{key}_r"] for key in "WUb"}
+        forward = cell_native(layer.forward_rnn.cell, weights, "forward_rnn.cell.")
+        return forward + cell_native(layer.backward_rnn.cell, reverse, "backward_rnn.cell.", "_r")
+    if isinstance(layer, nnx.MultiHeadAttention):
+        return attention_native(layer, weights)
+    if isinstance(layer, (nnx.Linear, nnx.Conv, nnx.ConvTranspose)):
+        flipped = isinstance(layer, nnx.ConvTranspose) and not layer.transpose_kernel  # its own inverse
+        kernel = flax_conv_transpose(weights["W"], False) if flipped else weights["W"]
+        rule = "W[::-1, ::-1], in and out swapped" if flipped else "W"
+        bias = [(layer.bias, "bias", weights["b"], "b")] if "b" in weights else []
+        return [(layer.kernel, "kernel", kernel, rule)] + bias
+    return [(getattr(layer, name), name, weights[key], key) for name, key in NORM_NAMES if key in weights]
+
+
+def cell_native(cell, weights, path, back=""):
+    """An nnx.LSTMCell's per-gate Linears, or an nnx.GRUCell's dense_i and dense_h, from canonical W, U,
+    b: the inverse of `cell`. A GRUCell has no recurrent bias: b[1] must be 0 (the candidate's sits
+    inside r ⊙ (…), and a b[1] folded into b[0] would read as other weights to rosetta.check)."""
+    if isinstance(cell, nnx.LSTMCell):
+        found = []
+        for gate, w, u, b in zip(LSTM_GATES, *(np.split(weights[key], 4, axis=-1) for key in "WUb")):
+            x_side, h_side = "if_" if gate == "f" else f"i{gate}", f"h{gate}"
+            found += [
+                (getattr(cell, x_side).kernel, f"{path}{x_side}.kernel", w, f"W{back}[{gate}]"),
+                (getattr(cell, h_side).kernel, f"{path}{h_side}.kernel", u, f"U{back}[{gate}]"),
+                (getattr(cell, h_side).bias, f"{path}{h_side}.bias", b, f"b{back}[{gate}]"),
+            ]
+        return found
+    b0, b1 = weights["b"]
+    if np.any(b1):
+        raise NotSupported(
+            f"Flax's nnx.GRUCell has no recurrent bias: b{back}[1] must be 0 (it is up to "
+            f"{np.max(np.abs(b1)):.3g})"
+        )
+    return [
+        (cell.dense_i.kernel, f"{path}dense_i.kernel", gru_blocks(weights["W"]), f"blocks(W{back})"),
+        (cell.dense_h.kernel, f"{path}dense_h.kernel", gru_blocks(weights["U"]), f"blocks(U{back})"),
+        (cell.dense_i.bias, f"{path}dense_i.bias", gru_blocks(b0), f"blocks(b{back}[0])"),
+    ]
+
+
+def attention_native(layer, weights):
+    """nnx.MultiHeadAttention's query, key, value and out kernels (E, h, d), (h, d, E) and biases from
+    canonical Wq, bq, …, Wo, bo."""
+    found = []
+    for p, name in zip("qkvo", ("query", "key", "value", "out")):
+        for key, attr in ((f"W{p}", "kernel"), (f"b{p}", "bias")):
+            variable = getattr(getattr(layer, name), attr)
+            if variable is not None:
+                shaped = heads_shaped(weights[key], variable.shape)
+                found.append((variable, f"{name}.{attr}", shaped, f"{key} as {tuple(variable.shape)}"))
+    return found
 
 
 def dropout_active(model):
@@ -418,6 +486,35 @@ class FlaxModel:
     def weights(self, model=None):
         return [canonical(at(model or self.model, path), use=use) for path, use in self.paths]
 
+    def names(self):
+        return [
+            ".".join(map(str, (*path, use) if use else path)) or type(self.model).__name__
+            for path, use in self.paths
+        ]
+
+    def writes(self, k, layer):
+        """The canonical `layer` as writes into the k-th anchor's variables (rosetta.transfer). NNX makes
+        BatchNorm's statistics float32 whatever param_dtype is: they take the model's dtype."""
+        path, use = self.paths[k]
+        prefix = "".join(f"{part}." for part in path)
+        return [
+            Write(
+                v,
+                np.asarray(value, self.dtype if isinstance(v, nnx.BatchStat) else v.dtype),
+                prefix + name,
+                f"{name} = {rule}",
+            )
+            for v, name, value, rule in native(at(self.model, path), layer, use)
+        ]
+
+    @staticmethod
+    def assign(target, value):
+        target.set_value(jax.numpy.asarray(value))
+
+    @staticmethod
+    def current(target):
+        return np.array(target[...])
+
     def tensor(self, a):
         a = np.asarray(a)
         return a if a.dtype.kind in "iu" else a.astype(self.dtype)
@@ -537,6 +634,22 @@ def unflatten(flat):
             node = node.setdefault(part, {})
         node[last] = value
     return nested
+
+
+def save(model, path):
+    """nnx.to_pure_dict(nnx.state(model)) as `load` reads it: .msgpack, or .safetensors (keys joined
+    with '.')."""
+    pure = nnx.to_pure_dict(nnx.state(model))
+    if str(path).endswith(".msgpack"):
+        from flax import serialization
+
+        with open(path, "wb") as f:
+            f.write(serialization.msgpack_serialize(pure))
+        return
+    from safetensors.numpy import save_file
+
+    flat = nnx.traversals.flatten_mapping(pure)
+    save_file({".".join(map(str, key)): np.asarray(value) for key, value in flat.items()}, path)
 
 
 def make_optimizer(name, lr):

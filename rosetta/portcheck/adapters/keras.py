@@ -16,9 +16,9 @@ import numpy as np
 from keras import ops
 
 from foundation.errors import first_line
-from foundation.layouts import ATTENTION_KEYS, heads_in, heads_out
+from foundation.layouts import ATTENTION_KEYS, heads_in, heads_out, heads_shaped
 from rosetta.portcheck.graph import Recorder
-from rosetta.portcheck.layers import Layer, NotSupported, first_layer
+from rosetta.portcheck.layers import Layer, NotSupported, Write, first_layer
 
 BACKEND = keras.backend.backend()
 NAMED = {
@@ -273,6 +273,17 @@ def canonical(layer, arrays, trainable=False):
     return found
 
 
+def native(layer, canonical_layer):
+    """The inverse of `canonical`: [(variable, its name, value, how it reads in the canonical keys)] that
+    make the layer hold `canonical_layer`; only MultiHeadAttention's projections change shape (heads)."""
+    found = []
+    for key, variable in zip(keys(layer), layer.weights, strict=True):
+        heads = isinstance(layer, keras.layers.MultiHeadAttention) and key != "bo"
+        value = heads_shaped(canonical_layer[key], variable.shape) if heads else canonical_layer[key]
+        found.append((variable, variable.name, value, key + (f" as {variable.shape}" if heads else "")))
+    return found
+
+
 PARAMETRIZED = (
     keras.layers.Dense,
     keras.layers.Conv2D,
@@ -464,6 +475,29 @@ class KerasModel:
     def weights(self):
         return [canonical(layer, layer.weights) for layer in self.anchors]
 
+    def names(self):
+        return [layer.name for layer in self.anchors]
+
+    def writes(self, k, layer):
+        """The canonical `layer` as writes into the k-th anchor's variables (rosetta.transfer)."""
+        found = native(self.anchors[k], layer)
+        return [
+            Write(v, np.asarray(value, v.dtype), v.path, f"{name} = {rule}") for v, name, value, rule in found
+        ]
+
+    @staticmethod
+    def assign(target, value):
+        target.assign(value)
+
+    @staticmethod
+    def current(target):
+        return numpy(target)
+
+    def input_shape(self):
+        """(one sample's shape, dtype) as the model's keras.Input states them; None for a subclassed model."""
+        inputs = getattr(self.model, "inputs", None)
+        return (tuple(inputs[0].shape[1:]), inputs[0].dtype) if inputs else None
+
     def outputs_as_left(self, x):
         return None  # Keras layers run in inference mode unless fit() or training=True calls them
 
@@ -596,6 +630,11 @@ def loss_function(loss):
 def load(path, make_model=None):
     """A .keras archive with safe_mode=True: a Lambda layer or custom code is refused, not run."""
     return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def save(model, path):
+    """A .keras archive, as `load` reads it back."""
+    model.save(path)
 
 
 def make_optimizer(name, lr):

@@ -25,9 +25,17 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from foundation.errors import first_line
-from foundation.layouts import TORCH_GRU_BLOCKS, torch_packed
+from foundation.layouts import (
+    chw_rows,
+    from_torch_conv,
+    gru_blocks,
+    hwc_rows,
+    to_torch_conv,
+    torch_pack,
+    torch_packed,
+)
 from rosetta.portcheck.graph import Node, Recorder
-from rosetta.portcheck.layers import Layer, NotSupported, first_layer
+from rosetta.portcheck.layers import Layer, NotSupported, Write, first_layer
 
 ACTIVATIONS = {
     nn.ReLU: "relu",
@@ -235,18 +243,6 @@ def describe(m, pad=None):
     raise NotSupported(f"not supported yet: {type(m).__name__}")
 
 
-def hwc_rows(W, chw):
-    """Kernel rows (C·H·W, out) in nn.Flatten's (C, H, W) order -> canonical (H, W, C) order."""
-    c, h, w = chw
-    return W.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
-
-
-def reorder(a, axis):
-    """GRU gate blocks along `axis`: torch's r, z, n <-> canonical z, r, h (the same swap both ways)."""
-    blocks = np.split(a, 3, axis=axis)
-    return np.concatenate([blocks[k] for k in TORCH_GRU_BLOCKS], axis=axis)
-
-
 def recurrent(m, as_np, grads, stage=0):
     """Layer `stage` of an nn.LSTM / nn.GRU as canonical {"W", "U", "b"}, and for a bidirectional one
     the reverse direction's {"W_r", "U_r", "b_r"} (rosetta.portcheck.sequences)."""
@@ -271,7 +267,7 @@ def direction(m, as_np, grads, suffix, stage):
             return {"W": W, "U": U, "b": b_ih if b_ih is not None else b_hh}
         return {"W": W, "U": U, "b": b_ih + b_hh, "b_hh": b_hh}
     b_hh = np.zeros_like(b_ih) if b_hh is None else b_hh  # a frozen bias_hh has no gradient
-    return {"W": reorder(W, 1), "U": reorder(U, 1), "b": np.stack([reorder(b_ih, 0), reorder(b_hh, 0)])}
+    return {"W": gru_blocks(W), "U": gru_blocks(U), "b": np.stack([gru_blocks(b_ih), gru_blocks(b_hh)])}
 
 
 def attention(m, as_np):
@@ -297,14 +293,14 @@ def canonical(m, read=None, chw=None, stage=0):
         layer["W"] = layer["W"] if chw is None else hwc_rows(layer["W"], chw)
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, nn.Conv1d):
-        layer = {"W": as_np(m.weight).transpose(2, 1, 0)}  # (out, in, k) -> (k, in, out)
+        layer = {"W": from_torch_conv(as_np(m.weight))}  # (out, in, k) -> (k, in, out)
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, nn.Conv2d):
-        layer = {"W": as_np(m.weight).transpose(2, 3, 1, 0)}  # (out, in, kh, kw) -> (kh, kw, in, out)
+        layer = {"W": from_torch_conv(as_np(m.weight))}  # (out, in, kh, kw) -> (kh, kw, in, out)
         assert layer["W"].shape == (*m.kernel_size, m.in_channels, m.out_channels), f"W is {layer['W'].shape}"
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, nn.ConvTranspose2d):
-        layer = {"W": as_np(m.weight).transpose(2, 3, 1, 0)}  # (in, out, kh, kw) -> (kh, kw, out, in)
+        layer = {"W": from_torch_conv(as_np(m.weight))}  # (in, out, kh, kw) -> (kh, kw, out, in)
         assert layer["W"].shape == (*m.kernel_size, m.out_channels, m.in_channels), f"W is {layer['W'].shape}"
         return layer | ({"b": as_np(m.bias)} if m.bias is not None else {})
     if isinstance(m, (nn.LSTM, nn.GRU)):
@@ -317,6 +313,69 @@ def canonical(m, read=None, chw=None, stage=0):
     if isinstance(m, NORMS):
         layer |= {"moving_mean": as_np(m.running_mean), "moving_variance": as_np(m.running_var)}
     return {k: v for k, v in layer.items() if v is not None}
+
+
+# ---- the inverse: canonical weights into a module (rosetta.transfer) ----
+
+NORM_NAMES = (
+    ("weight", "gamma"),
+    ("bias", "beta"),
+    ("running_mean", "moving_mean"),
+    ("running_var", "moving_variance"),
+)
+
+
+def native(m, layer, chw=None, stage=0):
+    """The inverse of `canonical`: [(tensor, its name in m, value, how it reads in the canonical keys)]
+    that make the module hold the canonical `layer`."""
+    if isinstance(m, nn.Linear):
+        W = layer["W"] if chw is None else chw_rows(layer["W"], chw)
+        rule = "Wᵀ" if chw is None else "Wᵀ, its rows (H, W, C) -> nn.Flatten's (C, H, W)"
+        return [(m.weight, "weight", W.T, rule)] + bias_of(m, layer)
+    if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
+        axes = "(2, 1, 0)" if isinstance(m, nn.Conv1d) else "(3, 2, 0, 1)"
+        return [(m.weight, "weight", to_torch_conv(layer["W"]), f"W.permute{axes}")] + bias_of(m, layer)
+    if isinstance(m, (nn.LSTM, nn.GRU)):
+        return recurrent_native(m, layer, stage)
+    if isinstance(m, nn.Embedding):
+        return [(m.weight, "weight", layer["W"], "W")]
+    if isinstance(m, nn.MultiheadAttention):
+        return attention_native(m, layer)
+    return [(getattr(m, name), name, layer[key], key) for name, key in NORM_NAMES if key in layer]
+
+
+def bias_of(m, layer):
+    return [(m.bias, "bias", layer["b"], "b")] if "b" in layer else []
+
+
+def recurrent_native(m, layer, stage):
+    """Layer `stage` of an nn.LSTM / nn.GRU from canonical W, U, b (and W_r, U_r, b_r): the inverse of
+    `direction`. An LSTM's one bias goes to bias_ih and bias_hh is 0 (torch adds the two)."""
+    found = []
+    for suffix, back in (("", ""), ("_reverse", "_r"))[: 1 + m.bidirectional]:
+        W, U, b = (layer[key + back] for key in "WUb")
+        if isinstance(m, nn.GRU):  # blocks z, r, h -> torch's r, z, n; b = [bias_ih, bias_hh]
+            arrays = (gru_blocks(W).T, gru_blocks(U).T, gru_blocks(b[0]), gru_blocks(b[1]))
+            rules = (f"blocks(W{back})ᵀ", f"blocks(U{back})ᵀ", f"blocks(b{back}[0])", f"blocks(b{back}[1])")
+        else:
+            arrays, rules = (W.T, U.T, b, np.zeros_like(b)), (f"W{back}ᵀ", f"U{back}ᵀ", f"b{back}", "0")
+        names = [f"{kind}_l{stage}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        found += [(getattr(m, name), name, a, rule) for name, a, rule in zip(names, arrays, rules)]
+    return found
+
+
+def attention_native(m, layer):
+    """nn.MultiheadAttention from canonical Wq, bq, Wk, bk, Wv, bv, Wo, bo: the inverse of `attention`."""
+    rows, bias = torch_pack(layer)
+    if m._qkv_same_embed_dim:
+        found = [(m.in_proj_weight, "in_proj_weight", np.concatenate(rows), "[Wq Wk Wv]ᵀ")]
+    else:
+        found = [
+            (getattr(m, f"{p}_proj_weight"), f"{p}_proj_weight", w, f"W{p}ᵀ") for p, w in zip("qkv", rows)
+        ]
+    found += [] if bias is None else [(m.in_proj_bias, "in_proj_bias", bias, "[bq bk bv]")]
+    found.append((m.out_proj.weight, "out_proj.weight", layer["Wo"].T, "Woᵀ"))
+    return found + ([(m.out_proj.bias, "out_proj.bias", layer["bo"], "bo")] if "bo" in layer else [])
 
 
 # ---- the capture: modules by hooks, everything a forward calls between them by a TorchFunctionMode ----
@@ -658,6 +717,40 @@ class TorchModel:
     def weights(self):
         return self.canonical()
 
+    def names(self):
+        """Each anchor's module path; a stacked nn.LSTM / nn.GRU's layer with its number."""
+        paths = self.paths()
+        return [
+            paths[m] + (f" (layer {stage})" if getattr(m, "num_layers", 1) > 1 else "")
+            for m, _, stage in self.anchors
+        ]
+
+    def paths(self):
+        return {m: name or type(m).__name__ for name, m in self.model.named_modules()}
+
+    def writes(self, k, layer):
+        """The canonical `layer` as writes into the k-th anchor's module (rosetta.transfer)."""
+        m, chw, stage = self.anchors[k]
+        path = self.paths()[m]
+        return [
+            Write(
+                t,
+                np.asarray(value, str(t.dtype).removeprefix("torch.")),
+                f"{path}.{name}",
+                f"{name} = {rule}",
+            )
+            for t, name, value, rule in native(m, layer, chw, stage)
+        ]
+
+    @staticmethod
+    def assign(target, value):
+        with torch.no_grad():
+            target.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+
+    @staticmethod
+    def current(target):
+        return target.detach().cpu().numpy().copy()
+
     def outputs_as_left(self, x):
         return self.capture(x, inference=False) if self.model.training else None
 
@@ -768,6 +861,11 @@ def load(path, make_model):
     model = make_model(dtype)
     model.load_state_dict(state)  # strict: a missing, extra or mis-shaped tensor names itself
     return model.eval()
+
+
+def save(model, path):
+    """The model's state_dict, as `load` reads it back."""
+    torch.save(model.state_dict(), path)
 
 
 def make_optimizer(name, lr):
