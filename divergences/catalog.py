@@ -150,6 +150,8 @@ CATALOG += [
       "divergences.of_torch:batchnorm_running_var", 0.0019, "none: compare with the matching formula"),
     D("batchnorm-momentum/keras", "BatchNorm: Keras's momentum weighs the old value, torch's the batch",
       "divergences.of_keras:batchnorm_momentum", 0.864, "BatchNormalization(momentum=1 − m)"),
+    D("conv-transpose-kernel/torch", "ConvTranspose2d.weight (in, out, kh, kw): NumPy's W.T swaps kh and kw",
+      "divergences.of_torch:conv_transpose_kernel", 0.179, "W.permute(3, 2, 0, 1), as for Conv2d"),
     D("conv-transpose-same/torch", "ConvTranspose2d(3, 2, padding=1, output_padding=1): 1 px off TF \"same\"",
       "divergences.of_torch:conv_transpose_same", 1.33, "padding=0, then out[..., :2H, :2W]"),
 ]  # fmt: skip

@@ -231,14 +231,27 @@ def conv_kernel_transpose():
     """cnn: each canonical kernel (kh, kw, in, out) loaded as torch.tensor(W.T), NumPy's .T reversing
     every axis to (out, in, kw, kh) (the shape Conv2d wants, kh and kw swapped), against
     W.permute(3, 2, 0, 1) (impl_torch)."""
-    task = catalog.get("cnn")
+    return numpy_transposed_kernels("cnn", tasks.Conv2D, nn.Conv2d)
+
+
+def conv_transpose_kernel():
+    """deconv: each transposed conv's kernel (kh, kw, out, in) loaded as torch.tensor(W.T), (in, out,
+    kw, kh): ConvTranspose2d's (in, out, kh, kw) with kh and kw swapped, a shape it takes on any layer
+    with square kernels; against W.permute(3, 2, 0, 1) (impl_torch)."""
+    return numpy_transposed_kernels("deconv", tasks.Conv2DTranspose, nn.ConvTranspose2d)
+
+
+def numpy_transposed_kernels(name, kind, module):
+    """Task `name`'s kernels of node `kind` loaded into its torch `module`s as torch.tensor(W.T): the
+    forward's gap, and impl_torch's, from the reference."""
+    task = catalog.get(name)
     params, (x, _) = task.init_params(), task.data()
     model = mlp.build(task, params)
-    convs = [m for m in model if isinstance(m, nn.Conv2d)]
-    kernels = [layer["W"] for spec, layer in zip(task.layers, params) if isinstance(spec, tasks.Conv2D)]
+    found = [m for m in model.modules() if type(m) is module]
+    kernels = [layer["W"] for spec, layer in zip(task.layers, params) if type(spec) is kind]
     with torch.no_grad():
-        for module, W in zip(convs, kernels, strict=True):
-            module.weight.copy_(torch.tensor(W.T))  # (kh, kw, in, out).T = (out, in, kw, kh)
+        for m, W in zip(found, kernels, strict=True):
+            m.weight.copy_(torch.tensor(W.T))  # every axis reversed
         naive = model(torch.as_tensor(x)).numpy()
     return forward_gap(mlp.forward, task, params, x, naive)
 
