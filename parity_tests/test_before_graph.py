@@ -8,7 +8,9 @@ run in a worktree of that commit (its docstring has the commands):
     cd /tmp/before && PYTHONPATH=/tmp/before python -m parity_tests.store_before_graph before_graph.npz
 
 Each framework is compared with its own stored numbers, not with the reference: the reference, torch,
-JAX, and Keras on the backend KERAS_BACKEND selects (its numbers were stored on each of the three).
+JAX, and Keras on the backend KERAS_BACKEND selects (its numbers were stored on each of the three; `make
+test` runs this file on tensorflow only: Keras on jax and torch is held to the reference by
+test_contract.py, and the reference to its stored numbers here).
 Trajectories: test_contract.py's number of steps (≤ 200) for the reference, torch and JAX, 10 for
 Keras, none for Keras on jax (see TRAJECTORY_FRAMEWORKS).
 
