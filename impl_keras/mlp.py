@@ -324,7 +324,9 @@ def jax_gradient(model, loss_fn, x, y, training=None):
         out, _, losses = model.stateless_call(trainable, fixed, x, training=training, return_losses=True)
         return loss_fn(y, out) + sum(losses)
 
-    return jax.value_and_grad(loss_of)([v.value for v in model.trainable_variables])
+    # compiled once, as Keras's JAX training loops jit their stateless step: op by op, a recurrent
+    # layer's scan and every op's first shape would compile one at a time
+    return jax.jit(jax.value_and_grad(loss_of))([v.value for v in model.trainable_variables])
 
 
 def torch_gradient(model, loss_fn, x, y, training=None):
