@@ -34,3 +34,11 @@ def test_the_worked_keras_examples_run_and_print_what_the_page_shows():
         with contextlib.redirect_stdout(printed):
             exec(compile(code, str(PAGE), "exec"), {"__name__": "porting_example"})  # its asserts included
         assert verdict(printed.getvalue().splitlines()) == verdict(shown.splitlines()) == expected
+
+
+def test_the_three_steps_examples_run():
+    """Each block of "Port a model in three steps": write the port, transfer, check ok (its asserts)."""
+    examples = PAGE.read_text().split("<!-- three-steps")[1:]
+    assert len(examples) == 2  # the residual net to Keras, the transformer block to Flax NNX
+    for example in examples:
+        exec(compile(blocks(example, "python")[0], str(PAGE), "exec"), {"__name__": "porting_example"})
