@@ -358,7 +358,8 @@ def recurrent_native(m, layer, stage):
             arrays = (gru_blocks(W).T, gru_blocks(U).T, gru_blocks(b[0]), gru_blocks(b[1]))
             rules = (f"blocks(W{back})ᵀ", f"blocks(U{back})ᵀ", f"blocks(b{back}[0])", f"blocks(b{back}[1])")
         else:
-            arrays, rules = (W.T, U.T, b, np.zeros_like(b)), (f"W{back}ᵀ", f"U{back}ᵀ", f"b{back}", "0")
+            arrays = (W.T, U.T, b, np.zeros_like(b))
+            rules = (f"W{back}ᵀ", f"U{back}ᵀ", f"b{back}", f"0 (b{back} = bias_ih + bias_hh)")
         names = [f"{kind}_l{stage}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         found += [(getattr(m, name), name, a, rule) for name, a, rule in zip(names, arrays, rules)]
     return found
