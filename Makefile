@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-tensorflow test-jax-torch test-one-thread demo lint
+.PHONY: setup test test-tensorflow test-jax-torch test-one-thread demo lint study
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ test: $(STAMP)
 
 SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py \
 	parity_tests/test_reference_graph.py parity_tests/test_house.py parity_tests/test_before_graph.py \
-	parity_tests/test_check_html.py
+	parity_tests/test_check_html.py parity_tests/test_study.py parity_tests/test_study_pages.py
 CHECK_TESTS := $(filter-out $(SECOND),$(sort $(wildcard parity_tests/test_check*.py)))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 
@@ -72,6 +72,11 @@ test-one-thread: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/rosetta compare all
+
+# One page per family: its network written natively in NumPy, JAX, torch and Keras, side by side, proven
+# equal in the same run (rosetta study).
+study: $(STAMP)
+	$(VENV)/bin/rosetta study all --out out/study
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .

@@ -209,6 +209,29 @@ def cmd_diff(args):
     return 0 if ok else 1
 
 
+def cmd_study(args):
+    from rosetta import progress, study
+
+    if not args.out:
+        raise UsageError("--out '' names no folder; give one, e.g. --out out/study")
+    names = study.families(args.family)
+    with progress.bar(len(names), quiet=args.json, description="proving") as advance:
+        measured = study.write(names, args.out, on_done=advance)
+    failed = [(family, fw) for family, figures in measured.items() for fw in study.COLUMNS
+              if not study.ok(figures[fw])]  # fmt: skip
+    pages = [f"{family}.html" for family in measured] + ["index.html"]
+    if args.json:
+        print(json.dumps({"dtype": "float64", "families": measured, "pages": pages, "ok": not failed}))
+    else:
+        for family, figures in measured.items():
+            worst = "  ".join(f"{fw} {max(figures[fw].values()):.1e}" for fw in study.COLUMNS)
+            print(f"{family:<12} worst relative difference from the reference: {worst}")
+        print(f"pages: {len(pages)} files in {args.out}/")
+    for family, fw in failed:
+        print(f"rosetta: FAILED: {fw}'s study file for {family} is beyond the tolerance", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_check(args):
     from rosetta.portcheck import files
 
@@ -279,6 +302,16 @@ def parser():
     diff = sub.add_parser("diff", help="the catalog of framework differences, each gap measured now")
     diff.add_argument("--json", action="store_true", help="print one JSON document")
     diff.set_defaults(run=cmd_diff)
+
+    study = sub.add_parser(
+        "study", help="each family written natively four times, side by side, proven equal"
+    )
+    study.add_argument("family", nargs="*", default=["all"], help="families (xor, regression, ...), or 'all'")
+    study.add_argument(
+        "--out", default="out/study", metavar="DIR", help="where the pages go (default: out/study/)"
+    )
+    study.add_argument("--json", action="store_true", help="print one JSON document")
+    study.set_defaults(run=cmd_study)
 
     check = sub.add_parser("check", help="compare two models (a port) layer by layer; see docs/porting.md")
     check.add_argument(
