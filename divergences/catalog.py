@@ -157,6 +157,41 @@ CATALOG += [
 ]  # fmt: skip
 
 
+# issue 25: the transformer, Keras's rows
+CATALOG += [
+    D("layernorm-epsilon/keras", "LayerNorm ε: Keras LayerNormalization() 1e-3, torch nn.LayerNorm 1e-5",
+      "divergences.of_keras:layernorm_epsilon", 1.41, "LayerNormalization(epsilon=1e-5)"),
+    D("attention-layout/keras", "Keras MHA kernels (E, h, d), (h, d, E) from torch's in_proj rows as is",
+      "divergences.of_keras:attention_layout", 1.70, "transpose the rows, then reshape (heads_shaped)"),
+    D("gelu-approximate/keras", "GELU: keras.ops.gelu defaults to the tanh form, activations.gelu to erf",
+      "divergences.of_keras:gelu_approximate", 1.63e-4, "activation=\"gelu\", or approximate=False"),
+    D("attention-scale/keras", "TensorFlow backend: MultiHeadAttention casts 1/√key_dim through float32",
+      "divergences.of_keras:attention_scale", 5.09e-9, "float64_fixes.MultiHeadAttention: a float64 scale",
+      backends=("tensorflow",)),
+    D("attention-softmax/keras", "jax backend: MultiHeadAttention's attention softmax is float32",
+      "divergences.of_keras:attention_softmax", 5e-8, "float64_fixes.MultiHeadAttention: the einsum path",
+      backends=("jax",), kind="rounding"),
+    D("gelu-cast/keras", "TensorFlow backend: tf.nn.gelu casts 1/√2 through float32",
+      "divergences.of_keras:gelu_cast", 2.61e-8, "float64_fixes.gelu: ½z·erfc(−z·1/√2), a NumPy float64",
+      backends=("tensorflow",)),
+]  # fmt: skip
+
+
+# issue 25: the transformer (torch and JAX rows)
+CATALOG += [
+    D("sdpa-rounding/torch", "F.scaled_dot_product_attention rounds apart from softmax(QKᵀ/√d)V in float32",
+      "divergences.of_torch:sdpa_rounding", 2.4e-7, "none needed: the same formula (float64: 4e-16)",
+      kind="rounding"),
+    D("adamw-coupled/torch", "torch Adam(weight_decay=λ) adds λ·w to the gradient; AdamW decays w apart",
+      "divergences.of_torch:adamw_coupled", 0.0714, "torch.optim.AdamW(weight_decay=λ)"),
+    D("layernorm-epsilon/jax", "LayerNorm ε: Flax nnx.LayerNorm 1e-6, torch nn.LayerNorm 1e-5",
+      "divergences.of_jax:layernorm_epsilon", 0.0140, "nnx.LayerNorm(dim, epsilon=1e-5)"),
+    D("dot-product-attention/jax", "jax.nn.dot_product_attention computes its softmax in float32 on float64",
+      "divergences.of_jax:dot_product_attention_float32", 8.5e-8, "einsums and jax.nn.softmax (impl_jax)",
+      kind="rounding"),
+]  # fmt: skip
+
+
 def rows():
     """The rows that hold in this process: Keras's backend is fixed per process."""
     return [d for d in CATALOG if not d.backends or frameworks.keras_backend() in d.backends]

@@ -18,7 +18,7 @@ from foundation import catalog, initializers, tasks
 from foundation.arrays import as_dtype
 from foundation.frameworks import KERAS_EPSILON
 from foundation.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
-from impl_jax import mlp, optim
+from impl_jax import mlp, optim, transformer
 from impl_jax.train import train
 
 F64 = "float64"
@@ -194,3 +194,45 @@ def grad_gap(naive_loss, task, params, x, y):
     reference = ref.loss_and_grads(task, params, x, y)[1]
     ours = mlp.loss_and_grads(task, params, x, y)[1]
     return Gap(rel_diff_params(naive, reference), rel_diff_params(ours, reference), FORWARD[F64])
+
+
+# issue 25: the transformer
+
+
+def layernorm_epsilon():
+    """transformer's first LayerNorm on the embedded tokens (impl_jax's embedding and positions: rows of
+    N(0, 0.02²) tables, variance ≈ 8e-4, where ε shows): Flax's nnx.LayerNorm(16) (epsilon=1e-6) and
+    nnx.LayerNorm(16, epsilon=1e-5), each against impl_jax's with the task's ε = 1e-5, torch's default."""
+    from flax import nnx  # only here: the rest of this module needs no Flax
+
+    task = catalog.get("transformer")
+    params, (x, _) = task.init_params(), task.data()
+    embedded = transformer.position_embedding(transformer.embedding(x, params[0]["E"]), params[1]["P"])
+    spec, layer = task.layers[2], params[2]  # b0.ln1, {"gamma", "beta"} (16,)
+    expected = transformer.layernorm(embedded, layer["gamma"], layer["beta"], spec.eps)
+
+    def flax(**eps):
+        norm = nnx.LayerNorm(16, param_dtype=jnp.float64, rngs=nnx.Rngs(0), **eps)
+        norm.scale[...], norm.bias[...] = layer["gamma"], layer["beta"]  # (16,) each
+        return rel_diff(norm(embedded), expected)
+
+    return Gap(flax(), flax(epsilon=spec.eps), FORWARD[F64])
+
+
+def dot_product_attention_float32():
+    """transformer's first attention node on its LayerNorm'd input, float64 weights: with
+    jax.nn.dot_product_attention(q, k, v, is_causal=True), whose softmax runs in float32 whatever the
+    dtype ("always carried out in fp32", jax/_src/nn/functions.py), and impl_jax's einsums and
+    jax.nn.softmax in float64 (setting), each against the reference's, NumPy float64."""
+    task = catalog.get("transformer")
+    params, (x, _) = task.init_params(), task.data()
+    embedded = params[0]["E"][x] + params[1]["P"]  # (N, T, E)
+    a = transformer.layernorm(embedded, params[2]["gamma"], params[2]["beta"], task.layers[2].eps)
+    spec, layer = task.layers[3], params[3]
+    expected = ref.transformer.attention(np.asarray(a), layer, spec.heads, spec.causal)[0]
+    q, k, v = (transformer.split_heads(transformer.project(a, layer, p), spec.heads) for p in "qkv")
+    fused = jax.nn.dot_product_attention(q, k, v, is_causal=True).reshape(a.shape)  # (N, T, E)
+    ours = transformer.attention(a, layer, spec.heads, spec.causal)
+    return Gap(
+        rel_diff(transformer.project(fused, layer, "o"), expected), rel_diff(ours, expected), FORWARD[F64]
+    )

@@ -5,8 +5,10 @@ Each function returns divergences.gaps.Gap(default, setting, limit); docs/diverg
 the story of each, parity_tests/test_divergences.py checks them.
 """
 
+import math
 import warnings
 from dataclasses import replace
+from unittest import mock
 
 import keras
 import numpy as np
@@ -17,8 +19,9 @@ from divergences.gaps import Gap, formula_gap, forward_gap
 from foundation import catalog, frameworks, initializers, tasks
 from foundation.arrays import as_dtype
 from foundation.frameworks import KERAS_EPSILON
+from foundation.layouts import torch_pack
 from foundation.tolerances import FORWARD, TRAJECTORY, rel_diff, rel_diff_params
-from impl_keras import float64_fixes, mlp, optim
+from impl_keras import float64_fixes, mlp, optim, transformer
 from impl_keras.train import train
 
 F64 = "float64"
@@ -412,3 +415,113 @@ def batchnorm_momentum(steps=20):
 def running_statistics(params):
     """BatchNorm's running mean and variance, one dict per BatchNorm node."""
     return [{key: layer[key] for key in tasks.RUNNING} for layer in params if "moving_mean" in layer]
+
+
+# ---- the transformer (issue 25) ----
+
+
+def transformer_weights():
+    """The transformer's float64 initial weights with its token and position tables at N(0, 1), torch
+    nn.Embedding's default (GPT-2's N(0, 0.02²) keeps every attention logit near 0), and x."""
+    task = catalog.get("transformer")
+    params = [
+        {k: v / 0.02 if k in ("E", "P") else v for k, v in layer.items()} for layer in task.init_params(F64)
+    ]
+    return task, params, task.data()[0]
+
+
+def transformer_forward(change, params=None):
+    """Gap(impl_keras's transformer after change(model), impl_keras's) against the reference's forward:
+    the catalog's initial weights (GPT-2's), or `params`."""
+    task, scaled, x = transformer_weights()
+    params = task.init_params(F64) if params is None else params
+    with mlp.floatx_of(params):
+        model = mlp.build(task, params)
+        change(model)
+        naive = ops.convert_to_numpy(model(x, training=False))
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def layers_of(model, kind):
+    return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def layernorm_epsilon():
+    """transformer forward from its initial weights (GPT-2's embeddings N(0, 0.02²): each position's
+    variance ≈ 8e-4 at the first LayerNorm): every LayerNormalization at Keras's default ε (read from
+    a fresh layer: 1e-3) against the task's 1e-5, torch's default; setting: impl_keras (epsilon=ε)."""
+
+    def keras_default(model):
+        for layer in layers_of(model, keras.layers.LayerNormalization):
+            layer.epsilon = keras.layers.LayerNormalization().epsilon
+
+    return transformer_forward(keras_default)
+
+
+def attention_layout():
+    """transformer forward: each MultiHeadAttention loaded from a torch port's nn.MultiheadAttention
+    naively, in_proj_weight (3E, E) split in three and out_proj.weight (E, E), each reshaped to Keras's
+    kernel as it is (torch's rows are Wᵀ: the transposes left out); setting: impl_keras
+    (transformer.attention_native: heads_shaped of the canonical x @ W kernels)."""
+
+    def from_torch_rows(model):
+        for layer in layers_of(model, keras.layers.MultiHeadAttention):
+            variables = transformer.attention_params(layer)
+            canonical = transformer.attention_canonical({k: mlp.numpy(v) for k, v in variables.items()})
+            rows, _ = torch_pack(canonical)  # [Wqᵀ, Wkᵀ, Wvᵀ]: in_proj_weight's three blocks
+            torch_kernels = {"Wq": rows[0], "Wk": rows[1], "Wv": rows[2], "Wo": canonical["Wo"].T}
+            for key, array in torch_kernels.items():
+                variables[key].assign(array.reshape(variables[key].shape))
+
+    return transformer_forward(from_torch_rows)
+
+
+def gelu_approximate():
+    """GELU on sine-relu's first-layer pre-activations (|z| ≤ 2.9), as gelu-approximate/jax:
+    keras.ops.gelu(z) (approximate=True by default) against the exact ½z·erfc(−z/√2) (math.erfc);
+    setting: impl_keras's "gelu" activation (keras.activations.gelu, approximate=False; on TensorFlow
+    in float64 float64_fixes.gelu)."""
+    task = catalog.get("sine-relu")
+    params, (x, _) = task.init_params(), task.data()
+    z = x @ params[0]["W"] + params[0]["b"]  # (N, hidden)
+    exact = 0.5 * z * np.vectorize(math.erfc)(-z / math.sqrt(2))
+    with mlp.floatx_of(params):
+        activation = keras.activations.get(mlp.activation(tasks.Layer(1, "gelu")))
+        default, setting = (ops.convert_to_numpy(f(ops.convert_to_tensor(z))) for f in (ops.gelu, activation))
+    return Gap(rel_diff(default, exact), rel_diff(setting, exact), FORWARD[F64])
+
+
+def stock_attention(heads, key_dim, use_bias, name):
+    return keras.layers.MultiHeadAttention(heads, key_dim, use_bias=use_bias, name=name)
+
+
+def attention_float64():
+    """transformer forward from weights with N(0, 1) tables (attention logits of order 1), float64:
+    stock keras.layers.MultiHeadAttention (Python float scale; ops.dot_product_attention) against
+    impl_keras's float64_fixes.MultiHeadAttention."""
+    task, params, x = transformer_weights()
+    with mock.patch.object(float64_fixes, "attention", stock_attention):
+        with mlp.floatx_of(params):
+            naive = ops.convert_to_numpy(mlp.build(task, params)(x, training=False))
+    return forward_gap(mlp.forward, task, params, x, naive)
+
+
+def attention_scale():
+    """tensorflow: 1/√key_dim (key_dim 8) cast to float64 through float32, 0.35355338 (attention_float64)."""
+    return attention_float64()
+
+
+def attention_softmax():
+    """jax: jax.nn.dot_product_attention's float32 softmax on float64 inputs (attention_float64)."""
+    return attention_float64()
+
+
+def gelu_cast():
+    """tensorflow: tf.nn.gelu(z, approximate=False) at z = −1 in float64 (1/√2 through float32) against
+    float64_fixes.gelu, and the exact ½z·erfc(−z/√2)."""
+    return fixed_and_stock(
+        lambda: float64_fixes.gelu,
+        lambda: keras.activations.gelu,
+        lambda gelu: ops.convert_to_numpy(gelu(-ops.ones((1, 1), dtype=F64))).item(),
+        -0.5 * math.erfc(1 / math.sqrt(2)),
+    )

@@ -333,3 +333,68 @@ def conv_transpose_same(kernel=3, stride=2, filters=4):
         return out[..., :height, :width].permute(0, 2, 3, 1).numpy()
 
     return Gap(rel_diff(transposed(1, 1), same), rel_diff(transposed(0, 0), same), FORWARD[F64])
+
+
+# issue 25: the transformer
+
+
+def attention_inputs(dtype):
+    """transformer's first attention node's q, k, v (N, h, T, d) in `dtype`: the catalog's weights, the
+    embedded tokens through the first LayerNorm (torch's own modules, impl_torch.build)."""
+    task = catalog.get("transformer")
+    params, (x, _) = task.init_params(), task.data()
+    model = mlp.build(task, [{k: v.astype(dtype) for k, v in layer.items()} for layer in params])
+    embed, positions, layernorm, attention = (model[i] for i in range(4))  # one module per node
+    with torch.no_grad():
+        a = layernorm(positions(embed(torch.as_tensor(x))))  # (N, T, E)
+        n, t, e = a.shape
+        heads = attention.mha.num_heads
+        qkv = F.linear(a, attention.mha.in_proj_weight, attention.mha.in_proj_bias)  # (N, T, 3E)
+        return [z.reshape(n, t, heads, e // heads).transpose(1, 2) for z in qkv.chunk(3, dim=-1)]
+
+
+def explicit_attention(q, k, v):
+    """softmax(Q Kᵀ/√d + causal mask) V written out, one op a line."""
+    t = q.shape[-2]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (N, h, T, T)
+    scores = scores.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1), float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def sdpa_rounding():
+    """transformer's first attention: F.scaled_dot_product_attention(is_causal=True) against the formula
+    written out, in float32 (default: rounding, the fused CPU kernel's blocked softmax) and in float64
+    (setting: the same formula)."""
+    gaps = []
+    for dtype in (np.float32, np.float64):
+        with torch.no_grad():
+            q, k, v = attention_inputs(dtype)
+            fused = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            gaps.append(rel_diff(fused.numpy(), explicit_attention(q, k, v).numpy()))
+    return Gap(*gaps, FORWARD[F64])
+
+
+def adamw_coupled(steps=10):
+    """transformer, 10 steps: torch.optim.Adam(weight_decay=λ), which adds λ·w to the gradient before
+    Adam's normalisation, against AdamW(weight_decay=λ), the task's decoupled decay (impl_torch.train);
+    setting: impl_torch.train against torch.optim.Adam with the decay written out before each step,
+    w ← w·(1 − lr·λ) (AdamW's formula)."""
+    task = catalog.get("transformer")
+    params, opt = task.init_params(), task.optimizer
+    kw = {"lr": opt.lr, "betas": (opt.beta1, opt.beta2), "eps": opt.eps}
+    decoupled = train(task, params, steps)[0]
+
+    def coupled(model):
+        return torch.optim.Adam(model.parameters(), weight_decay=opt.weight_decay, **kw)
+
+    def adam(model):
+        return torch.optim.Adam(model.parameters(), **kw)
+
+    def decay(optimizer, step):
+        with torch.no_grad():
+            for group in optimizer.param_groups:
+                for w in group["params"]:
+                    w.mul_(1 - group["lr"] * opt.weight_decay)
+
+    gaps = (torch_train(task, params, steps, coupled), torch_train(task, params, steps, adam, decay))
+    return Gap(*(rel_diff_params(other, decoupled) for other in gaps), TRAJECTORY[F64])

@@ -12,12 +12,17 @@ from foundation.tasks import (
     Concatenate,
     Conv2D,
     Conv2DTranspose,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,
     Layer,
+    LayerNorm,
+    MultiHeadAttention,
     Optimizer,
     Pool2D,
-    Task,  # fmt: skip
+    PositionEmbedding,
+    Task,
+    TiedOutput,  # fmt: skip
 )
 
 SGD_LR1 = Optimizer("sgd", lr=1.0)  # the hand-written `syn += l.T.dot(delta)` updates
@@ -213,6 +218,39 @@ def _deconv():
     )  # fmt: skip
 
 
+# ---- a tiny transformer (issue 25) ----
+
+
+def block(b, dim, source):
+    """A pre-LayerNorm decoder block reading node `source`: x + attention(LN(x)), then + MLP(LN(·)).
+    The attention without biases (nanoGPT's bias=False): the key's bias adds one number to every score
+    of a query, which the softmax cancels, so its gradient is exactly 0 and what a framework computes
+    is rounding noise, which Adam (m/√v) turns into full-size steps that no two frameworks share."""
+    return (
+        LayerNorm(name=f"b{b}.ln1", inputs=(source,)), MultiHeadAttention(2, bias=False, name=f"b{b}.attn"),
+        Add(name=f"b{b}.res1", inputs=(source, f"b{b}.attn")),
+        LayerNorm(name=f"b{b}.ln2"), Layer(4 * dim, "gelu", name=f"b{b}.fc"), Layer(dim, name=f"b{b}.proj"),
+        Add(name=f"b{b}.res2", inputs=(f"b{b}.res1", f"b{b}.proj")),
+    )  # fmt: skip
+
+
+def _transformer(vocab=3, length=6, dim=16):
+    """A decoder-only transformer as nanoGPT's, at toy size: token embedding + learned positions, two
+    pre-LayerNorm blocks of causal 2-head self-attention and a GELU MLP, a final LayerNorm, the output
+    projection tied to the token table. Learns minGPT's sort demo: after 6 digits, the same sorted."""
+    layers = (
+        Embedding(vocab, dim, name="embed"), PositionEmbedding(name="pos"),
+        *block(0, dim, "pos"), *block(1, dim, "b0.res2"),
+        LayerNorm(name="ln_f"), TiedOutput(vocab, "embed", name="head"),
+    )  # fmt: skip
+    adamw = Optimizer("adam", lr=1e-3, weight_decay=0.01, form="torch")
+    return Task(
+        "transformer", "A tiny decoder-only transformer (2 blocks, 2 heads, tied embedding) learns to sort",
+        (2 * length - 1,), layers, "softmax_ce", adamw, data.sort_digits, epochs=40, batch_size=32,
+        metric="accuracy", family="transformer",
+    )  # fmt: skip
+
+
 def _mlp_large():
     """Not a tutorial: a compute-bound MLP for `rosetta bench`, where matmuls dominate."""
     return Task(
@@ -253,6 +291,7 @@ def _build():
         _resnet(),
         _bilstm(),
         _deconv(),
+        _transformer(),
     ]  # fmt: skip
     return {task.name: task for task in tasks}
 

@@ -189,3 +189,13 @@ def first_vs_last(n=128, steps=10, seed=0):
     Each direction reads one of the two ends last, fresh: a bidirectional net combines them."""
     x = np.random.default_rng(seed).uniform(-1, 1, (n, steps, 1))
     return x, (x[:, 0] > x[:, -1]).astype(np.float64)
+
+
+def sort_digits(n=256, length=6, digits=3, seed=0):
+    """minGPT's sort demo: `length` random digits then the same sorted, as one sequence of 2·length
+    tokens; a language model reads the first 2·length − 1 and predicts each next token. x, y: int64
+    (n, 2·length − 1), y = x shifted by one (the first half of y is random digits, unpredictable)."""
+    rng = np.random.default_rng(seed)
+    digits_ = rng.integers(0, digits, (n, length))
+    sequence = np.concatenate([digits_, np.sort(digits_, axis=1)], axis=1)
+    return sequence[:, :-1], sequence[:, 1:]

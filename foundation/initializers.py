@@ -118,6 +118,24 @@ def batchnorm(channels):
     return {"gamma": ones, "beta": zeros, "moving_mean": zeros.copy(), "moving_variance": ones.copy()}
 
 
+def embedding(rng, shape):
+    """A token or position table N(0, 0.02²), GPT-2's (and nanoGPT's) initializer."""
+    return 0.02 * rng.standard_normal(shape)
+
+
+def layernorm(dim):
+    """γ = 1, β = 0, as every framework starts them."""
+    return {"gamma": np.ones(dim), "beta": np.zeros(dim)}
+
+
+def attention(draw, rng, dim, bias=True):
+    """Wq, Wk, Wv, Wo (dim, dim) from the kernel initializer, the biases zeros (foundation.layouts)."""
+    layer = {}
+    for p in "qkvo":
+        layer |= {f"W{p}": draw(rng, dim, dim)} | ({f"b{p}": np.zeros(dim)} if bias else {})
+    return layer
+
+
 def lstm(draw, rng, n_in, units):
     """Keras's LSTM defaults: W (in, 4u) from the kernel initializer, U (u, 4u) orthogonal, b (4u,)
     zeros but the forget block at 1 (unit_forget_bias=True); gate blocks i, f, g, o."""

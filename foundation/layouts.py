@@ -58,6 +58,15 @@ Multi-head attention, h heads of width d (values dv): {"Wq": (E_q, h·d), "bq": 
     (heads_in, heads_out). torch's nn.MultiheadAttention packs in_proj_weight (3E, E) as the rows of
     Wqᵀ, Wkᵀ, Wvᵀ, in_proj_bias (3E,) likewise, out_proj.weight (E, E) = Woᵀ (torch_packed; back:
     torch_pack). heads_shaped gives the native kernels back.
+
+The transformer's other nodes (foundation.tasks): token ids (N, T) int64; sequences (N, T, E).
+    Embedding: table "E" (vocab, E), out[n, t] = E[x[n, t]]; torch nn.Embedding.weight, Keras
+        Embedding.embeddings and Flax nnx.Embed.embedding hold it as it is.
+    PositionEmbedding: "P" (T, E), out = x + P (GPT-2's wpe, nanoGPT's nn.Embedding(T, E) of arange(T)).
+    LayerNorm: "gamma", "beta" (E,), y = γ·(x − μ)/√(σ² + ε) + β over the last axis, σ² biased; torch
+        weight/bias, Keras gamma/beta, Flax scale/bias.
+    Dense on a sequence: the same "W" (in, out) at every position, x @ W + b over the last axis.
+    TiedOutput: no weights; logits = h @ Eᵀ with the Embedding's table (torch F.linear(h, E)).
 """
 
 import math

@@ -6,7 +6,8 @@ Layouts beyond Dense: foundation.layouts.
 
 The model is a graph: a tuple of nodes in topological order, each a layer (Dense `Layer`, Conv2D,
 Conv2DTranspose, Pool2D, GlobalAveragePooling2D, Flatten, BatchNorm, Activation, LSTM, GRU,
-Bidirectional, Add, Concatenate) with a `name` and the names of the nodes it reads, `inputs` ("x": the
+Bidirectional, Add, Concatenate, and the transformer's Embedding, PositionEmbedding, LayerNorm,
+MultiHeadAttention, TiedOutput) with a `name` and the names of the nodes it reads, `inputs` ("x": the
 model's input). Both default to a chain: node i is named "i" and reads the node before it, so a plain
 tuple of layers is a sequential model. The last node is the output.
 """
@@ -23,9 +24,11 @@ from foundation import initializers
 from foundation.checks import number, whole
 from foundation.errors import ArgumentError, unknown
 from foundation.initializers import KERNEL_INITIALIZERS
-from foundation.layouts import PADDINGS, output_size
+from foundation.layouts import ATTENTION_KEYS, PADDINGS, output_size
 
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "prelu")
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "prelu")
+# gelu: the exact z·Φ(z) (erf), torch nn.GELU()'s and Keras "gelu"'s default; jax.nn.gelu, nnx.gelu and
+# keras.ops.gelu default to the tanh approximation (docs/divergences.md)
 # leaky_relu, elu: torch's and jax.nn's defaults. prelu: the initial α of every unit, torch's 0.25
 # (Keras starts at 0, docs/divergences.md).
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0, "prelu": 0.25}
@@ -33,7 +36,7 @@ LOSSES = ("half_sse", "sse_2n", "mse", "bce_logits", "softmax_ce", "multitask")
 METRICS = ("mae", "mse", "accuracy")
 CONV_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "prelu")
 POOLS = ("max", "avg")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam")  # adam with a weight_decay: AdamW's decoupled decay
 FORMS = ("torch", "keras")  # whose formula a stateful optimizer follows (DESIGN.md §5)
 
 
@@ -68,13 +71,15 @@ class Layer(Node):
         number("layer alpha", self.alpha, lambda a: True, "a finite number")
 
     def output_shape(self, shape):
+        if len(shape) == 2:  # a sequence (T, F): the same kernel at every position, as Keras's Dense
+            return (shape[0], self.units)
         if len(shape) != 1:
             raise ArgumentError(f"a Dense layer takes a flat input (features,), got {shape}; "
                                 "put a Flatten() before it")  # fmt: skip
         return (self.units,)
 
     def weight_shapes(self, shape):
-        shapes = {"W": (shape[0], self.units)}
+        shapes = {"W": (shape[-1], self.units)}
         if self.bias:
             shapes["b"] = (self.units,)
         if self.activation == "prelu":
@@ -303,8 +308,101 @@ class Concatenate(Node):
         return shapes[0][:-1] + (sum(shape[-1] for shape in shapes),)
 
 
+# ---- the transformer's nodes (issue 25): tokens (T,) in, sequences (T, E) between them ----
+
+
+@dataclass(frozen=True)
+class Embedding(Node):
+    """Token ids (T,) -> their rows of the table "E" (vocab, dim), (T, dim)."""
+
+    vocab: int
+    dim: int
+
+    def __post_init__(self):
+        whole("Embedding vocab", self.vocab)
+        whole("Embedding dim", self.dim)
+
+    def output_shape(self, shape):
+        if len(shape) != 1:
+            raise ArgumentError(f"Embedding takes token ids (T,), got input shape {shape}")
+        return (shape[0], self.dim)
+
+    def weight_shapes(self, shape):
+        return {"E": (self.vocab, self.dim)}
+
+
+@dataclass(frozen=True)
+class PositionEmbedding(Node):
+    """Learned positions: x + P, P (T, dim) one row per position (GPT-2's wpe)."""
+
+    def output_shape(self, shape):
+        return sequence_of(shape, "PositionEmbedding")
+
+    def weight_shapes(self, shape):
+        return {"P": shape}
+
+
+@dataclass(frozen=True)
+class LayerNorm(Node):
+    """y = γ·(x − μ)/√(σ² + ε) + β, μ and the biased σ² of each position over its last axis; weights
+    {"gamma", "beta"} (dim,). ε is stated: torch 1e-5, Keras 1e-3, Flax NNX 1e-6 by default."""
+
+    eps: float = 1e-5
+
+    def __post_init__(self):
+        number("LayerNorm eps", self.eps, lambda v: v > 0, "a finite number > 0")
+
+    def weight_shapes(self, shape):
+        return {"gamma": shape[-1:], "beta": shape[-1:]}
+
+
+@dataclass(frozen=True)
+class MultiHeadAttention(Node):
+    """Self-attention of a sequence (T, E) with `heads` heads of width d = E/heads, scale 1/√d, and
+    with causal=True position t attending to positions ≤ t; weights foundation.layouts's
+    ATTENTION_KEYS, Wq, Wk, Wv, Wo (E, E), with bias=True the biases bq, bk, bv, bo (E,)."""
+
+    heads: int
+    causal: bool = True
+    bias: bool = True
+
+    def __post_init__(self):
+        whole("MultiHeadAttention heads", self.heads)
+
+    def output_shape(self, shape):
+        t, e = sequence_of(shape, "MultiHeadAttention")
+        if e % self.heads:
+            raise ArgumentError(f"MultiHeadAttention: the width {e} does not split into {self.heads} heads")
+        return shape
+
+    def weight_shapes(self, shape):
+        e = shape[-1]
+        return {key: (e, e) if key.startswith("W") else (e,) for key in ATTENTION_KEYS
+                if key.startswith("W") or self.bias}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TiedOutput(Node):
+    """The output projection tied to an Embedding node's table: logits = h @ Eᵀ, (T, dim) -> (T, vocab),
+    no weights of its own (the table's gradient sums both uses)."""
+
+    vocab: int
+    embedding: str = "embed"  # the name of the Embedding node whose table it shares
+
+    def output_shape(self, shape):
+        return (sequence_of(shape, "TiedOutput")[0], self.vocab)
+
+
+def sequence_of(shape, layer):
+    """A sequence's (T, E); an error naming `layer` for anything else."""
+    if len(shape) != 2:
+        raise ArgumentError(f"{layer} takes sequences (T, E), got input shape {shape}")
+    return shape
+
+
 LAYER_KINDS = (Layer, Conv2D, Conv2DTranspose, Pool2D, GlobalAveragePooling2D, Flatten, BatchNorm,
-               Activation, LSTM, GRU, Bidirectional, Add, Concatenate)  # fmt: skip
+               Activation, LSTM, GRU, Bidirectional, Add, Concatenate, Embedding, PositionEmbedding,
+               LayerNorm, MultiHeadAttention, TiedOutput)  # fmt: skip
 RECURRENT = (LSTM, GRU, Bidirectional)
 MERGES = (Add, Concatenate)  # the nodes reading two inputs or more
 ACTIVATED = (Layer, Conv2D, Conv2DTranspose, Activation)  # the nodes that end in an activation
@@ -365,6 +463,9 @@ class Optimizer:
     eps: float = 1e-8
     form: str = "torch"  # "torch": torch/optax formulas; "keras": Keras's (Adam's ε̂, momentum's v)
     lr_drops: tuple = ()  # ((step, lr), ...): from 0-based step `step` on, the learning rate is `lr`
+    # AdamW (Loshchilov & Hutter), decoupled: each step first w ← w − lr·λ·w on every trained weight,
+    # then Adam's update; torch AdamW, optax.adamw, Keras AdamW (Adam with weight_decay=λ) alike
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.name not in OPTIMIZERS:
@@ -378,6 +479,9 @@ class Optimizer:
         for beta in ("beta1", "beta2"):
             number(f"optimizer {beta}", getattr(self, beta), lambda v: 0 <= v < 1, "a number in [0, 1)")
         number("optimizer eps", self.eps, lambda v: v >= 0, "a finite number ≥ 0")
+        number("optimizer weight_decay", self.weight_decay, lambda v: v >= 0, "a finite number ≥ 0")
+        if self.weight_decay and self.name != "adam":
+            raise ArgumentError("optimizer weight_decay: decoupled decay is AdamW's, for adam only")
         for drop in self.lr_drops:
             if not isinstance(drop, tuple) or len(drop) != 2:
                 raise ArgumentError(f"optimizer lr_drops: expected (step, lr) pairs, got {drop!r}")
@@ -446,6 +550,10 @@ class Task:
             if isinstance(spec, RECURRENT) and reads != (INPUT,):
                 raise ArgumentError(f"layer {i} {spec}: a recurrent layer must read the input sequence "
                                     f"(T, F), {INPUT!r}")  # fmt: skip
+            if isinstance(spec, Embedding) != (reads == (INPUT,) and self.tokens):
+                raise ArgumentError(f"layer {i} {spec}: token ids (n_in (T,)) are read by Embedding nodes "
+                                    f"and only by them")  # fmt: skip
+        self.check_tied()
         self.check_head()
         infer_shapes(self.input_shape, self.layers)  # every layer fits its input, else an error naming it
         if self.loss == "softmax_ce" and self.n_out < 2:
@@ -455,22 +563,31 @@ class Task:
         if self.loss == "multitask":
             self.check_multitask()
 
+    def check_tied(self):
+        """Each TiedOutput names an Embedding node of its vocabulary and of its input's width."""
+        nodes = dict(zip(self.names, self.layers))
+        for i, spec in enumerate(self.layers):
+            table = nodes.get(spec.embedding) if isinstance(spec, TiedOutput) else None
+            if isinstance(spec, TiedOutput) and not (isinstance(table, Embedding) and table.vocab == spec.vocab):
+                raise ArgumentError(f"layer {i} {spec}: embedding {spec.embedding!r} must name an Embedding "
+                                    f"node of vocab {spec.vocab}")  # fmt: skip
+
     def check_head(self):
         """The output node: a Dense layer, or for an MSE loss a convolution's images (an autoencoder)."""
         head = self.layers[-1]
-        if isinstance(head, Layer) or (self.loss == "mse" and isinstance(head, (Conv2D, Conv2DTranspose))):
+        if isinstance(head, (Layer, TiedOutput)) or (self.loss == "mse" and isinstance(head, (Conv2D, Conv2DTranspose))):
             return
         raise ArgumentError(f"the last layer (the head) must be a Dense rosetta.tasks.Layer (or, with the "
                             f"mse loss, a Conv2D or Conv2DTranspose), got {head}")  # fmt: skip
 
     def check_input(self):
-        """n_in: a whole number, or a tuple (T, F) or (H, W, C) of whole numbers."""
+        """n_in: a whole number, or a tuple (T,) of token ids, (T, F) or (H, W, C) of whole numbers."""
         if not isinstance(self.n_in, tuple):
             whole("n_in", self.n_in)
             return
-        if len(self.n_in) not in (2, 3):
-            raise ArgumentError(f"n_in: expected features, (T, F) for sequences or (H, W, C) for images, "
-                                f"got {self.n_in!r}")  # fmt: skip
+        if len(self.n_in) not in (1, 2, 3):
+            raise ArgumentError(f"n_in: expected features, (T,) for token ids, (T, F) for sequences or "
+                                f"(H, W, C) for images, got {self.n_in!r}")  # fmt: skip
         for size in self.n_in:
             whole("n_in", size)
 
@@ -484,8 +601,18 @@ class Task:
 
     @property
     def input_shape(self):
-        """One sample's input shape: (n_in,), (T, F) or (H, W, C); x is (N, *input_shape)."""
+        """One sample's input shape: (n_in,), (T,), (T, F) or (H, W, C); x is (N, *input_shape)."""
         return self.n_in if isinstance(self.n_in, tuple) else (self.n_in,)
+
+    @property
+    def tokens(self):
+        """The input is token ids (N, T), integers, read by Embedding nodes."""
+        return isinstance(self.n_in, tuple) and len(self.n_in) == 1
+
+    @property
+    def vocab(self):
+        """The token ids' range [0, vocab): the first Embedding's."""
+        return next(spec.vocab for spec in self.layers if isinstance(spec, Embedding))
 
     @property
     def names(self):
@@ -540,8 +667,9 @@ class Task:
         return (self.n_in, *(layer.units for layer in self.layers))
 
     def data(self):
-        """(x, y): x float64 (N, *input_shape); y float64 targets, or int64 class labels for softmax_ce
-        (multitask: y is (N, n_regression + K), the regression targets then the one-hot classes)."""
+        """(x, y): x float64 (N, *input_shape), int64 token ids (N, T); y float64 targets, or int64 class
+        labels for softmax_ce, (N,) or per position (N, T) (multitask: y is (N, n_regression + K), the
+        regression targets then the one-hot classes)."""
         return self.make_data()
 
     def init_params(self, dtype="float64"):
@@ -590,10 +718,10 @@ class Task:
             return float(np.mean(np.abs(y - out)))
         if self.metric == "mse":
             return float(np.mean((y - out) ** 2))
-        if out.shape[1] == 1:  # one sigmoid output: class 1 above ½, i.e. a logit above 0
+        if out.shape[-1] == 1:  # one sigmoid output: class 1 above ½, i.e. a logit above 0
             return float(np.mean((out > (0 if self.loss == "bce_logits" else 0.5)) == (y > 0.5)))
-        labels = y if y.ndim == 1 else np.argmax(y, axis=1)
-        return float(np.mean(np.argmax(out, axis=1) == labels))
+        labels = y if y.ndim == out.ndim - 1 else np.argmax(y, axis=-1)
+        return float(np.mean(np.argmax(out, axis=-1) == labels))
 
 
 def initial_weights(spec, shapes, draw, rng):
@@ -614,11 +742,18 @@ def initial_weights(spec, shapes, draw, rng):
         return initializers.conv_transpose(draw, rng, shapes["W"])
     if isinstance(spec, BatchNorm):
         return initializers.batchnorm(shapes["gamma"][0])
+    if isinstance(spec, (Embedding, PositionEmbedding)):
+        key, shape = next(iter(shapes.items()))
+        return {key: initializers.embedding(rng, shape)}
+    if isinstance(spec, LayerNorm):
+        return initializers.layernorm(shapes["gamma"][0])
+    if isinstance(spec, MultiHeadAttention):
+        return initializers.attention(draw, rng, shapes["Wq"][0], spec.bias)
     if isinstance(spec, Bidirectional):
         forward = initial_weights(spec.layer, {"W": shapes["W"]}, draw, rng)
         backward = initial_weights(spec.layer, {"W": shapes["W"]}, draw, rng)
         return {**forward, **{f"{key}_r": value for key, value in backward.items()}}
-    return {}  # Pool2D, GlobalAveragePooling2D, Flatten, Activation, Add, Concatenate
+    return {}  # Pool2D, GlobalAveragePooling2D, Flatten, Activation, Add, Concatenate, TiedOutput
 
 
 def make(

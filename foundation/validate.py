@@ -29,17 +29,28 @@ def inputs(task, x, dtype):
         raise ArgumentError(f"x: expected shape ({expected}) for task {task.name!r}, got {x.shape}")
     if x.shape[0] == 0:
         raise ArgumentError("x: an empty batch (0 rows); need at least one row")
+    if task.tokens:
+        return tokens(x, task.vocab)
     if not np.all(np.isfinite(x)):
         raise ArgumentError("x: contains NaN or Inf")
     return x.astype(dtype, copy=False)
 
 
+def tokens(x, vocab):
+    """Token ids: int64 in [0, vocab), whatever the weights' dtype."""
+    if x.dtype.kind not in "iu":
+        raise ArgumentError(f"x: expected integer token ids, got dtype {x.dtype}")
+    if x.min() < 0 or x.max() >= vocab:
+        raise ArgumentError(f"x: token ids must be in [0, {vocab}), got {x.min()} to {x.max()}")
+    return x.astype(np.int64, copy=False)
+
+
 def targets(task, y, n, dtype):
-    """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce, else finite (N, K) in the weights'
+    """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce ((N, T) for a sequence's logits), else finite (N, K) in the weights'
     dtype (N, H, W, C for a convolution's output), in [0, 1] for bce_logits (soft labels allowed)."""
     y, k = np.asarray(y), task.n_out
     if task.loss == "softmax_ce":
-        return labels(y, n, k)
+        return labels(y, (n, *task.output_shape[:-1]), k)
     if y.dtype.kind not in "biuf" or y.shape != (n, *task.output_shape):
         shape = (n, *task.output_shape)
         raise ArgumentError(f"y: expected {task.loss} targets of shape {shape} like the output, "
@@ -51,9 +62,10 @@ def targets(task, y, n, dtype):
     return y.astype(dtype, copy=False)
 
 
-def labels(y, n, k):
-    if y.dtype.kind not in "iu" or y.shape != (n,):
-        expected = f"integer class labels of shape {(n,)}"
+def labels(y, shape, k):
+    """Class labels of `shape`, (N,) or (N, T) per position, in [0, k)."""
+    if y.dtype.kind not in "iu" or y.shape != shape:
+        expected = f"integer class labels of shape {shape}"
         raise ArgumentError(f"y: softmax_ce expects {expected}, got {y.dtype} {y.shape}")
     if y.min() < 0 or y.max() >= k:
         raise ArgumentError(f"y: class labels must be in [0, {k}), got {y.min()} to {y.max()}")

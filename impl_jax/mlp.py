@@ -34,12 +34,17 @@ from foundation.tasks import (
     Bidirectional,
     Conv2D,
     Conv2DTranspose,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,  # fmt: skip
     Layer,
+    LayerNorm,
+    MultiHeadAttention,
     Pool2D,
+    PositionEmbedding,
+    TiedOutput,
 )
-from impl_jax import conv, norm, recurrent
+from impl_jax import conv, norm, recurrent, transformer
 
 # JAX computes in float32 only, silently truncating float64 inputs, unless x64 is on. With it on,
 # float32 weights still compute in float32: jnp follows the dtype of the arrays.
@@ -64,6 +69,8 @@ def activation(name, z, alpha):
         return jax.nn.sigmoid(z)  # = 1/(1 + e^−z) bit for bit; its grad σ(1 − σ) stays 0 for z ≪ 0
     if name == "tanh":
         return jnp.tanh(z)
+    if name == "gelu":
+        return jax.nn.gelu(z, approximate=False)  # the exact z·Φ(z); jax.nn.gelu's default is the tanh form
     raise unknown("activation", name, ACTIVATIONS)
 
 
@@ -106,8 +113,10 @@ def predict(task, params, x, training=False):
     """(output, values): the forward pass keeping every node's output by name ("x": the input);
     BatchNorm on the batch's statistics when training, else on its running ones."""
     values = {INPUT: x}  # node name -> its output, (N, *shape)
+    named = dict(zip(task.names, params))
     for spec, layer, name, reads in zip(task.layers, params, task.names, task.inputs):
         a = [values[read] for read in reads] if isinstance(spec, MERGES) else values[reads[0]]
+        layer = named[spec.embedding] if isinstance(spec, TiedOutput) else layer  # the Embedding's {"E"}
         z = layer_forward(spec, layer, a, training)
         a = activation(spec.activation, z, slope(spec, layer)) if activated(spec) else z
         values[name] = a
@@ -130,10 +139,20 @@ def layer_forward(spec, layer, a, training=False):
     if isinstance(spec, Bidirectional):  # (N, T, F) -> (N, 2u), or (N, T, 2u) with return_sequences
         return recurrent.bidirectional(a, layer, RECURRENT[type(spec.layer)], spec.return_sequences)
     if isinstance(spec, Layer):
-        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
+        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out); (N, T, fan_in) alike
         return z + layer["b"] if "b" in layer else z
     if isinstance(spec, Conv2D):  # (N, H, W, C) -> (N, Ho, Wo, filters)
         return conv.conv2d(a, layer["W"], layer["b"], spec.stride, spec.padding)
+    if isinstance(spec, Embedding):  # token ids (N, T) -> (N, T, E)
+        return transformer.embedding(a, layer["E"])
+    if isinstance(spec, PositionEmbedding):
+        return transformer.position_embedding(a, layer["P"])
+    if isinstance(spec, LayerNorm):  # (N, T, E), over the last axis
+        return transformer.layernorm(a, layer["gamma"], layer["beta"], spec.eps)
+    if isinstance(spec, MultiHeadAttention):  # (N, T, E) -> (N, T, E)
+        return transformer.attention(a, layer, spec.heads, spec.causal)
+    if isinstance(spec, TiedOutput):  # layer: the Embedding node's weights
+        return transformer.tied_output(a, layer["E"])
     if isinstance(spec, Pool2D):  # (N, H, W, C) -> (N, H // p, W // p, C)
         return POOLS[spec.kind](a, spec.size)
     if isinstance(spec, Flatten):  # (N, H, W, C) -> (N, H·W·C), (N, T, C) -> (N, T·C), row-major
@@ -201,9 +220,9 @@ def bce_logits(z, y):
 
 
 def softmax_ce(z, labels):
-    """mean over rows of logsumexp(z) − z[label] (stable)."""
-    log_p = jax.nn.log_softmax(z, axis=1)  # (N, K)
-    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
+    """mean over rows (or over the N·T positions of (N, T, K) logits) of logsumexp(z) − z[label] (stable)."""
+    log_p = jax.nn.log_softmax(z, axis=-1)  # (N, K) or (N, T, K)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[..., None], axis=-1))
 
 
 def l2_penalty(task, params):

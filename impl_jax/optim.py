@@ -32,9 +32,14 @@ def sgd(opt):
 
 
 def adam(opt):
-    """optax.adam = torch.optim.Adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)."""
+    """optax.adam = torch.optim.Adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ). With a
+    weight_decay λ, optax.adamw = torch.optim.AdamW: w −= lr·(m̂/(√v̂ + ε) + λ·w), decoupled (outside
+    the normalisation), on every leaf (mask=None), biases and LayerNorm's γ, β included."""
     if opt.form != "torch":  # optax has no Keras "epsilon hat" form (DESIGN.md §5)
         raise RosettaError(f"impl_jax follows optax's Adam (form 'torch'), not form {opt.form!r}")
+    if opt.weight_decay:  # optax's default weight_decay is 1e-4, torch AdamW's 1e-2: always pass it
+        lr, decay = learning_rate(opt), opt.weight_decay
+        return optax.adamw(lr, b1=opt.beta1, b2=opt.beta2, eps=opt.eps, weight_decay=decay, mask=None)
     return optax.adam(learning_rate(opt), b1=opt.beta1, b2=opt.beta2, eps=opt.eps)
 
 

@@ -60,6 +60,35 @@ class L2(keras.regularizers.L2):
         return ops.cast(exact(self.l2), x.dtype) * ops.sum(ops.square(x))
 
 
+class MultiHeadAttention(keras.layers.MultiHeadAttention):
+    """`attention-scale/keras` (tensorflow): the scale 1/√key_dim is a Python float, which the TensorFlow
+    backend casts to float64 through float32 (1/√8 becomes 0.35355338, 1.7e-8 off): a NumPy float64.
+    `attention-softmax/keras` (jax): ops.dot_product_attention runs jax.nn.dot_product_attention, whose
+    softmax is float32 whatever the inputs (5e-8 off): Keras's own other path, the one
+    return_attention_scores=True takes (ops.einsum, the causal mask, keras.layers.Softmax), in float64."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._inverse_sqrt_key_dim = exact(self._inverse_sqrt_key_dim)
+
+    def _compute_attention(
+        self, query, key, value, attention_mask=None, training=None, return_attention_scores=False
+    ):
+        # overriding it makes call() build the causal mask itself (causal_only is False) and pass it here
+        return super()._compute_attention(
+            query, key, value, attention_mask, training, return_attention_scores=True
+        )
+
+
+SQRT_HALF = 0.7071067811865476  # 1/√2
+
+
+def gelu(z):
+    """`gelu-cast/keras` (tensorflow): tf.nn.gelu's exact form casts 1/√2 through float32
+    (math_ops.cast(0.7071067811865476, float64)); z/2·erfc(−z/√2) with 1/√2 a NumPy float64."""
+    return 0.5 * z * ops.erfc(-z * exact(SQRT_HALF))
+
+
 def leaky_relu(alpha):
     """keras.layers.LeakyReLU(negative_slope=α); its float64 fix on TensorFlow."""
     if BACKEND == "tensorflow" and keras.config.floatx() == "float64":
@@ -72,3 +101,16 @@ def l2(penalty):
     if BACKEND == "tensorflow" and keras.config.floatx() == "float64":
         return L2(penalty)
     return keras.regularizers.L2(penalty)
+
+
+def attention(heads, key_dim, use_bias, name):
+    """keras.layers.MultiHeadAttention(heads, key_dim, use_bias); its float64 fix on TensorFlow and jax."""
+    if BACKEND in ("tensorflow", "jax") and keras.config.floatx() == "float64":
+        return MultiHeadAttention(heads, key_dim, use_bias=use_bias, name=name)
+    return keras.layers.MultiHeadAttention(heads, key_dim, use_bias=use_bias, name=name)
+
+
+def gelu_activation():
+    """Dense's activation= for the exact GELU: "gelu" (keras.activations.gelu, approximate=False; not
+    keras.ops.gelu, whose default is the tanh form); its float64 fix on TensorFlow."""
+    return gelu if BACKEND == "tensorflow" and keras.config.floatx() == "float64" else "gelu"

@@ -1,6 +1,7 @@
 """The network in Keras 3: a functional keras.Model of stock layers (Dense; Conv2D, Conv2DTranspose,
 pooling, Flatten from conv.py; BatchNormalization from norm.py; LSTM, GRU, Bidirectional from
-recurrent.py; Add, Concatenate, Activation), the loss from keras.losses, and the gradient from
+recurrent.py; ReversibleEmbedding, LayerNormalization, MultiHeadAttention from transformer.py; Add,
+Concatenate, Activation), the loss from keras.losses, and the gradient from
 whichever backend KERAS_BACKEND selects (tensorflow, jax or torch).
 
 The task's model is a graph of nodes (rosetta.tasks); a chain is the graph where each node reads the
@@ -8,12 +9,13 @@ one before it. build calls each node's Keras layers on the tensors of the nodes 
 keras.Input to the last node, and keras.Model(input, output) is the model: one path for chains and
 graphs. Weights come in canonical, one dict per node ({"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b; a PReLU layer's "alpha": (fan_out,); Conv2D, Conv2DTranspose, LSTM, GRU, Bidirectional,
-BatchNorm as in foundation.layouts; {} for a node without weights) and go out the same way: Keras's
-layouts are the canonical ones (Dense.kernel (in, out), Conv2D.kernel (kh, kw, in, out), LSTM/GRU
-kernel, recurrent_kernel, bias, BatchNormalization gamma, beta, moving_mean, moving_variance), so no
-transpose anywhere. Every variable, input and loss follows the dtype of the weights (float64 or
-float32) through keras.config.set_floatx; a float64 run also takes the fixes of
-impl_keras/float64_fixes.py.
+BatchNorm, the transformer's nodes as in foundation.layouts; {} for a node without weights) and go
+out the same way: Keras's layouts are the canonical ones (Dense.kernel (in, out), Conv2D.kernel
+(kh, kw, in, out), LSTM/GRU kernel, recurrent_kernel, bias, BatchNormalization gamma, beta,
+moving_mean, moving_variance, Embedding.embeddings), so no transpose anywhere; MultiHeadAttention's
+kernels hold each head apart, (E, h, d) and (h, d, E): a reshape, in transformer.py. Every variable,
+input and loss follows the dtype of the weights (float64 or float32) through keras.config.set_floatx;
+a float64 run also takes the fixes of impl_keras/float64_fixes.py.
 """
 
 import contextlib
@@ -40,11 +42,16 @@ from foundation.tasks import (
     Concatenate,
     Conv2D,
     Conv2DTranspose,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,
+    LayerNorm,
+    MultiHeadAttention,
     Pool2D,
+    PositionEmbedding,
+    TiedOutput,
 )
-from impl_keras import conv, float64_fixes, norm, recurrent
+from impl_keras import conv, float64_fixes, norm, recurrent, transformer
 
 # ---- activations: by name on the Dense or Conv2D layer, or a layer with the task's α after it ----
 
@@ -55,6 +62,8 @@ def activation(spec):
     """Dense's or Conv2D's activation= argument; None where a layer with an α follows (alpha_layers)."""
     if spec.activation not in ACTIVATIONS:
         raise unknown("activation", spec.activation, ACTIVATIONS)
+    if spec.activation == "gelu":
+        return float64_fixes.gelu_activation()  # "gelu": the exact erf form
     return spec.activation if spec.activation in NAMED else None
 
 
@@ -103,12 +112,18 @@ CONVS = {Conv2D: conv.conv2d, Conv2DTranspose: conv.conv2d_transpose}
 POOLS = {"max": conv.maxpool2d, "avg": conv.avgpool2d}
 ONE_LAYER = {GlobalAveragePooling2D: conv.global_avgpool2d, Flatten: conv.flatten,
              BatchNorm: norm.batchnorm, LSTM: recurrent.lstm, GRU: recurrent.gru,
-             Bidirectional: recurrent.bidirectional, Add: add, Concatenate: concatenate}  # fmt: skip
+             Bidirectional: recurrent.bidirectional, Add: add, Concatenate: concatenate,
+             Embedding: transformer.embedding, PositionEmbedding: transformer.position_embedding,
+             LayerNorm: transformer.layernorm}  # fmt: skip
 
 
-def node_layers(task, spec, name):
+def node_layers(task, spec, name, in_shape):
     """The Keras layers of one node, applied in order: Dense, Conv2D or Conv2DTranspose and its α
-    layer, an activation, or one stock layer."""
+    layer, an activation, or one stock layer; none for a TiedOutput (its Embedding node's layer)."""
+    if isinstance(spec, TiedOutput):
+        return []
+    if isinstance(spec, MultiHeadAttention):
+        return [transformer.attention(spec, name, in_shape[-1])]
     if isinstance(spec, Activation):
         return activation_layers(spec, name)
     if type(spec) in CONVS:
@@ -129,27 +144,50 @@ def build(task, params):
     each node's Keras layers, in the task's node order (model.layers is Keras's order, by depth in the
     graph, after the InputLayer "x"). Its layers take the weights' dtype (floatx_of) and keep it."""
     with floatx_of(params):  # the Input's and the Model's too: a functional model casts x to them
-        tensors = {INPUT: keras.Input(shape=task.input_shape, name=INPUT)}  # Keras 1/2: Dense(input_dim=n_in)
-        layer_names = []
-        for spec, weights, name, reads in zip(task.layers, params, task.names, task.inputs):
+        ids = "int64" if task.tokens else None  # token ids; else floatx
+        tensors = {INPUT: keras.Input(shape=task.input_shape, dtype=ids, name=INPUT)}  # Keras 1/2: input_dim=
+        layer_names, built = [], {}
+        nodes = zip(task.layers, params, task.names, task.inputs, task.layer_shapes)
+        for spec, weights, name, reads, (in_shape, _) in nodes:
             tensor = [tensors[read] for read in reads] if isinstance(spec, MERGES) else tensors[reads[0]]
-            layers = node_layers(task, spec, name)
-            for layer in layers:
-                tensor = layer(tensor)  # a KerasTensor; the call builds the layer's variables
+            built[name] = layers = node_layers(task, spec, layer_name(name), in_shape)
+            tensors[name] = call(spec, layers, tensor, built)  # KerasTensors; the calls build the variables
             load(layers, weights)
-            tensors[name] = tensor
             layer_names.append(tuple(layer.name for layer in layers))
         model = keras.Model(tensors[INPUT], tensors[task.names[-1]])
     model.node_layers = tuple(layer_names)
     return model
 
 
+def layer_name(node):
+    """A node's name as a Keras layer's: "." as "_" (the torch backend keeps each layer's variables in a
+    torch.nn.ParameterDict keyed by their paths, which refuses a "." : nanoGPT's "b0.attn" raises)."""
+    return node.replace(".", "_")
+
+
+def call(spec, layers, tensor, built):
+    """The node's output: its layers called in order on `tensor`; attention as its own query, key and
+    value, with the causal mask; a TiedOutput through its Embedding node's layer (`built`: each node's
+    layers so far)."""
+    if isinstance(spec, TiedOutput):
+        return transformer.tied_output(built[spec.embedding][0], tensor)
+    for layer in layers:
+        attends = isinstance(layer, keras.layers.MultiHeadAttention)
+        tensor = layer(tensor, tensor, use_causal_mask=spec.causal) if attends else layer(tensor)
+    return tensor
+
+
 def load(layers, weights):
-    """One node's canonical weights into its Keras layers' variables (assign checks each shape)."""
+    """One node's canonical weights into its Keras layers' variables (assign checks each shape), an
+    attention layer's in its heads' shapes (transformer.attention_native)."""
     variables = node_params(layers)
     assert variables.keys() == weights.keys(), f"Keras has {sorted(variables)}, the node {sorted(weights)}"
-    for key, variable in variables.items():
-        variable.assign(weights[key])
+    for layer in layers:
+        native = weights
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            native = transformer.attention_native(layer, weights)
+        for key, variable in layer_params(layer).items():
+            variable.assign(native[key])
 
 
 def get_params(model, grads=None):
@@ -157,8 +195,18 @@ def get_params(model, grads=None):
     of model.trainable_variables) the same way, trainable weights only: a BatchNorm node's gamma and
     beta, not its moving mean and variance."""
     arrays = arrays_by_variable(model, grads)
-    nodes = [node_params([model.get_layer(name) for name in names]) for names in model.node_layers]
-    return [{key: arrays[id(v)] for key, v in variables.items() if id(v) in arrays} for variables in nodes]
+    return [node_arrays([model.get_layer(name) for name in names], arrays) for names in model.node_layers]
+
+
+def node_arrays(layers, arrays):
+    """One node's canonical arrays, from `arrays` by variable id (those it has); an attention layer's
+    back from its heads' shapes (transformer.attention_canonical)."""
+    node = {}
+    for layer in layers:
+        own = {key: arrays[id(v)] for key, v in layer_params(layer).items() if id(v) in arrays}
+        attends = isinstance(layer, keras.layers.MultiHeadAttention)
+        node |= transformer.attention_canonical(own) if attends else own
+    return node
 
 
 def arrays_by_variable(model, grads=None):
@@ -199,6 +247,10 @@ PARAMS = (
     ((keras.layers.LSTM, keras.layers.GRU), recurrent.recurrent_params),
     (keras.layers.Bidirectional, recurrent.bidirectional_params),
     (keras.layers.BatchNormalization, norm.batchnorm_params),
+    (keras.layers.Embedding, transformer.embedding_params),  # ReversibleEmbedding too
+    (transformer.Positions, transformer.position_params),
+    (keras.layers.LayerNormalization, transformer.layernorm_params),
+    (keras.layers.MultiHeadAttention, transformer.attention_params),
 )
 
 
@@ -266,7 +318,7 @@ def named_loss(name, k):
     # from_logits=True: without it Keras reads the output as probabilities and clips them at 1e-7
     if name == "bce_logits":
         return keras.losses.BinaryCrossentropy(from_logits=True), 1.0
-    if name == "softmax_ce":  # labels (N,), logits (N, K)
+    if name == "softmax_ce":  # labels (N,), logits (N, K); per position (N, T), (N, T, K): mean over N·T
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True), 1.0
     raise unknown("loss", name, LOSSES)
 

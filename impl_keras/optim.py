@@ -2,7 +2,9 @@
 
 Keras's formulas are the reference's "keras" form (reference_numpy/optim.py), whatever form the task
 names: SGD keeps the velocity v = μ·v − lr·g (equal to torch's buffer while lr is constant), Adam
-steps lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) with its "epsilon hat" ε̂.
+steps lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂) with its "epsilon hat" ε̂. A task's weight_decay λ (AdamW) is
+Keras's own weight_decay=λ: before each update, w ← w − w·λ·lr on every trainable variable
+(BaseOptimizer._apply_weight_decay; no variable excluded), torch AdamW's decoupled decay.
 """
 
 import keras
@@ -30,16 +32,18 @@ def sgd(opt):
 
 
 def adam(opt):
-    """keras.optimizers.Adam: w −= α·m/(√v + ε̂), α = lr·√(1−β2ᵗ)/(1−β1ᵗ)."""
+    """keras.optimizers.Adam: w −= α·m/(√v + ε̂), α = lr·√(1−β2ᵗ)/(1−β1ᵗ); with a weight_decay λ, AdamW
+    (keras.optimizers.AdamW is this Adam with weight_decay=λ, default 0.004)."""
     epsilon = opt.eps if opt.form == "keras" else KERAS_EPSILON
     return keras.optimizers.Adam(
         learning_rate=learning_rate(opt),
         beta_1=exact(opt.beta1),
         beta_2=exact(opt.beta2),
         epsilon=exact(epsilon),
+        weight_decay=exact(opt.weight_decay) if opt.weight_decay else None,  # TF: λ through float32 else
     )
 
 
 def make(opt):
-    """keras.optimizers.SGD or Adam; no weight_decay (Keras's is decoupled): L2 is a regularizer."""
+    """keras.optimizers.SGD or Adam; the task's L2 is a regularizer, not weight_decay (decoupled)."""
     return adam(opt) if opt.name == "adam" else sgd(opt)

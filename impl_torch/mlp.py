@@ -3,7 +3,8 @@
 Weights come in canonical (foundation.layouts; Dense {"W": (fan_in, fan_out), "b": (fan_out,)},
 y = x @ W + b) and go out the same way. torch keeps Linear.weight as (out, in), Conv2d.weight as
 (out, in, kh, kw), images as NCHW and its own recurrent gate layout: build and get_params (with
-dense and dense_params here, conv.py, norm.py and recurrent.py) are the only places that convert. Every tensor
+dense and dense_params here, conv.py, norm.py, recurrent.py and transformer.py) are the only places that
+convert: nn.MultiheadAttention's packed in_proj_weight among them. Every tensor
 follows the dtype of the weights (float64 or float32), not torch's default.
 
 BatchNorm makes the module's mode matter: forward runs model.eval() (the running statistics),
@@ -31,12 +32,17 @@ from foundation.tasks import (
     Concatenate,
     Conv2D,
     Conv2DTranspose,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,
     Layer,
+    LayerNorm,
+    MultiHeadAttention,
     Pool2D,
+    PositionEmbedding,
+    TiedOutput,
 )
-from impl_torch import conv, norm, recurrent
+from impl_torch import conv, norm, recurrent, transformer
 
 POOLS = {"max": conv.maxpool2d, "avg": conv.avgpool2d}
 RECURRENT = {LSTM: recurrent.lstm, GRU: recurrent.gru}
@@ -49,7 +55,14 @@ def activation(spec):
         return nn.LeakyReLU(negative_slope=spec.alpha)  # torch's default slope is 0.01: pass ours
     if spec.activation == "elu":
         return nn.ELU(alpha=spec.alpha)
-    modules = {"linear": nn.Identity, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    # gelu: nn.GELU() is the exact z·Φ(z) (approximate="none"), the task's
+    modules = {
+        "linear": nn.Identity,
+        "relu": nn.ReLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "gelu": nn.GELU,
+    }
     if spec.activation not in modules:
         raise unknown("activation", spec.activation, ACTIVATIONS)
     return modules[spec.activation]()
@@ -128,6 +141,16 @@ def node_layers(spec, layer, in_shape):
         return [Concat(1 if len(in_shape[0]) == 3 else -1)]  # NHWC's last axis is NCHW's dim 1
     if isinstance(spec, Bidirectional):
         return [recurrent.bidirectional(spec, layer, in_shape[-1])]  # in_shape (T, F)
+    if isinstance(spec, Embedding):  # token ids (N, T) -> (N, T, E)
+        return [transformer.embedding(spec, layer)]
+    if isinstance(spec, PositionEmbedding):
+        return [transformer.position_embedding(layer, in_shape)]
+    if isinstance(spec, LayerNorm):
+        return [transformer.layernorm(spec, layer, in_shape)]
+    if isinstance(spec, MultiHeadAttention):
+        return [transformer.attention(spec, layer, in_shape)]
+    if isinstance(spec, TiedOutput):  # the Embedding's weight, set by transformer.tie in build
+        return [transformer.tied_output()]
     return [RECURRENT[type(spec)](spec, layer, in_shape[-1])]  # LastStep: many-to-one
 
 
@@ -181,10 +204,12 @@ def run(modules, span, a):
 def build(task, params):
     """A Graph holding a copy of the canonical weights, in training mode: per node Linear or Conv2d /
     ConvTranspose2d then its activation, BatchNorm1d/2d, MaxPool2d/AvgPool2d, global average pooling,
-    FlattenNHWC, LastStep(LSTM/GRU), BothWays(bidirectional LSTM/GRU), Sum, Concat. Images come in
+    FlattenNHWC, LastStep(LSTM/GRU), BothWays(bidirectional LSTM/GRU), Sum, Concat, and the
+    transformer's nn.Embedding, Positions, nn.LayerNorm, SelfAttention, TiedLinear. Images come in
     NHWC, are permuted to torch's NCHW once, at the input, and an image output back to NHWC."""
     nodes = [node_layers(spec, layer, in_shape)
              for spec, layer, (in_shape, _) in zip(task.layers, params, task.layer_shapes)]  # fmt: skip
+    transformer.tie(task, nodes)  # a TiedOutput shares its Embedding's nn.Parameter
     entry = [conv.ToNCHW()] if len(task.input_shape) == 3 else []  # (N, H, W, C) -> (N, C, H, W)
     exit = [conv.ToNHWC()] if len(task.output_shape) == 3 else []  # (N, C, H, W) -> (N, H, W, C)
     return Graph(task, entry, nodes, exit)
@@ -214,6 +239,14 @@ def node_params(modules, grads=False):
             layer.update(recurrent.recurrent_params(module, grads))
         elif isinstance(module, recurrent.BothWays):
             layer.update(recurrent.bidirectional_params(module, grads))
+        elif isinstance(module, nn.Embedding):
+            layer.update(transformer.embedding_params(module, grads))
+        elif isinstance(module, transformer.Positions):
+            layer.update(transformer.position_params(module, grads))
+        elif isinstance(module, nn.LayerNorm):
+            layer.update(transformer.layernorm_params(module, grads))
+        elif isinstance(module, transformer.SelfAttention):
+            layer.update(transformer.attention_params(module, grads))
     return layer
 
 
@@ -260,8 +293,10 @@ def named_loss(name, out, y):
         return F.mse_loss(out, y)  # mean over all N·K elements
     if name == "bce_logits":
         return F.binary_cross_entropy_with_logits(out, y)  # mean; takes logits, not probabilities
-    if name == "softmax_ce":
-        return F.cross_entropy(out, y)  # mean over rows; logits (N, K), int64 labels (N,)
+    if (
+        name == "softmax_ce"
+    ):  # mean over rows; logits (N, K), int64 labels (N,); per position (N, T, K), (N, T)
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))  # sequences: mean over N·T
     raise unknown("loss", name, LOSSES)
 
 

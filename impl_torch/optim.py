@@ -22,12 +22,17 @@ def sgd(opt, parameters):
 
 
 def adam(opt, parameters):
-    """torch.optim.Adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)."""
-    return torch.optim.Adam(parameters, lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
+    """torch.optim.Adam: w −= lr·m̂/(√v̂ + ε), with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ). With a weight_decay λ,
+    torch.optim.AdamW: first w ← w·(1 − lr·λ) (decoupled), then Adam's step; not Adam(weight_decay=λ),
+    which adds λ·w to the gradient before the normalisation (docs/divergences.md, adamw-coupled/torch)."""
+    kw = {"lr": opt.lr, "betas": (opt.beta1, opt.beta2), "eps": opt.eps}
+    if opt.weight_decay:
+        return torch.optim.AdamW(parameters, weight_decay=opt.weight_decay, **kw)  # every parameter
+    return torch.optim.Adam(parameters, **kw)
 
 
 def make(opt, parameters):
-    """torch.optim.SGD or Adam over `parameters`; no weight_decay: L2 is a term in the loss."""
+    """torch.optim.SGD, Adam or AdamW over `parameters`; L2 is a term in the loss, not a weight_decay."""
     if opt.form != "torch" and (opt.name == "adam" or opt.momentum):
         raise RosettaError(f"torch.optim has no {opt.form!r} form of {opt.name} (Keras's ε̂ / velocity)")
     return adam(opt, parameters) if opt.name == "adam" else sgd(opt, parameters)

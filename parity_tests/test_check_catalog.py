@@ -12,6 +12,7 @@ from torch import nn
 import impl_keras
 import reference_numpy
 import rosetta
+from foundation.layouts import torch_pack
 from rosetta import tasks
 
 GRAPH_TASKS = ("resnet", "bilstm", "deconv")
@@ -147,6 +148,92 @@ def test_the_task_against_its_keras_functional_model_is_ok(name):
     x, y = task.data()
     report = rosetta.check((task, params), impl_keras.build(task, params), x, y, loss=LOSSES[name])
     assert report.ok and not report.hints, report
+
+
+# ---- the tiny transformer: a nanoGPT-style port with torch's own modules ----
+
+
+class Block(nn.Module):
+    """A pre-LayerNorm block: x + attention(ln_1(x)) with a causal mask, then x + MLP(ln_2(x))."""
+
+    def __init__(self, dim, heads, causal):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, bias=False, batch_first=True)
+        self.fc, self.gelu, self.proj = nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim)
+        self.causal = causal
+
+    def forward(self, x):  # x (N, T, E)
+        t = x.size(1)
+        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1) if self.causal else None  # True: masked
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return x + self.proj(self.gelu(self.fc(self.ln_2(x))))
+
+
+class TinyGPT(nn.Module):
+    """transformer: token and position embeddings, two blocks, a final LayerNorm, the output layer
+    tied to the token table (nanoGPT's `self.transformer.wte.weight = self.lm_head.weight`)."""
+
+    def __init__(self, vocab=3, length=11, dim=16, heads=2, causal=True):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, dim), nn.Embedding(length, dim)
+        self.h = nn.ModuleList([Block(dim, heads, causal) for _ in range(2)])
+        self.ln_f, self.lm_head = nn.LayerNorm(dim), nn.Linear(dim, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, idx):  # idx (N, T) token ids
+        x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))
+        for block in self.h:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def load_gpt(model, task, params):
+    """The canonical weights into TinyGPT by hand: tables as they are, Linear weights transposed, q, k,
+    v packed into in_proj_weight (foundation.layouts.torch_pack)."""
+    layer = dict(zip(task.names, params))
+    state = {"wte.weight": layer["embed"]["E"], "wpe.weight": layer["pos"]["P"],
+             "ln_f.weight": layer["ln_f"]["gamma"], "ln_f.bias": layer["ln_f"]["beta"]}  # fmt: skip
+    for b in range(2):
+        rows, _ = torch_pack(layer[f"b{b}.attn"])  # no biases (the task's bias=False)
+        state |= {f"h.{b}.attn.in_proj_weight": np.concatenate(rows),
+                  f"h.{b}.attn.out_proj.weight": layer[f"b{b}.attn"]["Wo"].T}  # fmt: skip
+        for ours, theirs in (("ln1", "ln_1"), ("ln2", "ln_2")):
+            norm = layer[f"b{b}.{ours}"]
+            state |= {f"h.{b}.{theirs}.weight": norm["gamma"], f"h.{b}.{theirs}.bias": norm["beta"]}
+        for name in ("fc", "proj"):
+            dense = layer[f"b{b}.{name}"]
+            state |= {f"h.{b}.{name}.weight": dense["W"].T, f"h.{b}.{name}.bias": dense["b"]}
+    model = model.double()
+    model.load_state_dict(
+        {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=False
+    )
+    return model.eval()
+
+
+def test_the_transformer_against_its_torch_port_is_ok():
+    task, params = trained("transformer", steps=5)
+    x, y = task.data()
+    x, y = x[:8], y[:8]
+    optimizers = (tasks.Optimizer("sgd", lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1))
+    port = load_gpt(TinyGPT(), task, params)
+    report = rosetta.check((task, params), port, x, y, loss="softmax_ce", steps=2, optimizer=optimizers)
+    assert report.ok and not report.hints, report
+
+
+def test_the_transformer_against_its_keras_functional_model_is_ok():
+    task, params = trained("transformer", steps=5)
+    x, y = task.data()
+    report = rosetta.check((task, params), impl_keras.build(task, params), x[:8], y[:8], loss="softmax_ce")
+    assert report.ok and not report.hints, report
+
+
+def test_a_transformer_port_without_the_causal_mask_is_found():
+    task, params = trained("transformer", steps=5)
+    x, _ = task.data()
+    report = rosetta.check((task, params), load_gpt(TinyGPT(causal=False), task, params), x[:8])
+    assert not report.ok and [(hint.kind, hint.block) for hint in report.hints] == [("causal-mask", 3)], report
 
 
 PLANTED = {

@@ -368,13 +368,14 @@ BAD_STACKS = {
     ),
     "n_in of four axes": (
         lambda: net((8, 8, 1, 1), FLAT, DENSE),
-        "n_in: expected features, (T, F) for sequences or (H, W, C) for images, got (8, 8, 1, 1)",
+        "n_in: expected features, (T,) for token ids, (T, F) for sequences or (H, W, C) for images, got (8, 8, 1, 1)",
     ),
     "n_in with a 0": (lambda: net((8, 0, 1), FLAT, DENSE), "n_in: expected a whole number ≥ 1, got 0"),
     "a string as a layer": (
         lambda: net(3, DENSE, "relu"),
         "layer 1: expected a rosetta.tasks Layer, Conv2D, Conv2DTranspose, Pool2D, GlobalAveragePooling2D, "
-        "Flatten, BatchNorm, Activation, LSTM, GRU, Bidirectional, Add, Concatenate, got 'relu'",
+        "Flatten, BatchNorm, Activation, LSTM, GRU, Bidirectional, Add, Concatenate, Embedding, "
+        "PositionEmbedding, LayerNorm, MultiHeadAttention, TiedOutput, got 'relu'",
     ),
     "0 filters": (lambda: tasks.Conv2D(0), "Conv2D filters: expected a whole number ≥ 1, got 0"),
     "stride 1.5": (
@@ -400,7 +401,7 @@ def test_stacks_that_cannot_work_are_refused_naming_the_layer(case):
     [
         (lambda: tasks.Pool2D(kind="min"), "unknown pooling kind 'min'; valid pooling kinds: avg, max"),
         (lambda: tasks.Conv2D(4, padding="full"), "unknown padding 'full'; valid paddings: same, valid"),
-        (lambda: tasks.Conv2D(4, activation="gelu"), "unknown activation 'gelu'; valid activations: elu,"),
+        (lambda: tasks.Conv2D(4, activation="swish"), "unknown activation 'swish'; valid activations: elu,"),
     ],
 )
 def test_unknown_layer_settings_list_the_valid_ones(make, message):

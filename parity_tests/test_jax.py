@@ -3,6 +3,8 @@ optax's optimizers on random MLPs, the scan's minibatch schedules and its compil
 contract it shares with torch and Keras is test_contract.py."""
 
 import dataclasses
+import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +16,7 @@ import impl_jax
 import reference_numpy as ref
 from foundation import tolerances
 from foundation.errors import RosettaError
-from impl_jax import mlp
+from impl_jax import mlp, transformer
 from impl_jax.train import run_full_batch
 from parity_tests.harness import assert_forward_parity, assert_trajectory_parity, forward_diffs
 from parity_tests.strategies import mlp_tasks
@@ -119,6 +121,51 @@ def test_float32_weights_compute_in_float32():
     trained, history = impl_jax.train(task, params, tolerances.trajectory_steps(task, "float32"))
     arrays = [v for layer in grads + trained for v in layer.values()] + [history["loss"]]
     assert all(a.dtype == np.float32 for a in arrays)
+
+
+# ---- the transformer: each formula of impl_jax/transformer.py broken once, the check fails ----
+
+
+def fresh_transformer():
+    """The catalog's transformer as a new task (its own data function): nothing compiled for it yet."""
+    task = tasks.get("transformer")
+    return dataclasses.replace(task, make_data=functools.partial(task.make_data))
+
+
+TRANSFORMER_BREAKS = {  # (function of impl_jax.transformer, the wrong one)
+    # head j = columns j, j + h, … instead of j·d … (j+1)·d
+    "heads-split-as-(d,h)": (
+        "split_heads",
+        lambda a, heads: a.reshape(*a.shape[:2], -1, heads).swapaxes(2, 3),
+    ),
+    "scale-1/sqrt(E)": ("scale", lambda d: 1 / math.sqrt(2 * d)),  # E = h·d, h = 2
+    "mask-sees-t+1": ("causal_mask", lambda t: jnp.tril(jnp.ones((t, t), dtype=bool), k=1)),
+    "gelu-tanh-default": None,  # mlp.activation: jax.nn.gelu(z), approximate=True
+}
+
+
+@pytest.mark.parametrize("break_", list(TRANSFORMER_BREAKS), ids=lambda b: f"jax-{b}")
+def test_the_check_catches_a_broken_transformer(monkeypatch, break_):
+    if TRANSFORMER_BREAKS[break_] is None:
+        real = mlp.activation
+        monkeypatch.setattr(
+            mlp, "activation", lambda n, z, a: jax.nn.gelu(z) if n == "gelu" else real(n, z, a)
+        )
+    else:
+        monkeypatch.setattr(transformer, *TRANSFORMER_BREAKS[break_])
+    task = fresh_transformer()
+    diffs = forward_diffs(impl_jax, task, task.init_params(), "float64")
+    assert min(diffs.values()) > 1e3 * tolerances.FORWARD["float64"], diffs
+
+
+def test_the_check_catches_an_untied_output_projection(monkeypatch):
+    """The head's use of E cut from the gradient (as a separate copy would be): same logits, E's
+    gradient lacks the head's half."""
+    monkeypatch.setattr(transformer, "tied_output", lambda h, E: h @ jax.lax.stop_gradient(E).T)
+    task = fresh_transformer()
+    diffs = forward_diffs(impl_jax, task, task.init_params(), "float64")
+    assert max(diffs["forward"], diffs["loss"]) <= tolerances.FORWARD["float64"], diffs
+    assert diffs["grads"] > 1e3 * tolerances.FORWARD["float64"], diffs
 
 
 # ---- training: per-step losses and final weights ----

@@ -3,6 +3,7 @@ windows of steps and per-step history, Adam's ε̂, and the Keras defaults its p
 contract it shares with torch and JAX is test_contract.py. Test ids name the backend."""
 
 import importlib
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -139,3 +140,75 @@ def test_the_check_catches_swapped_gru_bias_rows(monkeypatch):
     assert max(hidden.values()) <= tolerances.FORWARD["float64"], hidden
     diffs = forward_diffs(impl_keras, task, off_kink_params(task), "float64")
     assert diffs["forward"] > 1e-3 and diffs["grads"] > 1e-3, diffs
+
+
+# ---- the transformer's conversions, each broken once (the task's float64 weights) ----
+
+
+def transformer_diffs():
+    task = tasks.get("transformer")
+    return forward_diffs(impl_keras, task, task.init_params(), "float64")
+
+
+def test_the_check_catches_a_head_split_the_wrong_way(monkeypatch):
+    """Wq, Wk, Wv, Wo split as (E, d, h) (head j in every h-th column) instead of (E, h, d)."""
+    native = impl_keras.transformer.attention_native
+
+    def wrong_split(layer, weights):
+        out = native(layer, weights)
+        for p in "qkv":
+            e, h, d = out[f"W{p}"].shape
+            out[f"W{p}"] = weights[f"W{p}"].reshape(e, d, h).transpose(0, 2, 1)
+        return out
+
+    monkeypatch.setattr(impl_keras.transformer, "attention_native", wrong_split)
+    diffs = transformer_diffs()
+    assert diffs["forward"] > 0.1 and diffs["grads"] > 0.1, diffs
+
+
+def test_the_check_catches_query_and_key_kernels_swapped(monkeypatch):
+    native = impl_keras.transformer.attention_native
+
+    def swapped(layer, weights):
+        return native(layer, {**weights, "Wq": weights["Wk"], "Wk": weights["Wq"]})
+
+    monkeypatch.setattr(impl_keras.transformer, "attention_native", swapped)
+    diffs = transformer_diffs()
+    assert diffs["forward"] > 0.1 and diffs["grads"] > 0.1, diffs
+
+
+def test_the_check_catches_the_output_kernel_transposed(monkeypatch):
+    """Wo (E, E) loaded as Woᵀ: square, so it loads without a word."""
+    native = impl_keras.transformer.attention_native
+    monkeypatch.setattr(impl_keras.transformer, "attention_native",
+                        lambda layer, weights: native(layer, {**weights, "Wo": weights["Wo"].T}))  # fmt: skip
+    diffs = transformer_diffs()
+    assert diffs["forward"] > 0.1 and diffs["grads"] > 0.1, diffs
+
+
+def test_the_check_catches_attention_without_its_causal_mask(monkeypatch):
+    call = impl_keras.mlp.call
+
+    def unmasked(spec, layers, tensor, built):
+        unmasked_spec = replace(spec, causal=False) if isinstance(spec, tasks.MultiHeadAttention) else spec
+        return call(unmasked_spec, layers, tensor, built)
+
+    monkeypatch.setattr(impl_keras.mlp, "call", unmasked)
+    diffs = transformer_diffs()
+    assert diffs["forward"] > 0.1 and diffs["grads"] > 0.1, diffs
+
+
+def test_the_check_catches_an_untied_output_projection(monkeypatch):
+    """The head as a second table holding a copy of E: the same forward and loss, but E's gradient
+    misses the head's share (and the copy's gradient is no canonical weight's)."""
+
+    def untied(embedding_layer, h):
+        copy = keras.layers.ReversibleEmbedding(embedding_layer.input_dim, embedding_layer.output_dim)
+        logits = copy(h, reverse=True)
+        copy.embeddings.assign(embedding_layer.embeddings)  # E is loaded: its node came first
+        return logits
+
+    monkeypatch.setattr(impl_keras.transformer, "tied_output", untied)
+    diffs = transformer_diffs()
+    assert max(diffs["forward"], diffs["loss"]) <= tolerances.FORWARD["float64"], diffs
+    assert diffs["grads"] > 1e-3, diffs

@@ -3,9 +3,9 @@ place in the order, in each folder, so that `diff reference_numpy/conv.py impl_j
 framework differences and no naming ones.
 
 SHARED lists, for every file all four folders have (mlp.py with the graph code, conv.py, recurrent.py,
-norm.py, optim.py, train.py), the functions each of them defines there, in order; the list is complete
-(a function all four define is in it) and no file kind the four share is left out of it. A function
-that only some folders need (the reference's backward pass `<layer>_backward`, the graph walk
+norm.py, optim.py, train.py, transformer.py), the functions each of them defines there, in order; the
+list is complete (a function all four define is in it) and no file kind the four share is left out of
+it. A function that only some folders need (the reference's backward pass `<layer>_backward`, the graph walk
 `predict`/`layer_forward` of the reference and JAX, `node_layers`/`node_params` of torch and Keras,
 Keras's keras_loss) sits where it serves; what two folders both define comes in the same order in both,
 in every file the two have (stock.py too).
@@ -39,6 +39,7 @@ SHARED = {  # what every folder's file defines, in order
     "norm.py": ["batchnorm"],
     "optim.py": ["learning_rate", "sgd", "adam", "make"],
     "train.py": ["train"],
+    "transformer.py": ["embedding", "position_embedding", "layernorm", "attention", "tied_output"],
 }
 PACKAGE_FILES = ("__init__.py", "__main__.py")  # the package's entry points, not a file kind
 

@@ -31,17 +31,23 @@ from foundation.tasks import (
     Concatenate,
     Conv2D,
     Conv2DTranspose,
+    Embedding,
     Flatten,
     GlobalAveragePooling2D,  # fmt: skip
     Layer,
+    LayerNorm,
+    MultiHeadAttention,
     Pool2D,
+    PositionEmbedding,
+    TiedOutput,
 )
-from reference_numpy import conv, norm, recurrent
+from reference_numpy import conv, norm, recurrent, transformer
 
 POOLS = {"max": (conv.maxpool2d, conv.maxpool2d_backward),
          "avg": (conv.avgpool2d, conv.avgpool2d_backward)}  # fmt: skip
 RECURRENT = {LSTM: (recurrent.lstm, recurrent.lstm_backward),
              GRU: (recurrent.gru, recurrent.gru_backward)}  # fmt: skip
+TRANSFORMER = (Embedding, PositionEmbedding, LayerNorm, MultiHeadAttention, TiedOutput)
 
 # ---- activations: a = f(z) and its derivative da/dz ----
 
@@ -59,6 +65,8 @@ def activation(name, z, alpha):
         return 1 / (1 + np.exp(-z))  # the tutorials' formula; exp(−z) = inf for z ≪ 0 gives σ = 0
     if name == "tanh":
         return np.tanh(z)
+    if name == "gelu":
+        return transformer.gelu(z)
     raise unknown("activation", name, ACTIVATIONS)
 
 
@@ -73,6 +81,8 @@ def activation_grad(name, z, a, alpha):
         return np.where(z > 0, 1, a + alpha).astype(z.dtype)  # α·eᶻ = a + α for z ≤ 0
     if name == "sigmoid":
         return a * (1 - a)  # σ' = σ(1 − σ)
+    if name == "gelu":
+        return transformer.gelu_grad(z)
     return 1 - a * a  # tanh' = 1 − tanh²
 
 
@@ -100,6 +110,7 @@ def predict(task, params, x, training=False):
     values, cache = {INPUT: x}, []  # node name -> its output, (N, *shape)
     for spec, layer, name, reads in zip(task.layers, params, task.names, task.inputs):
         a = [values[read] for read in reads] if isinstance(spec, MERGES) else values[reads[0]]
+        layer = params[task.names.index(spec.embedding)] if isinstance(spec, TiedOutput) else layer
         z, saved = layer_forward(spec, layer, a, training)
         a = activation(spec.activation, z, slope(spec, layer)) if isinstance(spec, ACTIVATED) else z
         values[name] = a
@@ -124,8 +135,10 @@ def layer_forward(spec, layer, a, training=False):
         cell = "lstm" if isinstance(spec.layer, LSTM) else "gru"
         return recurrent.bidirectional(a, layer, cell, spec.return_sequences)
     if isinstance(spec, Layer):
-        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out)
+        z = a @ layer["W"]  # (N, fan_in) @ (fan_in, fan_out) -> (N, fan_out); (N, T, ·) alike
         return (z + layer["b"] if "b" in layer else z), a
+    if isinstance(spec, TRANSFORMER):
+        return transformer_forward(spec, layer, a)
     if isinstance(spec, Conv2D):  # (N, H, W, C) -> (N, Ho, Wo, filters)
         return conv.conv2d(a, layer["W"], layer["b"], spec.stride, spec.padding)
     if isinstance(spec, Pool2D):  # (N, H, W, C) -> (N, H // p, W // p, C)
@@ -134,6 +147,19 @@ def layer_forward(spec, layer, a, training=False):
         return conv.flatten(a)
     hs, saved = RECURRENT[type(spec)][0](a, layer)  # (N, T, F) -> every hidden state (N, T, u)
     return hs[:, -1], saved  # many-to-one: the last hidden state h_T, (N, u)
+
+
+def transformer_forward(spec, layer, a):
+    """(z, saved) of a transformer node (transformer.py); a TiedOutput's `layer` is its Embedding's."""
+    if isinstance(spec, Embedding):  # (N, T) ids -> (N, T, dim)
+        return transformer.embedding(a, layer["E"])
+    if isinstance(spec, PositionEmbedding):
+        return transformer.position_embedding(a, layer["P"])
+    if isinstance(spec, LayerNorm):
+        return transformer.layernorm(a, layer, spec.eps)
+    if isinstance(spec, MultiHeadAttention):
+        return transformer.attention(a, layer, spec.heads, spec.causal)
+    return transformer.tied_output(a, layer["E"])  # (N, T, dim) -> (N, T, vocab)
 
 
 def merge_forward(spec, inputs):
@@ -193,7 +219,11 @@ def bce_logits(z, y):
 
 
 def softmax_ce(z, labels):
-    """mean over rows of logsumexp(z) − z[label] (stable); dL/dz = (softmax(z) − onehot)/N."""
+    """mean over rows of logsumexp(z) − z[label] (stable); dL/dz = (softmax(z) − onehot)/N. Logits per
+    position (N, T, K), labels (N, T): every position is a row, N·T of them."""
+    if z.ndim > 2:
+        loss, dz = softmax_ce(z.reshape(-1, z.shape[-1]), labels.reshape(-1))
+        return loss, dz.reshape(z.shape)
     n = z.shape[0]
     shifted = z - z.max(axis=1, keepdims=True)  # (N, K), max 0 per row
     log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
@@ -215,10 +245,17 @@ def backward(task, params, cache, dout):
     """Chain rule from dL/dout back to every node's weights, in reverse topological order: each node
     takes the gradient its readers added up, dL/da, and adds its own into its inputs'."""
     grads, deltas = [None] * len(params), {task.names[-1]: dout}  # node name -> dL/da
+    tied = {}  # an Embedding's name -> its table's gradient from the TiedOutput that reads it
     for i in reversed(range(len(params))):
         spec, layer, entry, delta = task.layers[i], params[i], cache[i], deltas.pop(task.names[i])
         if isinstance(spec, Layer):
             grads[i], d_in = dense_backward(task, spec, layer, entry, delta)
+        elif isinstance(spec, TiedOutput):  # the head reads the table: its gradient joins the Embedding's
+            grads[i] = {}
+            d_in, tied[spec.embedding] = transformer.tied_output_backward(delta, entry[0])
+        elif isinstance(spec, Embedding):  # dE = the scatter-add of its own use + the tied head's
+            dE = transformer.embedding_backward(delta, entry[0], spec.vocab)
+            grads[i], d_in = {"E": dE + tied.pop(task.names[i], 0)}, None
         else:
             grads[i], d_in = layer_backward(spec, layer, entry, delta)
         for read, d in zip(task.inputs[i], d_in if isinstance(spec, MERGES) else [d_in]):
@@ -231,13 +268,14 @@ def dense_backward(task, spec, layer, entry, delta):
     """(grads, dL/da_in) of a Dense layer from delta = dL/da, (N, fan_out)."""
     a_in, z, a = entry
     dz = delta * activation_grad(spec.activation, z, a, slope(spec, layer))  # dL/dz = dL/da ⊙ f'(z)
-    grad = {"W": a_in.T @ dz}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
+    rows = tuple(range(dz.ndim - 1))  # N, or N and T on a sequence: every position is a row
+    grad = {"W": np.tensordot(a_in, dz, axes=(rows, rows))}  # dL/dW = a_inᵀ·dL/dz, (fan_in, fan_out)
     if "b" in layer:
         # dL/db = Σ over rows of dL/dz, accumulated in float64: with balanced classes the terms
         # nearly cancel, and a float32 running sum would be the least accurate number in the test
-        grad["b"] = dz.sum(axis=0, dtype=np.float64).astype(dz.dtype)
+        grad["b"] = dz.sum(axis=rows, dtype=np.float64).astype(dz.dtype)
     if "alpha" in layer:  # PReLU: da/dα = min(z, 0), summed over rows like the bias (fan_out,)
-        grad["alpha"] = (delta * np.minimum(z, 0)).sum(axis=0, dtype=np.float64).astype(z.dtype)
+        grad["alpha"] = (delta * np.minimum(z, 0)).sum(axis=rows, dtype=np.float64).astype(z.dtype)
     if task.l2:
         grad["W"] = grad["W"] + 2 * task.l2 * layer["W"]  # d(λ·ΣW²)/dW = 2λW
     return grad, dz @ layer["W"].T  # dL/da_in = dL/dz·Wᵀ, (N, fan_in)
@@ -253,6 +291,8 @@ def layer_backward(spec, layer, entry, delta):
         return {}, np.split(delta, np.cumsum(saved)[:-1], axis=-1)
     if isinstance(spec, Activation):
         return {}, delta * activation_grad(spec.activation, z, a, spec.alpha)
+    if isinstance(spec, TRANSFORMER):
+        return transformer_backward(spec, saved, delta)
     if isinstance(spec, BatchNorm):
         dx, grad = norm.batchnorm_backward(delta, saved)
         return grad, dx
@@ -278,6 +318,18 @@ def layer_backward(spec, layer, entry, delta):
     dh_all = np.zeros(x.shape[:2] + (spec.units,), delta.dtype)  # dL/dh_t: only h_T reaches the head
     dh_all[:, -1] = delta
     dx, grad = RECURRENT[type(spec)][1](dh_all, saved)
+    return grad, dx
+
+
+def transformer_backward(spec, saved, delta):
+    """(grads, dL/d input) of a PositionEmbedding, LayerNorm or MultiHeadAttention node."""
+    if isinstance(spec, PositionEmbedding):
+        dx, dP = transformer.position_embedding_backward(delta)
+        return {"P": dP}, dx
+    if isinstance(spec, LayerNorm):
+        dx, grad = transformer.layernorm_backward(delta, saved)
+        return grad, dx
+    dx, grad = transformer.attention_backward(delta, saved)
     return grad, dx
 
 

@@ -76,6 +76,8 @@ def update(opt, params, grads, state, t):
     lr = learning_rate(opt, t - 1)
     for i, (layer, grad) in enumerate(zip(params, grads)):
         for key in grad:  # the trained weights: BatchNorm's running statistics have no gradient
+            if opt.weight_decay:  # AdamW, decoupled: w ← w − lr·λ·w, then Adam (torch's mul_(1 − lr·λ))
+                layer[key] *= 1 - lr * opt.weight_decay
             if opt.name == "adam":
                 adam(opt, layer[key], grad[key], state["m"][i][key], state["v"][i][key], t, lr)
             else:

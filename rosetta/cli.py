@@ -52,7 +52,8 @@ def model_text(task):
 
 
 def layer_text(spec):
-    """3, conv8/2, up8/2, max2, flat, gap, bn, relu, add(stem,residual), lstm8, bilstm8."""
+    """3, conv8/2, up8/2, max2, flat, gap, bn, relu, add(stem,residual), lstm8, bilstm8, embed3x16, pos,
+    ln, attn2, tied."""
     name = type(spec).__name__
     if name == "Layer":
         return str(spec.units)
@@ -68,7 +69,12 @@ def layer_text(spec):
         return ("add" if name == "Add" else "cat") + f"({','.join(spec.inputs)})"
     if name == "Bidirectional":
         return "bi" + layer_text(spec.layer)
-    short = {"Flatten": "flat", "GlobalAveragePooling2D": "gap", "BatchNorm": "bn"}
+    if name == "Embedding":
+        return f"embed{spec.vocab}x{spec.dim}"
+    if name == "MultiHeadAttention":
+        return f"attn{spec.heads}"
+    short = {"Flatten": "flat", "GlobalAveragePooling2D": "gap", "BatchNorm": "bn", "PositionEmbedding": "pos",
+             "LayerNorm": "ln", "TiedOutput": "tied"}  # fmt: skip
     return short.get(name) or getattr(spec, "activation", None) or f"{name.lower()}{spec.units}"  # lstm8
 
 

@@ -9,6 +9,8 @@ MESH = 120  # points per side of a decision-boundary grid
 def kind(task):
     if task.family == "graph":
         return graph_kind(task)
+    if task.family == "transformer":
+        return "attention"
     if task.family == "cnn":
         return "filters"
     if task.family == "recurrent":
@@ -37,7 +39,7 @@ def file_names(task):
     """The plot files `rosetta compare` writes for the task."""
     extra = {"regression": "fit", "classification": "boundary", "codes": "codes", "filters": "filters",
              "sequence": "outputs", "directions": "directions", "reconstructions": "reconstructions",
-             "features": "features"}.get(kind(task))  # fmt: skip
+             "features": "features", "attention": "attention"}.get(kind(task))  # fmt: skip
     return [f"{task.name}-loss.png"] + ([f"{task.name}-{extra}.png"] if extra else [])
 
 

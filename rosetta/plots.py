@@ -1,5 +1,6 @@
 """The pictures `rosetta compare` writes: loss curves, fitted functions, decision boundaries, an
-autoencoder's bottleneck codes, a CNN's first kernels, a recurrent net's output per sequence."""
+autoencoder's bottleneck codes, a CNN's first kernels, a recurrent net's output per sequence, a
+transformer's attention maps."""
 
 import matplotlib
 
@@ -11,7 +12,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 import reference_numpy as ref  # noqa: E402
 from foundation import frameworks, history
 from rosetta import plotdata
-from rosetta.tasks import GlobalAveragePooling2D  # noqa: E402
+from rosetta.tasks import GlobalAveragePooling2D, MultiHeadAttention  # noqa: E402
 
 CLASSES = ListedColormap(["tab:blue", "tab:orange", "tab:green"])  # class 0, 1, 2
 
@@ -233,6 +234,34 @@ def reconstructions(task, results, path):
     _save(fig, path)
 
 
+def attention_maps(task, results, path):
+    """Per framework (rows), each block's heads (columns): which earlier tokens each position attends to
+    in the first training sequence, computed by the reference from that framework's trained weights."""
+    x, _ = task.data()
+    sites = [(i, spec) for i, spec in enumerate(task.layers) if isinstance(spec, MultiHeadAttention)]
+    columns = [(i, spec, head) for i, spec in sites for head in range(spec.heads)]
+    fig, axes = plt.subplots(len(results), len(columns), figsize=(2.2 * len(columns), 2.3 * len(results)),
+                             squeeze=False)  # fmt: skip
+    tokens = [str(token) for token in x[0]]
+    for row, (label, result) in zip(axes, results.items()):
+        values = node_values(task, result["params"], x[:1])
+        for ax, (i, spec, head) in zip(row, columns):
+            weights = attention_weights(task, result["params"], values, i, spec)  # (1, heads, T, T)
+            ax.imshow(weights[0, head], cmap="viridis", vmin=0, vmax=1)
+            ax.set_xticks(range(len(tokens)), tokens, fontsize=6)
+            ax.set_yticks(range(len(tokens)), tokens, fontsize=6)
+            ax.set_title(f"{task.names[i].split('.')[0]} head {head}", fontsize="small")
+        row[0].set_ylabel(f"{label}\nquery", fontsize="small")
+    fig.suptitle(f"{task.name}: attention per head on the first sequence (rows: the query, columns: the key)")
+    _save(fig, path)
+
+
+def attention_weights(task, params, values, i, spec):
+    """softmax(Q Kᵀ/√d + mask) of attention node i, from the value its input node holds."""
+    source = values[task.inputs[i][0]]
+    return ref.transformer.attention(source, ref.mlp.build(task, params)[i], spec.heads, spec.causal)[1][4]
+
+
 def _save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -259,4 +288,5 @@ def write(task, results, out_dir):
     return files
 
 
-GRAPH_PLOTS = {"features": feature_maps, "directions": directions, "reconstructions": reconstructions}
+GRAPH_PLOTS = {"features": feature_maps, "directions": directions, "reconstructions": reconstructions,
+               "attention": attention_maps}  # fmt: skip

@@ -1,7 +1,10 @@
 """Our own canonical form: (task or spec, params), computed by reference_numpy's hand-written backprop.
 
 A task's graph is recorded node by node, a Dense or convolution's activation as a node of its own
-after it. As every framework's side is compared, BatchNorm runs on its running statistics here.
+after it. As every framework's side is compared, BatchNorm runs on its running statistics here. The
+transformer's nodes as people's ports write them: an Embedding's table "E" and a PositionEmbedding's
+"P" as embedding tables {"W"} (positions: a table read at arange(T), then added), the TiedOutput as a
+Dense anchor whose kernel is the token table transposed, tied to it.
 
 A spec is the JSON model description: {"sizes": [n_in, ..., n_out], "activations": [...], "bias": true,
 "alpha": null, "output": null}; "output": "softmax" adds a softmax head (forward only: the losses take
@@ -16,7 +19,7 @@ from foundation import params as canonical_params
 from foundation.arrays import as_dtype
 from reference_numpy import mlp, optim
 from rosetta import tasks
-from rosetta.portcheck.graph import Graph, Node
+from rosetta.portcheck.graph import HIDDEN, Graph, Node
 from rosetta.portcheck.layers import PARAMETRIZED, Layer, NotSupported, Write, apply
 
 
@@ -41,12 +44,28 @@ def head(spec):
 
 
 WEIGHTED = (tasks.Layer, tasks.Conv2D, tasks.Conv2DTranspose, tasks.LSTM, tasks.GRU, tasks.Bidirectional,
-            tasks.BatchNorm)  # fmt: skip
+            tasks.BatchNorm, tasks.LayerNorm, tasks.MultiHeadAttention)  # fmt: skip
+TABLES = {tasks.Embedding: "E", tasks.PositionEmbedding: "P"}  # the table's key in the task's layout
+ANCHORED = WEIGHTED + tuple(TABLES) + (tasks.TiedOutput,)
+
+
+def anchor_indices(task):
+    """The task node behind each anchor, in order (pooling, Flatten, merges hold no weights)."""
+    return [i for i, spec in enumerate(task.layers) if isinstance(spec, ANCHORED)]
 
 
 def weighted(task, per_layer):
-    """The entries of the nodes that hold weights (pooling, Flatten, merges hold none)."""
-    return [entry for spec, entry in zip(task.layers, per_layer) if isinstance(spec, WEIGHTED)]
+    """Each anchor's entry of per-node weights (or gradients) in port-check's keys: a table as "W", the
+    tied output's kernel as the token table transposed (its gradient: the table's, both uses summed)."""
+    out = []
+    for i in anchor_indices(task):
+        spec, entry = task.layers[i], per_layer[i]
+        if isinstance(spec, tasks.TiedOutput):
+            entry = {"W": np.asarray(per_layer[task.names.index(spec.embedding)]["E"]).T}
+        elif type(spec) in TABLES:
+            entry = {"W": entry[TABLES[type(spec)]]}
+        out.append(entry)
+    return out
 
 
 def describe_layer(spec, shape):
@@ -77,7 +96,26 @@ def describe_layer(spec, shape):
     if isinstance(spec, (tasks.LSTM, tasks.GRU)):
         kind = type(spec).__name__
         return Layer(kind.lower(), f"{kind}({shape[1]}→{spec.units})", shape[1], spec.units, True)
-    return Layer("dense", f"W({shape[0]}→{spec.units})", shape[0], spec.units, spec.bias)
+    return transformer_layer(spec, shape) or Layer("dense", f"W({shape[-1]}→{spec.units})", shape[-1],
+                                                   spec.units, spec.bias)  # fmt: skip
+
+
+def transformer_layer(spec, shape):
+    """The transformer's nodes as Layers (a PositionEmbedding: its table, describe adds the sum)."""
+    if isinstance(spec, tasks.Embedding):
+        return Layer("embedding", f"Embedding({spec.vocab}, {spec.dim})", spec.vocab, spec.dim, shape=(None,))
+    if isinstance(spec, tasks.PositionEmbedding):
+        t, e = shape
+        return Layer("embedding", f"PositionEmbedding({t}, {e})", t, e, shape=(None,))
+    if isinstance(spec, tasks.LayerNorm):
+        return Layer("layernorm", f"LayerNorm(eps={spec.eps:g})", shape[-1], shape[-1], True, eps=spec.eps)
+    if isinstance(spec, tasks.MultiHeadAttention):
+        e = shape[-1]
+        name = f"MultiHeadAttention({e}, heads={spec.heads}{', causal' if spec.causal else ''})"
+        return Layer("attention", name, e, e, spec.bias, config=(spec.heads, e // spec.heads))
+    if isinstance(spec, tasks.TiedOutput):
+        return Layer("dense", f"TiedOutput({shape[-1]}→{spec.vocab})", shape[-1], spec.vocab, False)
+    return None
 
 
 def activation(spec):
@@ -101,9 +139,17 @@ def describe(task, head):
     nodes, produced = [], {tasks.INPUT: tasks.INPUT}  # task node -> the graph node holding its output
     wiring = zip(task.layers, task.names, task.inputs, task.layer_shapes)
     for i, (spec, name, reads, (shape, _)) in enumerate(wiring):
-        layer = describe_layer(spec, shape)
-        owner = i if layer.kind in PARAMETRIZED else None
-        nodes.append(Node(name, layer, tuple(produced[read] for read in reads), owner))
+        layer, reads = describe_layer(spec, shape), tuple(produced[read] for read in reads)
+        owner = owner_of(task, spec, i) if layer.kind in PARAMETRIZED else None
+        if isinstance(spec, tasks.MultiHeadAttention):  # self-attention: query, key and value read one value
+            reads = reads * 3
+        if isinstance(spec, tasks.PositionEmbedding):  # the table at arange(T), then x + it
+            nodes += [
+                Node(f"{name}:positions", HIDDEN),
+                Node(f"{name}:table", layer, (f"{name}:positions",), i),
+            ]
+            layer, reads, owner = Layer("add", "Add"), reads + (f"{name}:table",), None
+        nodes.append(Node(name, layer, reads, owner))
         produced[name] = name
         if fused(spec):
             nodes.append(Node(f"{name}:act", activation(spec), (name,)))
@@ -113,13 +159,18 @@ def describe(task, head):
     return nodes
 
 
+def owner_of(task, spec, i):
+    """An anchor's weights key: its node's index; a TiedOutput's, its Embedding's (tied)."""
+    return task.names.index(spec.embedding) if isinstance(spec, tasks.TiedOutput) else i
+
+
 class CanonicalModel:
     framework = "canonical"
 
     def __init__(self, model):
         self.task, params = as_task(model[0]), model[1]
         self.given = params  # the user's arrays: rosetta.transfer writes into them
-        self.indices = weighted(self.task, range(len(self.task.layers)))  # each anchor's layer
+        self.indices = anchor_indices(self.task)  # each anchor's node
         self.head = head(model[0]) if isinstance(model[0], dict) else None
         self.dtype = str(canonical_params.validate(self.task, params))
         self.params = mlp.build(self.task, params)  # a copy
@@ -141,10 +192,16 @@ class CanonicalModel:
     def writes(self, k, layer):
         """The canonical `layer` into the user's arrays of the k-th weighted layer (rosetta.transfer)."""
         i = self.indices[k]
+        spec = self.task.layers[i]
+        if isinstance(spec, tasks.TiedOutput):
+            j = self.task.names.index(spec.embedding)
+            table = self.given[j]["E"]
+            return [Write(table, np.asarray(layer["W"], table.dtype).T, f"layers.{j}.E", "E = Wᵀ")]
+        renamed = {TABLES[type(spec)]: layer["W"]} if type(spec) in TABLES else layer
         arrays = self.given[i]
         return [
             Write(arrays[key], np.asarray(value, arrays[key].dtype), f"layers.{i}.{key}", key)
-            for key, value in layer.items()
+            for key, value in renamed.items()
         ]
 
     @staticmethod
@@ -165,9 +222,11 @@ class CanonicalModel:
         """Every graph node's value by name: a fused node's z, and its activation's a."""
         _, cache = mlp.predict(self.task, self.params, as_dtype(x, self.params))
         values = {}
-        for spec, name, (_, z, a) in zip(self.task.layers, self.task.names, cache):
+        for spec, name, layer, (_, z, a) in zip(self.task.layers, self.task.names, self.params, cache):
             values[name] = z if fused(spec) else a
             values |= {f"{name}:act": a} if fused(spec) else {}
+            if isinstance(spec, tasks.PositionEmbedding):
+                values |= {f"{name}:positions": np.arange(len(layer["P"])), f"{name}:table": layer["P"]}
         if self.head == "softmax":
             values["softmax"] = apply("softmax", values[self.nodes[-2].name], None)
         return values
@@ -202,9 +261,8 @@ class CanonicalModel:
 
 def form(opt):
     keys = ("momentum", "nesterov") if opt.name == "sgd" else ("beta1", "beta2", "eps")
-    return {"name": opt.name, "form": opt.form, "weight_decay": 0.0, "decoupled": False} | {
-        key: getattr(opt, key) for key in keys
-    }
+    decay = {"weight_decay": opt.weight_decay, "decoupled": bool(opt.weight_decay)}
+    return {"name": opt.name, "form": opt.form, **decay} | {key: getattr(opt, key) for key in keys}
 
 
 def loss_function(loss):

@@ -17,7 +17,7 @@ from keras import ops
 
 from foundation.errors import first_line
 from foundation.layouts import ATTENTION_KEYS, heads_in, heads_out, heads_shaped
-from rosetta.portcheck.graph import Recorder
+from rosetta.portcheck.graph import Recorder, Reused
 from rosetta.portcheck.layers import Layer, NotSupported, Write, first_layer
 
 BACKEND = keras.backend.backend()
@@ -191,6 +191,10 @@ def describe_other(layer):
         return describe_bidirectional(layer)
     if isinstance(layer, L.MultiHeadAttention):
         return describe_attention(layer)
+    if isinstance(layer, L.ReversibleEmbedding) and not (layer.tie_weights and layer.logit_soft_cap is None):
+        raise NotSupported(
+            "not supported yet: ReversibleEmbedding other than tie_weights=True without a soft cap"
+        )
     if isinstance(layer, L.Embedding):
         n, d = layer.embeddings.shape
         return Layer("embedding", f"Embedding({n}, {d})", n, d, shape=(None,))
@@ -391,10 +395,20 @@ class Capture:
                 out = call(*args, **kwargs)
             finally:
                 self.depth -= 1
-            self.record(layer, attention_inputs(*args, **kwargs) if attention(layer) else args, out)
+            if kwargs.get("reverse"):  # ReversibleEmbedding(tie_weights=True) as the output layer
+                self.record_reverse(layer, args[0], out)
+            else:
+                self.record(layer, attention_inputs(*args, **kwargs) if attention(layer) else args, out)
             return out
 
         return recorded
+
+    def record_reverse(self, layer, h, out):
+        """h @ Eᵀ: the table used again as an output kernel (E, vocab), an anchor tied to the Embedding
+        (graph.Reused), as Flax's nnx.Embed.attend."""
+        n, d = layer.embeddings.shape
+        head = Layer("dense", f"ReversibleEmbedding.reverse({d}→{n})", d, n, False)
+        self.recorder.add(f"{layer.name}.reverse", head, [(h, numpy(h))], out, numpy(out), Reused(layer))
 
     def record(self, layer, args, out):
         found, base = self.table[layer], layer.name
@@ -473,14 +487,21 @@ class KerasModel:
         return self.graph
 
     def weights(self):
-        return [canonical(layer, layer.weights) for layer in self.anchors]
+        return [reused(owner, lambda layer: canonical(layer, layer.weights)) for owner in self.anchors]
 
     def names(self):
-        return [layer.name for layer in self.anchors]
+        return [f"{o.weight.name}.reverse" if isinstance(o, Reused) else o.name for o in self.anchors]
 
     def writes(self, k, layer):
         """The canonical `layer` as writes into the k-th anchor's variables (rosetta.transfer)."""
-        found = native(self.anchors[k], layer)
+        owner = self.anchors[k]
+        if isinstance(owner, Reused):  # the output kernel (E, vocab) back into the table (vocab, E)
+            found = [
+                (v, name, value, f"({rule})ᵀ")
+                for v, name, value, rule in native(owner.weight, {"W": layer["W"].T})
+            ]
+        else:
+            found = native(owner, layer)
         return [
             Write(v, np.asarray(value, v.dtype), v.path, f"{name} = {rule}") for v, name, value, rule in found
         ]
@@ -513,7 +534,8 @@ class KerasModel:
         """The gradients, in model.trainable_variables order, as canonical per-anchor dicts."""
         of = {id(v): g for v, g in zip(self.model.trainable_variables, grads)}
         return [
-            canonical(layer, [of[id(v)] for v in layer.trainable_weights], True) for layer in self.anchors
+            reused(owner, lambda layer: canonical(layer, [of[id(v)] for v in layer.trainable_weights], True))
+            for owner in self.anchors
         ]
 
     @contextlib.contextmanager
@@ -543,6 +565,12 @@ class KerasModel:
                 optimizer.apply_gradients(zip(grads, model.trainable_variables))
                 record.append({"params": self.weights(), "grads": canon, "lr": lr})
         return record, form(optimizer)
+
+
+def reused(owner, read):
+    """read(layer) of an anchor's layer; of a ReversibleEmbedding's reverse use, its table transposed, the
+    output kernel (E, vocab) (its gradient: the table's, both uses summed)."""
+    return {"W": read(owner.weight)["W"].T} if isinstance(owner, Reused) else read(owner)
 
 
 JAX_GRADIENTS = {}  # (id(model), id(loss_fn)) -> (model, loss_fn, jitted value_and_grad): one per check
