@@ -568,14 +568,18 @@ class Task:
         nodes = dict(zip(self.names, self.layers))
         for i, spec in enumerate(self.layers):
             table = nodes.get(spec.embedding) if isinstance(spec, TiedOutput) else None
-            if isinstance(spec, TiedOutput) and not (isinstance(table, Embedding) and table.vocab == spec.vocab):
+            if isinstance(spec, TiedOutput) and not (
+                isinstance(table, Embedding) and table.vocab == spec.vocab
+            ):
                 raise ArgumentError(f"layer {i} {spec}: embedding {spec.embedding!r} must name an Embedding "
                                     f"node of vocab {spec.vocab}")  # fmt: skip
 
     def check_head(self):
         """The output node: a Dense layer, or for an MSE loss a convolution's images (an autoencoder)."""
         head = self.layers[-1]
-        if isinstance(head, (Layer, TiedOutput)) or (self.loss == "mse" and isinstance(head, (Conv2D, Conv2DTranspose))):
+        if isinstance(head, (Layer, TiedOutput)) or (
+            self.loss == "mse" and isinstance(head, (Conv2D, Conv2DTranspose))
+        ):
             return
         raise ArgumentError(f"the last layer (the head) must be a Dense rosetta.tasks.Layer (or, with the "
                             f"mse loss, a Conv2D or Conv2DTranspose), got {head}")  # fmt: skip

@@ -46,8 +46,9 @@ def tokens(x, vocab):
 
 
 def targets(task, y, n, dtype):
-    """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce ((N, T) for a sequence's logits), else finite (N, K) in the weights'
-    dtype (N, H, W, C for a convolution's output), in [0, 1] for bce_logits (soft labels allowed)."""
+    """y for task.loss: int64 labels (N,) in [0, K) for softmax_ce ((N, T) for a sequence's logits), else
+    finite (N, K) in the weights' dtype (N, H, W, C for a convolution's output), in [0, 1] for bce_logits
+    (soft labels allowed)."""
     y, k = np.asarray(y), task.n_out
     if task.loss == "softmax_ce":
         return labels(y, (n, *task.output_shape[:-1]), k)

@@ -233,7 +233,9 @@ def test_a_transformer_port_without_the_causal_mask_is_found():
     task, params = trained("transformer", steps=5)
     x, _ = task.data()
     report = rosetta.check((task, params), load_gpt(TinyGPT(causal=False), task, params), x[:8])
-    assert not report.ok and [(hint.kind, hint.block) for hint in report.hints] == [("causal-mask", 3)], report
+    assert not report.ok and [(hint.kind, hint.block) for hint in report.hints] == [("causal-mask", 3)], (
+        report
+    )
 
 
 PLANTED = {

@@ -368,7 +368,8 @@ BAD_STACKS = {
     ),
     "n_in of four axes": (
         lambda: net((8, 8, 1, 1), FLAT, DENSE),
-        "n_in: expected features, (T,) for token ids, (T, F) for sequences or (H, W, C) for images, got (8, 8, 1, 1)",
+        "n_in: expected features, (T,) for token ids, (T, F) for sequences or (H, W, C) for images, "
+        "got (8, 8, 1, 1)",
     ),
     "n_in with a 0": (lambda: net((8, 0, 1), FLAT, DENSE), "n_in: expected a whole number ≥ 1, got 0"),
     "a string as a layer": (

@@ -73,8 +73,8 @@ def layer_text(spec):
         return f"embed{spec.vocab}x{spec.dim}"
     if name == "MultiHeadAttention":
         return f"attn{spec.heads}"
-    short = {"Flatten": "flat", "GlobalAveragePooling2D": "gap", "BatchNorm": "bn", "PositionEmbedding": "pos",
-             "LayerNorm": "ln", "TiedOutput": "tied"}  # fmt: skip
+    short = {"Flatten": "flat", "GlobalAveragePooling2D": "gap", "BatchNorm": "bn",
+             "PositionEmbedding": "pos", "LayerNorm": "ln", "TiedOutput": "tied"}  # fmt: skip
     return short.get(name) or getattr(spec, "activation", None) or f"{name.lower()}{spec.units}"  # lstm8
 
 
