@@ -20,11 +20,13 @@ import reference_numpy as ref
 from divergences.catalog import CATALOG
 from foundation import frameworks, outdir, tolerances
 from foundation.errors import UsageError, unknown
+from foundation.params import dtype_of
 from foundation.tasks import with_formula
 from foundation.tolerances import rel_diff, rel_diff_params
 from rosetta import tasks
 
-FAMILIES = ("xor", "regression", "softmax", "cnn", "lstm", "resnet")  # in the order of the index
+# in the order of the index
+FAMILIES = ("xor", "regression", "softmax", "cnn", "lstm", "resnet", "transformer")
 COLUMNS = ("numpy", "jax", "torch", "keras")  # NumPy beside JAX: the hand backward beside jax.grad
 TITLES = {"numpy": "NumPy", "jax": "JAX", "torch": "PyTorch", "keras": "Keras 3"}
 SECTIONS = ("file", "model", "loss", "gradient", "update", "loop", "data")  # "file": before the first mark
@@ -71,13 +73,13 @@ def measure(framework, family, dtype="float64"):
     study = native(framework, family)
     task = tasks.get(study.TASK)
     steps = tolerances.trajectory_steps(task, dtype)
-    with keras_settings_kept():
+    with keras_settings_kept(), torch_on_one_thread():
         x, y, params, batches = study.load(dtype, steps)
         model = study.build(params)
         out = study.forward(model, x)
         loss, grads = study.grads(model, x, y)
         trained, losses = study.train(params, x, y, batches)
-    if out.dtype != params[0]["W"].dtype:
+    if out.dtype != dtype_of(params):
         raise AssertionError(f"{framework} {family}: forward returned {out.dtype}, the weights are {dtype}")
     expected = reference(task.name, tuple(frameworks.formula(framework, task).items()), dtype)
     return {
@@ -103,6 +105,22 @@ def reference(name, formula, dtype):
     out = ref.forward(task, params, x)
     return {"forward": out, "loss": loss, "grads": grads, "trajectory loss": history["loss"],
             "trajectory params": trained}  # fmt: skip
+
+
+@contextlib.contextmanager
+def torch_on_one_thread():
+    """torch's intra-op pool at one thread while a file runs, then put back. Once JAX or TensorFlow has
+    run in the process their thread pools hold the cores, and torch's two OpenMP threads wait on each
+    other: the transformer's torch file took 11–14 s for its 200 steps on two cores, 2.0 s on one
+    thread. The arithmetic moves at rounding level only."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 @contextlib.contextmanager
