@@ -33,7 +33,8 @@ test: $(STAMP)
 
 SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/test_reference_layers.py \
 	parity_tests/test_reference_graph.py parity_tests/test_house.py parity_tests/test_before_graph.py \
-	parity_tests/test_check_html.py parity_tests/test_study.py parity_tests/test_study_pages.py
+	parity_tests/test_check_html.py parity_tests/test_study.py parity_tests/test_study_pages.py \
+	parity_tests/test_cli.py
 CHECK_TESTS := $(filter-out $(SECOND),$(sort $(wildcard parity_tests/test_check*.py)))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 

@@ -105,7 +105,9 @@ def test_parity_catches_heads_split_the_wrong_way(monkeypatch):
     def interleaved(layer):
         e, heads = layer["Wq"].shape[0], 2
         order = np.arange(e).reshape(heads, e // heads).T.ravel()  # (h, d) read as (d, h)
-        columns = {key: layer[key][..., order] for key in ("Wq", "bq", "Wk", "bk", "Wv", "bv")}
+        columns = {
+            key: layer[key][..., order] for key in ("Wq", "bq", "Wk", "bk", "Wv", "bv") if key in layer
+        }
         return {**layer, **columns, "Wo": layer["Wo"][order]}
 
     attention_with(monkeypatch, interleaved)
