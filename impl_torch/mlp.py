@@ -225,28 +225,11 @@ def node_params(modules, grads=False):
     """The canonical weights held by one node's modules."""
     layer = {}
     for module in modules:
-        if isinstance(module, nn.Linear):
-            layer.update(dense_params(module, grads))
-        elif isinstance(module, nn.PReLU):  # the learned α of the Linear before it
+        if isinstance(module, nn.PReLU):  # the learned α of the Linear before it
             layer["alpha"] = (module.weight.grad if grads else module.weight).detach().numpy().copy()
-        elif isinstance(module, nn.Conv2d):
-            layer.update(conv.conv2d_params(module, grads))
-        elif isinstance(module, nn.ConvTranspose2d):
-            layer.update(conv.conv2d_transpose_params(module, grads))
-        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            layer.update(norm.batchnorm_params(module, grads))
-        elif isinstance(module, recurrent.LastStep):
-            layer.update(recurrent.recurrent_params(module, grads))
-        elif isinstance(module, recurrent.BothWays):
-            layer.update(recurrent.bidirectional_params(module, grads))
-        elif isinstance(module, nn.Embedding):
-            layer.update(transformer.embedding_params(module, grads))
-        elif isinstance(module, transformer.Positions):
-            layer.update(transformer.position_params(module, grads))
-        elif isinstance(module, nn.LayerNorm):
-            layer.update(transformer.layernorm_params(module, grads))
-        elif isinstance(module, transformer.SelfAttention):
-            layer.update(transformer.attention_params(module, grads))
+        for kind, params in PARAMS:
+            if isinstance(module, kind):
+                layer.update(params(module, grads))
     return layer
 
 
@@ -261,6 +244,20 @@ def dense_params(module, grads=False):
     if b is not None:
         layer["b"] = b.detach().numpy().copy()
     return layer
+
+
+PARAMS = (  # each module kind holding weights, and the function reading them under the canonical keys
+    (nn.Linear, dense_params),
+    (nn.Conv2d, conv.conv2d_params),
+    (nn.ConvTranspose2d, conv.conv2d_transpose_params),
+    ((nn.BatchNorm1d, nn.BatchNorm2d), norm.batchnorm_params),
+    (recurrent.LastStep, recurrent.recurrent_params),
+    (recurrent.BothWays, recurrent.bidirectional_params),
+    (nn.Embedding, transformer.embedding_params),
+    (transformer.Positions, transformer.position_params),
+    (nn.LayerNorm, transformer.layernorm_params),
+    (transformer.SelfAttention, transformer.attention_params),
+)
 
 
 def forward(task, params, x):

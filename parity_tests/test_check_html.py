@@ -27,11 +27,12 @@ VOID = {"meta", "br", "hr", "img", "input", "link"}  # HTML elements without an 
 
 
 class Page(HTMLParser):
-    """A DOM's elements that have an id (their attributes and text) and every link in it."""
+    """A DOM's elements that have an id (their attributes and text, and the ids in document order) and
+    every link in it."""
 
     def __init__(self, dom):
         super().__init__()
-        self.ids, self.hrefs, self.open = {}, [], []
+        self.ids, self.order, self.hrefs, self.open = {}, [], [], []
         self.feed(dom)
 
     def handle_starttag(self, tag, attrs):
@@ -41,6 +42,7 @@ class Page(HTMLParser):
             self.open.append(attrs.get("id"))
             if attrs.get("id"):
                 self.ids[attrs["id"]] = attrs | {"text": ""}
+                self.order.append(attrs["id"])
 
     def handle_endtag(self, tag):
         if tag not in VOID:
@@ -51,17 +53,19 @@ class Page(HTMLParser):
             self.ids[name]["text"] += text
 
 
-def chromium(path, screenshot):
-    """The DOM headless Chromium built from the page at `path`; its screenshot (1200×900) as RGB 0–255."""
+def chromium(path, screenshot=None, width=1200):
+    """The DOM headless Chromium built from the page at `path` in a width×900 window; with `screenshot`,
+    also the screenshot as RGB 0–255."""
     import matplotlib.image
 
     binary = shutil.which("chromium")
     assert binary, "chromium not found: `make test` installs Debian's package (apt-get install chromium)"
     argv = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    argv += [f"--user-data-dir={path.parent / 'chromium-profile'}", "--window-size=1200,900"]
-    argv += [f"--screenshot={screenshot}", "--dump-dom", path.as_uri()]
+    argv += [f"--user-data-dir={path.parent / 'chromium-profile'}", f"--window-size={width},900"]
+    argv += ([f"--screenshot={screenshot}"] if screenshot else []) + ["--dump-dom", path.as_uri()]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
-    return Page(done.stdout), np.rint(matplotlib.image.imread(screenshot)[..., :3] * 255)
+    page = Page(done.stdout)
+    return page if screenshot is None else (page, np.rint(matplotlib.image.imread(screenshot)[..., :3] * 255))
 
 
 def pixels(image, colour):

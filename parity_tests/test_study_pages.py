@@ -8,13 +8,11 @@ import contextlib
 import io
 import json
 import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
 
 import pytest
 
 from foundation import tolerances
+from parity_tests.test_check_html import chromium
 from rosetta import cli, study
 
 FAMILIES = ("xor", "regression")
@@ -37,42 +35,6 @@ document.body.appendChild(out);
 </script></body>"""
 
 
-class Page(HTMLParser):
-    """A DOM's elements that have an id: their attributes and their text."""
-
-    def __init__(self, dom):
-        super().__init__()
-        self.ids, self.open, self.order = {}, [], []
-        self.feed(dom)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag not in ("meta", "br", "hr", "img", "input", "link"):
-            self.open.append(attrs.get("id"))
-            if attrs.get("id"):
-                self.ids[attrs["id"]] = attrs | {"text": ""}
-                self.order.append(attrs["id"])
-
-    def handle_endtag(self, tag):
-        if tag not in ("meta", "br", "hr", "img", "input", "link"):
-            self.open.pop()
-
-    def handle_data(self, text):
-        for name in filter(None, self.open):
-            self.ids[name]["text"] += text
-
-
-def chromium(path):
-    """The DOM headless Chromium built from the page at `path` in a 1280×900 window."""
-    binary = shutil.which("chromium")
-    assert binary, "chromium not found: `make test` installs Debian's package (apt-get install chromium)"
-    argv = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    argv += [f"--user-data-dir={path.parent / 'chromium-profile'}", "--window-size=1280,900"]
-    argv += ["--dump-dom", path.as_uri()]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
-    return Page(done.stdout)
-
-
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     """`rosetta study xor regression --json`: the two families' pages and index, and each page opened with
@@ -89,7 +51,7 @@ def pages(tmp_path_factory):
     for family in FAMILIES:
         copy = out / f"measured-{family}.html"
         copy.write_text((out / f"{family}.html").read_text().replace("</body>", MEASURE))
-        opened[family] = chromium(copy)
+        opened[family] = chromium(copy, width=1280)
     return out, measured, opened
 
 
