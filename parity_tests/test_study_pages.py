@@ -13,7 +13,7 @@ import pytest
 
 from foundation import tolerances
 from parity_tests.test_check_html import chromium
-from rosetta import cli, study
+from rosetta import cli, plotdata, study, tasks
 
 FAMILIES = ("xor", "regression")
 MEASURE = """<script>
@@ -32,6 +32,9 @@ out.dataset.scrolling = pres.filter(p => p.scrollWidth > p.clientWidth).length;
 out.dataset.widest = Math.max(...pres.map(p => p.getBoundingClientRect().right));
 out.dataset.width = root.clientWidth;
 document.body.appendChild(out);
+addEventListener("load", () => {  // the plots decoded: each image's name and its drawn size
+  out.dataset.images = [...document.querySelectorAll(".plots img")].map(i => `${i.alt}:${i.naturalWidth}`);
+});
 </script></body>"""
 
 
@@ -92,6 +95,17 @@ def test_no_horizontal_overflow_at_1280_and_sections_aligned(pages, family):
     assert float(measured["data-widest"]) <= float(measured["data-width"])
     assert int(measured["data-scrolling"]) > 0  # there are lines longer than a column: they scroll there
     assert measured["data-misaligned"] == ""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_plots_of_the_four_runs_are_drawn_in_the_page(pages, family):
+    """rosetta compare's plots for the family's task, inlined (no file beside the page) and decoded by the
+    browser: the loss curves and the task's own picture (xor: the decision boundaries)."""
+    images = pages[2][family].ids["measured"]["data-images"].split(",")
+    names = plotdata.file_names(tasks.get(study.native("numpy", family).TASK))
+    assert [image.split(":")[0] for image in images] == names and len(names) == 2
+    assert all(int(image.split(":")[1]) > 300 for image in images)
+    assert not list(pages[0].glob("*.png"))
 
 
 def test_the_notes_link_the_divergence_rows(pages):

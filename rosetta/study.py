@@ -7,14 +7,18 @@ data); a page is one grid whose rows are the sections, so matching sections star
 line naming a row of divergences/catalog.py (`dense-layout/torch`) gets that row's note beside it.
 """
 
+import base64
 import contextlib
 import functools
 import importlib
 import os
 import re
 import sys
+import tempfile
 from html import escape
 from pathlib import Path
+
+import numpy as np
 
 import reference_numpy as ref
 from divergences.catalog import CATALOG
@@ -23,7 +27,7 @@ from foundation.errors import UsageError, unknown
 from foundation.params import dtype_of
 from foundation.tasks import with_formula
 from foundation.tolerances import rel_diff, rel_diff_params
-from rosetta import tasks
+from rosetta import plotdata, tasks
 
 # in the order of the index
 FAMILIES = ("xor", "regression", "softmax", "cnn", "lstm", "resnet", "transformer")
@@ -70,6 +74,12 @@ def measure(framework, family, dtype="float64"):
     catalog task: forward, loss and gradients from the initial weights, then the loss history and the
     weights after the trajectory parity tests run (≤ 200 steps); Keras against the reference's own
     variant of a formula (Adam's ε̂: foundation.frameworks.formula)."""
+    return trial(framework, family, dtype)[0]
+
+
+def trial(framework, family, dtype="float64"):
+    """(measure's figures, the run the page's plots draw: the file's loss history over the trajectory,
+    its weights after it and its outputs there on the plot's inputs)."""
     study = native(framework, family)
     task = tasks.get(study.TASK)
     steps = tolerances.trajectory_steps(task, dtype)
@@ -79,16 +89,20 @@ def measure(framework, family, dtype="float64"):
         out = study.forward(model, x)
         loss, grads = study.grads(model, x, y)
         trained, losses = study.train(params, x, y, batches)
+        grid = plotdata.inputs(task)
+        plot = None if grid is None else study.forward(study.build(trained), grid.astype(dtype))
     if out.dtype != dtype_of(params):
         raise AssertionError(f"{framework} {family}: forward returned {out.dtype}, the weights are {dtype}")
     expected = reference(task.name, tuple(frameworks.formula(framework, task).items()), dtype)
-    return {
+    figures = {
         "forward": rel_diff(out, expected["forward"], dtype),
         "loss": rel_diff(loss, expected["loss"], dtype),
         "grads": rel_diff_params(grads, expected["grads"], dtype),
         "trajectory loss": rel_diff(losses, expected["trajectory loss"], dtype),
         "trajectory params": rel_diff_params(trained, expected["trajectory params"], dtype),
     }
+    run = {"history": np.asarray(losses), "steps": len(losses), "every": 1, "params": trained, "plot": plot}
+    return figures, run
 
 
 @functools.cache
@@ -208,8 +222,30 @@ def variant(framework, task):
     return f'<p class="variant" id="variant-{framework}">{text}</p>'
 
 
-def page(family, figures, out, dtype="float64"):
-    """One family's page: a header per framework (file, parity figures), then a grid row per section."""
+def pictures(family, runs):
+    """rosetta compare's plots of the four files' own runs (plots.write), as data: URIs to inline."""
+    from rosetta import plots
+
+    task = tasks.get(native("numpy", family).TASK)
+    with tempfile.TemporaryDirectory() as tmp:
+        names = plots.write(task, runs, Path(tmp))
+        return [(name, base64.b64encode((Path(tmp) / name).read_bytes()).decode()) for name in names]
+
+
+def figures_section(drawn, steps):
+    images = "".join(
+        f'<figure><img src="data:image/png;base64,{data}" alt="{escape(name)}" id="plot-{i}">'
+        f"<figcaption>{escape(name)}</figcaption></figure>"
+        for i, (name, data) in enumerate(drawn)
+    )
+    text = (f"rosetta compare's plots, drawn from the four files' own runs above (the trajectory's {steps} "
+            "steps, not the task's whole schedule):")  # fmt: skip
+    return f'<section class="plots"><p>{escape(text)}</p>{images}</section>'
+
+
+def page(family, figures, out, dtype="float64", drawn=()):
+    """One family's page: a header per framework (file, parity figures), the plots of the four runs, then
+    a grid row per section."""
     task = tasks.get(native("numpy", family).TASK)
     steps = tolerances.trajectory_steps(task, dtype)
     cells = []
@@ -231,7 +267,8 @@ def page(family, figures, out, dtype="float64"):
              f"{steps} steps). Each file runs on its own, the task's whole schedule: "
              f"<code>python -m impl_torch.study.{family}</code>.</p>")  # fmt: skip
     nav = '<nav><a href="index.html">all families</a></nav>'
-    return document(f"{family} — nn-rosetta study", f'{nav}<h1>{family}</h1>{intro}<main class="grid">'
+    plots = figures_section(drawn, steps) if drawn else ""
+    return document(f"{family} — nn-rosetta study", f'{nav}<h1>{family}</h1>{intro}{plots}<main class="grid">'
                     f'{"".join(cells)}</main>')  # fmt: skip
 
 
@@ -274,6 +311,9 @@ table.parity { margin-top: 6px; font-size: 12px; border-collapse: collapse; }
 table.parity th { text-align: left; font-weight: normal; padding-right: 8px; }
 table.parity td { padding-right: 8px; font-family: monospace; }
 tr.ok td:first-of-type { color: #15692a; } tr.bad td:first-of-type { color: #b00; font-weight: bold; }
+.plots { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
+.plots p { flex-basis: 100%; margin: 4px 0 0; font-size: 13px; } .plots figure { margin: 0; }
+.plots img { max-width: 600px; width: 100%; } .plots figcaption { font-size: 12px; color: #555; }
 table.index { border-collapse: collapse; } table.index td, table.index th { padding: 4px 10px;
   border-bottom: 1px solid #ddd; text-align: left; }
 """
@@ -286,12 +326,14 @@ def write(names, out, dtype="float64", on_done=lambda family: None):
     if frameworks.keras_backend() != "tensorflow":  # fixed at import: check before any work
         raise UsageError(f"the Keras study files take their gradients from TensorFlow's tape; run with "
                          f"KERAS_BACKEND=tensorflow (it is {frameworks.keras_backend()!r})")  # fmt: skip
-    measured = {}
+    measured, drawn = {}, {}
     for family in names:
-        measured[family] = {fw: measure(fw, family, dtype) for fw in COLUMNS}
+        trials = {fw: trial(fw, family, dtype) for fw in COLUMNS}
+        measured[family] = {fw: figures for fw, (figures, _) in trials.items()}
+        drawn[family] = pictures(family, {fw: run for fw, (_, run) in trials.items()})
         on_done(family)
     with outdir.staged(out) as stage:
         for family in names:
-            (stage / f"{family}.html").write_text(page(family, measured[family], out, dtype))
+            (stage / f"{family}.html").write_text(page(family, measured[family], out, dtype, drawn[family]))
         (stage / "index.html").write_text(index(measured))
     return measured
