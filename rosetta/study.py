@@ -30,7 +30,8 @@ from foundation.tolerances import rel_diff, rel_diff_params
 from rosetta import plotdata, tasks
 
 # in the order of the index
-FAMILIES = ("xor", "regression", "softmax", "cnn", "lstm", "resnet", "transformer")
+FAMILIES = ("xor", "lego", "regression", "softmax", "cnn", "lstm", "gru", "resnet", "bilstm", "deconv",
+            "transformer")  # fmt: skip
 COLUMNS = ("numpy", "jax", "torch", "keras")  # NumPy beside JAX: the hand backward beside jax.grad
 TITLES = {"numpy": "NumPy", "jax": "JAX", "torch": "PyTorch", "keras": "Keras 3"}
 SECTIONS = ("file", "model", "loss", "gradient", "update", "loop", "data")  # "file": before the first mark
