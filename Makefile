@@ -38,14 +38,23 @@ SECOND := parity_tests/test_jax.py parity_tests/test_reference.py parity_tests/t
 CHECK_TESTS := $(filter-out $(SECOND),$(sort $(wildcard parity_tests/test_check*.py)))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 
+# Two streams on two cores: each library in each stream on one thread. With their default pools (a
+# thread per core in torch, TensorFlow, XLA and OpenMP, in both streams) the small ops of these tests
+# wait on each other: 78 trajectory tests took 406 s wall and 202 s of CPU, on one thread each 77 s and
+# 86 s, on this project's 2-core machine with a second job running. The arithmetic moves at rounding
+# level only, which the tests must stand anyway (test-one-thread, below, takes one core further).
+THREADS := ROSETTA_ONE_THREAD=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+test-tensorflow test-jax-torch: export XLA_FLAGS += --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1
+
 # The port-check's tests compile hundreds of small XLA programs (Flax's initializers, Keras-on-jax's
 # ops) and run each a few times: for them LLVM's backend optimizations are off, which cuts their time
 # by a quarter. The parity tests of impl_jax and impl_keras compile as a user's run does.
 QUICK_XLA := XLA_FLAGS="$$XLA_FLAGS --xla_backend_optimization_level=0"
 
 test-tensorflow: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest $(addprefix --ignore=,$(SECOND) $(CHECK_TESTS))
-	KERAS_BACKEND=tensorflow $(QUICK_XLA) $(PY) -m pytest $(CHECK_TESTS)
+	$(THREADS) KERAS_BACKEND=tensorflow $(PY) -m pytest $(addprefix --ignore=,$(SECOND) $(CHECK_TESTS))
+	$(THREADS) KERAS_BACKEND=tensorflow $(QUICK_XLA) $(PY) -m pytest $(CHECK_TESTS)
 
 # On jax and torch, the port-check's correct ports in float64 only (the dtype whose tolerances are
 # measured per block, where these backends compute some ops in float32), and the zoo's first ports
@@ -56,10 +65,10 @@ OTHER_BACKENDS := -k "keras and not (float32 and (correct or is_ok)) and not pla
 	and (not test_check_transfer or mlp or keras_writes)"
 
 test-jax-torch: $(STAMP) $(CHROMIUM)
-	KERAS_BACKEND=jax $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY)
-	KERAS_BACKEND=jax $(QUICK_XLA) $(PY) -m pytest $(OTHER_BACKENDS) $(CHECK_TESTS)
-	KERAS_BACKEND=torch $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY) $(CHECK_TESTS)
-	$(PY) -m pytest $(SECOND)
+	$(THREADS) KERAS_BACKEND=jax $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY)
+	$(THREADS) KERAS_BACKEND=jax $(QUICK_XLA) $(PY) -m pytest $(OTHER_BACKENDS) $(CHECK_TESTS)
+	$(THREADS) KERAS_BACKEND=torch $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY) $(CHECK_TESTS)
+	$(THREADS) $(PY) -m pytest $(SECOND)
 
 # The same suite with other arithmetic and the same code: one core, one thread in every library, and
 # TensorFlow's oneDNN kernels off. Rounding-level numbers move; nothing the tests assert may. Not in CI
