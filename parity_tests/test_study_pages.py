@@ -13,7 +13,7 @@ import pytest
 
 from foundation import tolerances
 from parity_tests.test_check_html import chromium
-from rosetta import cli, plotdata, study, tasks
+from rosetta import cli, plotdata, study
 
 FAMILIES = ("xor", "regression")
 MEASURE = """<script>
@@ -102,7 +102,7 @@ def test_the_plots_of_the_four_runs_are_drawn_in_the_page(pages, family):
     """rosetta compare's plots for the family's task, inlined (no file beside the page) and decoded by the
     browser: the loss curves and the task's own picture (xor: the decision boundaries)."""
     images = pages[2][family].ids["measured"]["data-images"].split(",")
-    names = plotdata.file_names(tasks.get(study.native("numpy", family).TASK))
+    names = plotdata.file_names(study.task_of(family))
     assert [image.split(":")[0] for image in images] == names and len(names) == 2
     assert all(int(image.split(":")[1]) > 300 for image in images)
     assert not list(pages[0].glob("*.png"))

@@ -57,6 +57,11 @@ def path(framework, family):
     return ROOT / package / "study" / f"{family}.py"
 
 
+def task_of(family):
+    """The catalog task a family's files follow (their TASK)."""
+    return tasks.get(native("numpy", family).TASK)
+
+
 def native(framework, family):
     """The native file's module, e.g. impl_torch.study.xor."""
     with frameworks.start_up_lines_dropped():
@@ -227,7 +232,7 @@ def pictures(family, runs):
     """rosetta compare's plots of the four files' own runs (plots.write), as data: URIs to inline."""
     from rosetta import plots
 
-    task = tasks.get(native("numpy", family).TASK)
+    task = task_of(family)
     with tempfile.TemporaryDirectory() as tmp:
         names = plots.write(task, runs, Path(tmp))
         return [(name, base64.b64encode((Path(tmp) / name).read_bytes()).decode()) for name in names]
@@ -247,7 +252,7 @@ def figures_section(drawn, steps):
 def page(family, figures, out, dtype="float64", drawn=()):
     """One family's page: a header per framework (file, parity figures), the plots of the four runs, then
     a grid row per section."""
-    task = tasks.get(native("numpy", family).TASK)
+    task = task_of(family)
     steps = tolerances.trajectory_steps(task, dtype)
     cells = []
     for fw in COLUMNS:
@@ -276,7 +281,7 @@ def page(family, figures, out, dtype="float64", drawn=()):
 def index(measured):
     rows = []
     for family, figures in measured.items():
-        task = tasks.get(native("numpy", family).TASK)
+        task = task_of(family)
         worst = "".join(f"<td>{max(figures[fw].values()):.1e}</td>" for fw in COLUMNS)
         rows.append(f'<tr><th><a href="{family}.html">{family}</a></th><td>{escape(task.description)}</td>'
                     f"{worst}</tr>")  # fmt: skip

@@ -61,7 +61,7 @@ def weighted(task, per_layer):
     for i in anchor_indices(task):
         spec, entry = task.layers[i], per_layer[i]
         if isinstance(spec, tasks.TiedOutput):
-            entry = {"W": np.asarray(per_layer[task.names.index(spec.embedding)]["E"]).T}
+            entry = {"W": np.asarray(per_layer[owner_of(task, spec, i)]["E"]).T}
         elif type(spec) in TABLES:
             entry = {"W": entry[TABLES[type(spec)]]}
         out.append(entry)
@@ -194,7 +194,7 @@ class CanonicalModel:
         i = self.indices[k]
         spec = self.task.layers[i]
         if isinstance(spec, tasks.TiedOutput):
-            j = self.task.names.index(spec.embedding)
+            j = owner_of(self.task, spec, i)
             table = self.given[j]["E"]
             return [Write(table, np.asarray(layer["W"], table.dtype).T, f"layers.{j}.E", "E = Wᵀ")]
         renamed = {TABLES[type(spec)]: layer["W"]} if type(spec) in TABLES else layer
