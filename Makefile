@@ -71,15 +71,12 @@ test-jax-torch: $(STAMP) $(CHROMIUM)
 	$(THREADS) KERAS_BACKEND=torch $(PY) -m pytest $(OTHER_BACKENDS) $(KERAS_PARITY) $(CHECK_TESTS)
 	$(THREADS) $(PY) -m pytest $(SECOND)
 
-# The same suite with other arithmetic and the same code: one core, one thread in every library, and
-# TensorFlow's oneDNN kernels off. Rounding-level numbers move; nothing the tests assert may. Not in CI
-# (one core takes about twice as long); run it when a change touches tolerances or divergence rows.
-ONE_THREAD := ROSETTA_ONE_THREAD=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_ENABLE_ONEDNN_OPTS=0 \
-	XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
+# The same suite with other arithmetic and the same code: both streams on one core (each library already
+# on one thread, THREADS above) and TensorFlow's oneDNN kernels off. Rounding-level numbers move; nothing
+# the tests assert may. Not in CI (one core takes about twice as long); run it when a change touches
+# tolerances or divergence rows.
 test-one-thread: $(STAMP)
-	$(ONE_THREAD) taskset -c 0 $(MAKE) --no-print-directory test-tensorflow test-jax-torch
+	TF_ENABLE_ONEDNN_OPTS=0 taskset -c 0 $(MAKE) --no-print-directory test-tensorflow test-jax-torch
 
 demo: $(STAMP)
 	$(VENV)/bin/rosetta compare all
