@@ -14,6 +14,7 @@ fit's train_step calls the model with training=True: BatchNormalization normaliz
 statistics and moves its moving statistics once per step, as the reference's training step does.
 """
 
+import itertools
 import time
 
 import keras
@@ -25,14 +26,18 @@ from foundation.errors import check_history
 from foundation.params import dtype_of
 from impl_keras import mlp, optim
 
-VALUES_PER_FIT = 2**24  # values of x in schedule order one fit call holds (a full batch repeats x)
+# values of x in schedule order one fit call holds (a full batch repeats x): 8 MB in float64, one call
+# for most tasks' schedules; a run that stops early (until) prepares at most one call's data unused
+VALUES_PER_FIT = 2**20
 
 
-def train(task, params, steps=None, every=1):
+def train(task, params, steps=None, every=1, until=None):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
     every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (foundation.history);
-    history["clock"]: (steps done, seconds) at each execution's end, from the first: fit's steady state,
-    without its tracing and compiling (rosetta.timing)."""
+    history["clock"]: (steps done, seconds since the first's end) at each execution's end: fit's steady state,
+    without its tracing and compiling (rosetta.timing). With `until` (seconds) the run stops early, as
+    a stock callback stops fit: at the first execution's end that many seconds after the first's (rosetta
+    bench times one run, one build, for about a second); the history then holds the steps run."""
     steps, every = validate.train_call(task, params, steps, every)
     x, y = task.data()
     per_execution = steps_per_execution(every)
@@ -44,18 +49,30 @@ def train(task, params, steps=None, every=1):
             losses.append(float(logs["loss"]))
             clock.append((len(losses) * per_execution, time.perf_counter()))
 
+        def past():
+            return until is not None and len(clock) > 0 and clock[-1][1] - clock[0][1] >= until
+
         record = keras.callbacks.LambdaCallback(  # record.model, not model: on jax it syncs fit's state
             on_train_batch_begin=lambda batch, logs: record.model.reset_metrics(), on_train_batch_end=ended
         )
-        for data in schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params)):
-            model.fit(**data, epochs=1, shuffle=False, callbacks=[record], verbose=0)
+        # fit's stock stop, a callback setting model.stop_training, for arrays. A generator ends itself
+        # (schedule): TensorFlow reads it on a thread that a stop mid-epoch leaves waiting in it, and the
+        # iterator's teardown then waits for that thread forever.
+        stop = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: setattr(stop.model, "stop_training", past())
+        )
+        for data in schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params), past):
+            callbacks = [record, stop] if "y" in data else [record]
+            model.fit(**data, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
+            if past():
+                break
         trained = mlp.get_params(model)
     losses = np.array(losses, dtype=dtype_of(params))
     clock = np.minimum(clock, [steps, np.inf])  # the last execution may be short
     check_history(task.name, losses, per_execution)
     if per_execution < every:  # the torch backend: one step per execution
         losses = history.windows(task, losses, every)
-    return trained, {"loss": losses, "clock": clock - clock[0]}
+    return trained, {"loss": losses, "clock": clock - [0, clock[0][1]]}
 
 
 def compiled(task, params, every):
@@ -76,13 +93,15 @@ def steps_per_execution(every):
     return 1 if keras.backend.backend() == "torch" else every
 
 
-def schedule(task, steps, every, x, y):
+def schedule(task, steps, every, x, y, past=lambda: False):
     """fit's data for the task's batches, one dict per fit call. Batches of one size: x's rows in
     schedule order, which fit slices batch_size at a time, at most VALUES_PER_FIT values (whole
-    executions) per call. A short batch ending each epoch: one generator of the batches."""
+    executions) per call. A short batch ending each epoch: one generator of the batches, which ends
+    early once past() is true."""
     batches, size = task.batches(steps), task.batch_size or task.n_samples
     if task.n_samples % size:
-        yield {"x": ((x[rows], y[rows]) for rows in batches), "steps_per_epoch": steps}
+        rows = itertools.takewhile(lambda rows: not past(), batches)
+        yield {"x": ((x[r], y[r]) for r in rows), "steps_per_epoch": steps}
         return
     per_call = every * max(1, VALUES_PER_FIT // (x[0].size * size * every))
     for start in range(0, steps, per_call):

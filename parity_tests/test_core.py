@@ -174,16 +174,47 @@ def test_a_run_timed_whole_is_timed_again_once_compiled(fake_clock):
     assert result["fixed"] == pytest.approx(2.0) and 0.5 <= result["seconds"] <= 2.0
 
 
+def test_a_compilation_a_short_run_s_overhead_hides_is_not_timed_as_steps(fake_clock):
+    compiled = set()
+
+    def train(n):  # JAX on xor: 0.7 ms a call, 0.3 s to compile each new step count, then 1 µs a step
+        fake_clock[0] += 7e-4 + (0.0 if n in compiled else 0.3) + 1e-6 * n
+        compiled.add(n)
+
+    result = timing.steady(train, tasks.get("xor"), short=1, recompiles=True)
+    assert result["seconds"] / result["steps"] == pytest.approx(1e-6, rel=0.01)
+    assert result["fixed"] == pytest.approx(0.3 + 7e-4, rel=0.01)
+
+
 def test_a_clocked_run_is_read_from_its_first_execution_to_its_last(fake_clock):
     def train(n):  # Keras: 1.5 s to trace, then executions of 100 steps at 200 µs a step
         fake_clock[0] += 1.5
         ends = np.minimum(np.arange(100, n + 100, 100), n)
         fake_clock[0] += 2e-4 * n
-        return {"clock": np.stack([ends, 2e-4 * ends], axis=1) - [100, 2e-2]}
+        return {"clock": np.stack([ends, 2e-4 * ends], axis=1) - [0, 2e-2]}
 
     result = timing.steady(train, tasks.get("hard-deep"), short=300)
     assert result["seconds"] / result["steps"] == pytest.approx(2e-4)
     assert result["fixed"] == pytest.approx(1.5) and 0.5 <= result["seconds"] <= 2.0
+
+
+def test_a_run_that_stops_itself_is_built_once_and_stopped_after_a_second(fake_clock):
+    calls = []
+
+    def train(n, until=None):  # Keras: 1.5 s to build, then executions of 100 steps at 200 µs a step
+        calls.append(n)
+        fake_clock[0] += 1.5
+        ends = np.minimum(np.arange(100, n + 100, 100), n)
+        if until is not None:  # fit stops at the first execution's end `until` s after the first's
+            ends = ends[: np.argmax(2e-4 * (ends - ends[0]) >= until) + 1]
+        fake_clock[0] += 2e-4 * ends[-1]
+        return {"clock": np.stack([ends, 2e-4 * ends], axis=1) - [0, 2e-4 * ends[0]]}
+
+    result = timing.steady(train, tasks.get("hard-deep"), short=300, stops=True)
+    assert len(calls) == 1 and calls[0] >= timing.LONG
+    assert result["seconds"] / result["steps"] == pytest.approx(2e-4)
+    assert result["fixed"] == pytest.approx(1.5) and timing.TARGET <= result["seconds"] <= 1.1 * timing.TARGET
+    assert result["run"] == result["steps"] + 100 < calls[0]  # the steps run: again() repeats them
 
 
 # ---- PReLU's α in the canonical weights and the weight files (issue 14) ----

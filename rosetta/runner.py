@@ -5,10 +5,12 @@ NumPy runs in this process; every other framework runs in a worker process of it
 JAX's x64 flag is process-wide, and a crash in one framework must not take the others with it.
 """
 
+import collections
 import ctypes
 import functools
 import importlib
 import importlib.util
+import inspect
 import os
 import pickle
 import signal
@@ -106,7 +108,12 @@ def bench_task(fw, task, dtype, steps, params0=None):
     params0 = task.init_params(dtype) if params0 is None else params0
     warm_up(fw, dtype)
     every = history.every(task.steps if steps is None else steps)
-    return timing.steady(_own(fw, task, params0, every), task, _short(fw, every), steps)
+    stops = "until" in inspect.signature(fw.train).parameters  # Keras: one build, stopped after a second
+    recompiles = fw.__name__ in RECOMPILES
+    return timing.steady(_own(fw, task, params0, every), task, _short(fw, every), steps, stops, recompiles)
+
+
+RECOMPILES = ("impl_jax",)  # the whole schedule one program, compiled once per step count
 
 
 def stock_task(fw, task, dtype, steps, params0=None, repeats=2):
@@ -127,7 +134,7 @@ def stock_task(fw, task, dtype, steps, params0=None, repeats=2):
 
 def _own(fw, task, params0, every):
     """train(n): n steps on compare's path, returning what the run read (Keras: its clock)."""
-    return lambda n: fw.train(task, params0, n, every)[1]
+    return lambda n, **until: fw.train(task, params0, n, every, **until)[1]
 
 
 def _short(fw, every):
@@ -146,10 +153,11 @@ MODES = {"compare": run_task, "bench": bench_task, "stock": stock_task}
 
 
 def worker(framework, mode, dtype, out_dir, jobs):
-    """The worker process: one pickle per job in out_dir, and the job on stdout when done."""
+    """The worker process: for each job ("task:steps", a line each) one pickle in out_dir, and the
+    job on stdout when done."""
     fw = frameworks.load(framework)
     for job in jobs:
-        name, steps = job.split(":")
+        name, steps = job.strip().split(":")
         result = MODES[mode](fw, tasks.get(name), dtype, int(steps) if steps else None)
         with open(os.path.join(out_dir, f"{name}.pkl"), "wb") as fh:
             pickle.dump(result, fh)
@@ -163,17 +171,20 @@ SIDE_BY_SIDE = {"OMP_NUM_THREADS": "1"}
 
 def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, workers=None):
     """{run label: {task name: result}} for every run over jobs, `workers` processes side by side
-    (default: one per core), one thread each. Each run's jobs are split in two halves by steps, so
-    that no single run (Keras's torch backend: ~2 ms a step) holds one core while the other is idle."""
+    (default: one per core), one thread each. Each run has two workers taking its jobs from one queue,
+    the longest first, so that no single run (Keras's torch backend: ~2 ms a step) holds one core while
+    the other is idle, and both end within a job of each other."""
     ordered = sorted(
         runs, key=lambda run: SLOWEST_FIRST.index(run.label) if run.label in SLOWEST_FIRST else 9
     )
-    units = [(run, half) for run in ordered for half in halves(jobs) if half]
+    queues = {run: collections.deque(sorted(jobs, key=LONGEST_FIRST[mode])) for run in ordered}
+    units = [run for run in ordered for _ in range(min(2, len(jobs)))]
     results = {run.label: {} for run in runs}
 
-    def work(unit):
-        run, part = unit
-        done = run_all(run, part, dtype, mode, lambda name: on_done(f"{run.label} {name}"), SIDE_BY_SIDE)
+    def work(run):
+        done = run_all(
+            run, queues[run], dtype, mode, lambda name: on_done(f"{run.label} {name}"), SIDE_BY_SIDE
+        )
         results[run.label].update(done)
 
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
@@ -190,48 +201,56 @@ def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, work
 SLOWEST_FIRST = ("keras-torch", "keras-tensorflow", "torch", "numpy", "keras-jax", "jax")
 
 
-def halves(jobs):
-    """Two lists of jobs with about equal steps each (greedy, largest first)."""
-    halves, steps = ([], []), [0, 0]
-    for name, cap in sorted(jobs, key=lambda job: -job_steps(job)):
-        i = steps.index(min(steps))
-        halves[i].append((name, cap))
-        steps[i] += job_steps((name, cap))
-    return halves
-
-
 def job_steps(job):
     name, steps = job
     return tasks.get(name).steps if steps is None else steps
 
 
+# A compare's job takes time in proportion to its steps; a bench's about a second each, plus building
+# and compiling its model, the longest for the nets that train the fewest steps (the transformer).
+LONGEST_FIRST = {"compare": lambda job: -job_steps(job), "bench": job_steps, "stock": job_steps}
+
+
 def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None, env=None):
-    """{task name: result} for one run over jobs [(task name, steps or None)]; every framework but
-    NumPy in a worker process, with `env` added to its environment."""
+    """{task name: result} for one run over jobs [(task name, steps or None)], or the jobs it takes from
+    a deque that other workers take from too; every framework but NumPy in a worker process, with `env`
+    added to its environment."""
+    jobs = jobs if isinstance(jobs, collections.deque) else collections.deque(jobs)
+    if not jobs:  # the other workers have taken them all
+        return {}
     if run.framework != "numpy":
         return _run_worker(run, jobs, dtype, mode, on_done, env or {})
     fw, results = frameworks.load("numpy"), {}
-    for name, steps in jobs:
+    for name, steps in taken(jobs):
         results[name] = MODES[mode](fw, tasks.get(name), dtype, steps)
         on_done(name)
     return results
+
+
+def taken(jobs):
+    """The jobs of a deque, one at a time, until it is empty (deque.popleft is thread-safe)."""
+    while True:
+        try:
+            yield jobs.popleft()
+        except IndexError:
+            return
 
 
 def _run_worker(run, jobs, dtype, mode, on_done, extra_env):
     env = dict(os.environ, **extra_env)
     env["KERAS_BACKEND"] = run.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     env[PARENT] = str(os.getpid())
-    args = [f"{name}:{'' if steps is None else steps}" for name, steps in jobs]
     with (
         tempfile.TemporaryDirectory(prefix="rosetta-") as out_dir,
         open(os.path.join(out_dir, "stderr"), "w+") as err,
     ):
-        cmd = [sys.executable, "-m", "rosetta.runner", run.framework, mode, dtype, out_dir, *args]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        cmd = [sys.executable, "-m", "rosetta.runner", run.framework, mode, dtype, out_dir]
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True
+        )
         LIVE.add(proc)
         try:
-            for line in proc.stdout:
-                on_done(line.strip())
+            done = _feed(proc, jobs, on_done)
             proc.wait()
         finally:  # Ctrl-C, SIGTERM (rosetta.cli turns it into SystemExit), any error: no orphan
             proc.kill()
@@ -242,7 +261,26 @@ def _run_worker(run, jobs, dtype, mode, on_done, extra_env):
             lines = err.read().strip().splitlines()
             last = lines[-1] if lines else f"exit code {proc.returncode}"
             raise RosettaError(f"{run.label} failed: {last}")
-        return {name: _load(os.path.join(out_dir, f"{name}.pkl")) for name, _ in jobs}
+        return {name: _load(os.path.join(out_dir, f"{name}.pkl")) for name in done}
+
+
+def _feed(proc, jobs, on_done):
+    """The names of the jobs the worker did: each job on its stdin when it has done the one before, until
+    the deque is empty or the worker has ended (its error is on its stderr)."""
+    done = []
+    try:
+        for name, steps in taken(jobs):
+            proc.stdin.write(f"{name}:{'' if steps is None else steps}\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            if not line:
+                break
+            done.append(name)
+            on_done(line.strip())
+        proc.stdin.close()
+    except BrokenPipeError:  # it ended before reading its job
+        pass
+    return done
 
 
 def _load(path):
@@ -268,10 +306,10 @@ def _poll_parent(parent):
 
 
 if __name__ == "__main__":
-    framework, mode, dtype, out_dir, *jobs = sys.argv[1:]
+    framework, mode, dtype, out_dir = sys.argv[1:]
     if PARENT in os.environ:
         die_with_parent(int(os.environ[PARENT]))
     try:
-        worker(framework, mode, dtype, out_dir, jobs)
+        worker(framework, mode, dtype, out_dir, sys.stdin)
     except RosettaError as exc:
         sys.exit(str(exc))  # the parent reports the last line of stderr

@@ -3,13 +3,16 @@ count.
 
 Every call of train pays a fixed cost before its steps: building the model, tracing, compiling. A
 run that reads the clock inside itself (Keras's fit, at each execution's end) gives its steady state
-directly: from the end of its first execution to the end of its last. Any other run is timed
-whole, twice: its compiled code is cached by then (JAX compiles once per step count), and the first
-run's extra time is the fixed cost. The step count grows until the steady state takes about TARGET
+directly: from the end of its first execution to the end of its last; one that can also stop itself
+(train(n, until=seconds): Keras's) runs once, up to LONG steps, until its steady state has taken TARGET
+seconds, so that its model is built and compiled once. Any other run is timed whole, twice: its
+compiled code is cached by then (JAX compiles once per step count), and the first run's extra time is
+the fixed cost. The step count grows until the steady state takes about TARGET
 seconds (a steady state read from the clock, or from a second, cached run, predicts the next count
 to a few percent), unless the caller says how many steps to run.
 """
 
+import functools
 import math
 import time
 
@@ -17,19 +20,25 @@ from foundation.validate import MAX_STEPS
 
 TARGET = 1.0  # seconds of steady state
 SHORT = 8  # steps of the first run, at least
+LONG = 50_000  # steps of a run that stops itself, at most: 1.3 s at Keras's fastest here (jax, xor: 27 µs)
 now = time.perf_counter  # the clock (a test's own, in a test)
 
 
-def steady(train, task, short, steps=None):
-    """{"steps", "seconds"} of the steady state and "fixed", the seconds of one run less its steps',
-    for train(n), which trains n steps and returns None or what it read: {"clock": (steps done,
-    seconds)}. The first run has `short` steps, at least (three executions of a clocked run)."""
+def steady(train, task, short, steps=None, stops=False, recompiles=False):
+    """{"steps", "seconds"} of the steady state, "fixed", the seconds of one run less its steps', and
+    "run", its steps, for train(n), which trains n steps and returns None or what it read: {"clock":
+    (steps done, seconds) at each execution's end}. The first run has `short` steps, at least (three
+    executions of a clocked run); with `stops`, train(n, until=TARGET) is run, up to LONG steps. A run
+    that compiles anew for each step count (`recompiles`) is always timed twice: a prediction from a
+    short run, inflated by the call's own overhead, can hide the compilation."""
+    if stops and steps is None:
+        train, short = functools.partial(train, until=TARGET), max(short, LONG)
     n = epochs(task, steps or max(SHORT, short))
-    (k, seconds), whole = run(train, n)
+    (k, seconds), whole, n = run(train, n)
     while steps is None and seconds < TARGET / 2 and n < MAX_STEPS:
         per_step = seconds / max(k, 1)
         n = min(epochs(task, n * min(1000.0, TARGET / max(seconds, TARGET / 1000))), MAX_STEPS)
-        (k, seconds), whole = run(train, n, expected=n * per_step)
+        (k, seconds), whole, n = run(train, n, expected=None if recompiles else n * per_step)
     if k == 0:  # one clock reading, nothing between two: a second run, timed whole
         k, seconds = n, timed(train, n)[0]
     seconds = max(seconds, 1e-9)  # a run too short for the clock
@@ -38,22 +47,23 @@ def steady(train, task, short, steps=None):
 
 def again(train, result):
     """The faster of `result` and one more run of its length: timeit's best of repeats."""
-    (k, seconds), _ = run(train, result["run"])
+    (k, seconds), _, _ = run(train, result["run"])
     faster = k > 0 and seconds / k < result["seconds"] / result["steps"]
     return {**result, "steps": k, "seconds": seconds} if faster else result
 
 
 def run(train, n, expected=None):
-    """((steps, seconds) of the steady state, seconds of the whole first run): from the run's clock,
-    its first reading to its last ((0, 0) with one reading); or the run itself, timed whole, when it
-    took at most 10% more than `expected` (nothing compiled); else a second run of n steps."""
+    """((steps, seconds) of the steady state, seconds of the whole first run, its steps): from the
+    run's clock, its first reading to its last ((0, 0) with one reading), the steps to its last; or
+    the run itself, timed whole, when it took at most 10% more than `expected` (nothing compiled); else
+    a second run of n steps."""
     whole, read = timed(train, n)
     if read is not None and "clock" in read:
         (first_step, first), (last_step, last) = read["clock"][0], read["clock"][-1]
-        return (int(last_step - first_step), last - first), whole
+        return (int(last_step - first_step), last - first), whole, int(last_step)
     if expected is not None and whole <= 1.1 * expected:
-        return (n, whole), whole
-    return (n, timed(train, n)[0]), whole
+        return (n, whole), whole, n
+    return (n, timed(train, n)[0]), whole, n
 
 
 def timed(train, n):
