@@ -46,6 +46,19 @@ def test_trajectory_in_windows_of_steps(name):
     assert max(diffs.values()) <= tolerances.TRAJECTORY["float64"], diffs
 
 
+@pytest.mark.parametrize("name", ["xor", "sine-relu"], ids=lambda name: f"{NAME}-{name}")
+def test_a_run_given_until_stops_once_its_clock_has_passed_it(name):
+    """rosetta bench's one build per task: until=0 is passed at the first execution's end, so arrays stop
+    there (fit's stop_training) and a generator ends within the batches fit has read ahead; the history
+    and the clock hold the steps run."""
+    task = tasks.get(name)
+    every = 100
+    _, history = impl_keras.train(task, task.init_params("float64"), 4000, every, until=0.0)
+    done, per_execution = history["clock"][-1][0], impl_keras.steps_per_execution(every)
+    assert done == per_execution if name == "xor" else per_execution <= done <= 2 * every, done
+    assert len(history["loss"]) == -(-done // every)
+
+
 def test_adam_epsilon_hat_gap_on_softmax():
     """Keras's Adam (ε̂ = 1e-7 beside √v) against the torch/optax form (ε = 1e-8 beside √v̂): a real
     difference of formula, far outside the tolerance, while the keras form matches (test above)."""
