@@ -134,7 +134,7 @@ def stock_task(fw, task, dtype, steps, params0=None, repeats=2):
 
 def _own(fw, task, params0, every):
     """train(n): n steps on compare's path, returning what the run read (Keras: its clock)."""
-    return lambda n, **until: fw.train(task, params0, n, every, **until)[1]
+    return lambda n, **stop: fw.train(task, params0, n, every, **stop)[1]  # stop: Keras's until=
 
 
 def _short(fw, every):

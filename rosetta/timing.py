@@ -7,9 +7,9 @@ directly: from the end of its first execution to the end of its last; one that c
 (train(n, until=seconds): Keras's) runs once, up to LONG steps, until its steady state has taken TARGET
 seconds, so that its model is built and compiled once. Any other run is timed whole, twice: its
 compiled code is cached by then (JAX compiles once per step count), and the first run's extra time is
-the fixed cost. The step count grows until the steady state takes about TARGET
-seconds (a steady state read from the clock, or from a second, cached run, predicts the next count
-to a few percent), unless the caller says how many steps to run.
+the fixed cost. The step count grows until the steady state takes about TARGET seconds (a steady state
+read from the clock, or from a second, cached run, predicts the next count to a few percent), unless the
+caller says how many steps to run.
 """
 
 import functools
