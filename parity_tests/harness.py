@@ -5,6 +5,8 @@ the loss, then every gradient, then a training trajectory. Each check records it
 difference, so a run can report the measured numbers (see conftest.py).
 """
 
+import functools
+
 import numpy as np
 
 import reference_numpy as ref
@@ -57,15 +59,21 @@ def trajectory_diffs(fw, task, dtype, reference_task=None, steps=None, every=1):
     `reference_task` is the task the reference runs: the same task, or the framework's own variant
     of a formula (e.g. Keras's Adam ε̂) where no setting makes the framework follow ours."""
     steps = tolerances.trajectory_steps(task, dtype) if steps is None else steps
-    params = task.init_params(dtype)
-    ref_params, ref_history = ref.train(reference_task or task, params, steps, every)
-    got_params, history = fw.train(task, params, steps, every)
+    ref_params, ref_history = reference_trajectory(reference_task or task, dtype, steps, every)
+    got_params, history = fw.train(task, task.init_params(dtype), steps, every)
     n = -(-steps // every)  # ceil
     assert len(history["loss"]) == n, f"{len(history['loss'])} losses for {steps} steps, {n} windows"
     return {
         "loss_history": rel_diff(history["loss"], ref_history["loss"], dtype),
         "params": rel_diff_params(got_params, ref_params, dtype),
     }
+
+
+@functools.cache
+def reference_trajectory(task, dtype, steps, every):
+    """The reference's (weights, history) from the task's initial weights: computed once per process for
+    every framework held to it (the transformer's 200 float64 steps take the reference ~2 s)."""
+    return ref.train(task, task.init_params(dtype), steps, every)
 
 
 def assert_trajectory_parity(fw, task, dtype, reference_task=None, name=None):
