@@ -30,7 +30,9 @@ setup: $(STAMP) $(CHROMIUM)
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
+	rm -rf $(JAX_CACHE)
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
+	rm -rf $(JAX_CACHE)
 
 SECOND := parity_tests/test_jax.py parity_tests/test_reference_layers.py \
 	parity_tests/test_reference_graph.py parity_tests/test_house.py \
@@ -47,6 +49,15 @@ KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_
 THREADS := ROSETTA_ONE_THREAD=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 test-tensorflow test-jax-torch: export XLA_FLAGS += --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1
+
+# XLA compiles the same small programs in several of the suite's processes (Flax's and Keras-on-jax's ops,
+# impl_jax's steps): JAX's persistent cache, empty at the start of each `make test` and removed at its
+# end, compiles each once for the run (a cached program is the same executable; nothing numeric moves).
+# Every program, however quick to compile.
+JAX_CACHE := $(CURDIR)/.jax-cache
+test-tensorflow test-jax-torch: export JAX_COMPILATION_CACHE_DIR = $(JAX_CACHE)
+test-tensorflow test-jax-torch: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS = 0
+test-tensorflow test-jax-torch: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES = 0
 
 # The port-check's tests compile hundreds of small XLA programs (Flax's initializers, Keras-on-jax's
 # ops) and run each a few times: for them LLVM's backend optimizations are off, which cuts their time
