@@ -186,6 +186,19 @@ def test_a_compilation_a_short_run_s_overhead_hides_is_not_timed_as_steps(fake_c
     assert result["fixed"] == pytest.approx(0.3 + 7e-4, rel=0.01)
 
 
+def test_a_run_whose_overhead_is_a_hundredth_of_it_is_repeated_not_compiled_again(fake_clock):
+    compiled = set()
+
+    def train(n):  # JAX on gru: 1 ms a call, 1 s to compile each new step count, then 90 µs a step
+        fake_clock[0] += 1e-3 + (0.0 if n in compiled else 1.0) + 9e-5 * n
+        compiled.add(n)
+
+    result = timing.steady(train, tasks.get("xor"), short=8, recompiles=True)
+    assert len(compiled) == 2 and result["steps"] > result["run"]  # the second step count, run again
+    assert result["seconds"] / result["steps"] == pytest.approx(9e-5, rel=0.01)
+    assert timing.TARGET <= result["seconds"] <= 1.5 * timing.TARGET
+
+
 def test_a_clocked_run_is_read_from_its_first_execution_to_its_last(fake_clock):
     def train(n):  # Keras: 1.5 s to trace, then executions of 100 steps at 200 µs a step
         fake_clock[0] += 1.5

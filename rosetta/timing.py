@@ -30,12 +30,18 @@ def steady(train, task, short, steps=None, stops=False, recompiles=False):
     (steps done, seconds) at each execution's end}. The first run has `short` steps, at least (three
     executions of a clocked run); with `stops`, train(n, until=TARGET) is run, up to LONG steps. A run
     that compiles anew for each step count (`recompiles`) is always timed twice: a prediction from a
-    short run, inflated by the call's own overhead, can hide the compilation."""
+    short run, inflated by the call's own overhead, can hide the compilation; once a run's time is 50
+    times the short run's (which bounds the call's overhead), it is repeated rather than grown, so that
+    it is not compiled again."""
     if stops and steps is None:
         train, short = functools.partial(train, until=TARGET), max(short, LONG)
     n = epochs(task, steps or max(SHORT, short))
     (k, seconds), whole, n = run(train, n)
+    floor = seconds  # the short run's: at least the call's own overhead
     while steps is None and seconds < TARGET / 2 and n < MAX_STEPS:
+        if recompiles and seconds >= 50 * floor:  # the overhead at most 2 % of a run: repeat it, compiled
+            k, seconds = repeated(train, n, k, seconds)
+            break
         per_step = seconds / max(k, 1)
         n = min(epochs(task, n * min(1000.0, TARGET / max(seconds, TARGET / 1000))), MAX_STEPS)
         (k, seconds), whole, n = run(train, n, expected=None if recompiles else n * per_step)
@@ -43,6 +49,13 @@ def steady(train, task, short, steps=None, stops=False, recompiles=False):
         k, seconds = n, timed(train, n)[0]
     seconds = max(seconds, 1e-9)  # a run too short for the clock
     return {"steps": k, "seconds": seconds, "fixed": max(whole - n * seconds / k, 0.0), "run": n}
+
+
+def repeated(train, n, k, seconds):
+    """(steps, seconds) of runs of n steps, the first (k, seconds), until they add up to TARGET."""
+    while seconds < TARGET:
+        k, seconds = k + n, seconds + timed(train, n)[0]
+    return k, seconds
 
 
 def again(train, result):
