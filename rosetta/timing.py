@@ -31,15 +31,15 @@ def steady(train, task, short, steps=None, stops=False, recompiles=False):
     executions of a clocked run); with `stops`, train(n, until=TARGET) is run, up to LONG steps. A run
     that compiles anew for each step count (`recompiles`) is always timed twice: a prediction from a
     short run, inflated by the call's own overhead, can hide the compilation; once a run's time is 50
-    times the short run's (which bounds the call's overhead), it is repeated rather than grown, so that
-    it is not compiled again."""
+    times the short run's (which bounds the call's overhead) and a twentieth of TARGET, it is repeated
+    rather than grown, so that it is not compiled again."""
     if stops and steps is None:
         train, short = functools.partial(train, until=TARGET), max(short, LONG)
     n = epochs(task, steps or max(SHORT, short))
     (k, seconds), whole, n = run(train, n)
     floor = seconds  # the short run's: at least the call's own overhead
     while steps is None and seconds < TARGET / 2 and n < MAX_STEPS:
-        if recompiles and seconds >= 50 * floor:  # the overhead at most 2 % of a run: repeat it, compiled
+        if recompiles and seconds >= max(50 * floor, TARGET / 20):  # overhead ≤ 2 %, ≤ 20 repeats
             k, seconds = repeated(train, n, k, seconds)
             break
         per_step = seconds / max(k, 1)
