@@ -26,7 +26,7 @@ setup: $(STAMP) $(CHROMIUM)
 # run again on jax and on torch, each in its own process; the two streams share the two cores, the
 # second one also taking SECOND (the files with no Keras in them, and a few that run on Keras's default
 # backend there, tensorflow) so that both end about together (8:36 with the venv ready: 469 s and 490 s
-# of tests, before test_reference_layers, _graph and test_house, ~7 s, moved to the first).
+# of tests, before test_reference_layers, _graph, test_house and test_check_html, ~14 s, moved to the first).
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
@@ -34,8 +34,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 	rm -rf $(JAX_CACHE)
 
-SECOND := parity_tests/test_jax.py \
-	parity_tests/test_check_html.py parity_tests/test_study.py parity_tests/test_study_pages.py \
+SECOND := parity_tests/test_jax.py parity_tests/test_study.py parity_tests/test_study_pages.py \
 	parity_tests/test_cli.py
 CHECK_TESTS := $(filter-out $(SECOND),$(sort $(wildcard parity_tests/test_check*.py)))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
@@ -63,7 +62,7 @@ test-tensorflow test-jax-torch: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES
 # by a quarter. The parity tests of impl_jax and impl_keras compile as a user's run does.
 QUICK_XLA := XLA_FLAGS="$$XLA_FLAGS --xla_backend_optimization_level=0"
 
-test-tensorflow: $(STAMP)
+test-tensorflow: $(STAMP) $(CHROMIUM)
 	$(THREADS) KERAS_BACKEND=tensorflow $(PY) -m pytest $(addprefix --ignore=,$(SECOND) $(CHECK_TESTS))
 	$(THREADS) KERAS_BACKEND=tensorflow $(QUICK_XLA) $(PY) -m pytest $(CHECK_TESTS)
 
