@@ -1,8 +1,9 @@
 """Run tasks in one framework and collect canonical NumPy results.
 
-NumPy runs in this process; every other framework runs in a worker process of its own
-(`python -m rosetta.runner`), one per framework and Keras backend: Keras fixes its backend at import,
-JAX's x64 flag is process-wide, and a crash in one framework must not take the others with it.
+Every framework runs in worker processes of its own (`python -m rosetta.runner`), per framework and
+Keras backend: Keras fixes its backend at import, JAX's x64 flag is process-wide, a crash in one
+framework must not take the others with it, and two NumPy runs side by side as threads of one process
+would wait on each other's GIL (the reference's small steps hold it: up to 3× its µs per step alone).
 """
 
 import collections
@@ -213,18 +214,11 @@ LONGEST_FIRST = {"compare": lambda job: -job_steps(job), "bench": job_steps, "st
 
 def run_all(run, jobs, dtype, mode="compare", on_done=lambda name: None, env=None):
     """{task name: result} for one run over jobs [(task name, steps or None)], or the jobs it takes from
-    a deque that other workers take from too; every framework but NumPy in a worker process, with `env`
-    added to its environment."""
+    a deque that other workers take from too; in a worker process, with `env` added to its environment."""
     jobs = jobs if isinstance(jobs, collections.deque) else collections.deque(jobs)
     if not jobs:  # the other workers have taken them all
         return {}
-    if run.framework != "numpy":
-        return _run_worker(run, jobs, dtype, mode, on_done, env or {})
-    fw, results = frameworks.load("numpy"), {}
-    for name, steps in taken(jobs):
-        results[name] = MODES[mode](fw, tasks.get(name), dtype, steps)
-        on_done(name)
-    return results
+    return _run_worker(run, jobs, dtype, mode, on_done, env or {})
 
 
 def taken(jobs):
