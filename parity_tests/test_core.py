@@ -232,7 +232,7 @@ def test_a_run_that_stops_itself_is_built_once_and_stopped_after_a_second(fake_c
 
 def test_numpy_runs_in_worker_processes_as_every_framework_does(monkeypatch):
     """Two NumPy runs side by side as threads of the parent would wait on each other's GIL: the
-    reference's µs per step in `rosetta bench` came out up to 3× its own (softmax 1990 against 530)."""
+    reference's µs per step in `rosetta bench` came out several times its own (softmax 1990 against 530)."""
     monkeypatch.setitem(runner.MODES, "bench", lambda *args: pytest.fail("NumPy was timed in this process"))
     results = runner.run_runs([runner.Run("numpy")], [("xor", 50), ("line", 50)], "float64", "bench")
     assert sorted(results["numpy"]) == ["line", "xor"]

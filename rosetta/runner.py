@@ -3,7 +3,8 @@
 Every framework runs in worker processes of its own (`python -m rosetta.runner`), per framework and
 Keras backend: Keras fixes its backend at import, JAX's x64 flag is process-wide, a crash in one
 framework must not take the others with it, and two NumPy runs side by side as threads of one process
-would wait on each other's GIL (the reference's small steps hold it: up to 3× its µs per step alone).
+would wait on each other's GIL (the reference's small steps hold it: bench read softmax at 1990 µs a
+step, 530 in two workers).
 """
 
 import collections
