@@ -1,6 +1,7 @@
 """rosetta's core: the catalog, the batch schedule, weight files and the errors users see."""
 
 import dataclasses
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,14 @@ import pytest
 
 import reference_numpy as ref
 from foundation import history, params
-from foundation.errors import ArgumentError, DivergedError, ParamsError, UnknownNameError, check_history
+from foundation.errors import (
+    ArgumentError,
+    DivergedError,
+    ParamsError,
+    RosettaError,
+    UnknownNameError,
+    check_history,
+)
 from rosetta import cli, runner, tasks, timing
 
 
@@ -237,6 +245,27 @@ def test_numpy_runs_in_worker_processes_as_every_framework_does(monkeypatch):
     results = runner.run_runs([runner.Run("numpy")], [("xor", 50), ("line", 50)], "float64", "bench")
     assert sorted(results["numpy"]) == ["line", "xor"]
     assert all(result["steps"] >= 50 for result in results["numpy"].values())
+
+
+def test_a_failed_worker_is_raised_at_once_and_no_other_starts(monkeypatch):
+    """The error of a run's second worker used to wait for its first worker's jobs, and every other
+    run started and trained meanwhile (`rosetta compare`: minutes after the failure)."""
+    started = []
+
+    def run_all(run, jobs, *args):  # a worker without a process: the second fails at once
+        started.append(run.label)
+        if len(started) == 2:
+            raise RosettaError(f"{run.label} failed")
+        for _ in runner.taken(jobs):
+            time.sleep(0.05)
+        return {}
+
+    monkeypatch.setattr(runner, "run_all", run_all)
+    runs = [runner.Run("numpy"), runner.Run("torch"), runner.Run("jax"), runner.Run("keras", "torch")]
+    jobs = [(name, 10) for name in ["xor", "line", "sine-relu", "softmax"]]
+    with pytest.raises(RosettaError, match="keras-torch failed"):
+        runner.run_runs(runs, jobs, "float64", "bench", workers=2)
+    assert started == ["keras-torch", "keras-torch"]  # the slowest first; nothing after the failure
 
 
 # ---- PReLU's α in the canonical weights and the weight files (issue 14) ----

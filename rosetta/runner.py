@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,19 +180,28 @@ def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, work
         runs, key=lambda run: SLOWEST_FIRST.index(run.label) if run.label in SLOWEST_FIRST else 9
     )
     queues = {run: collections.deque(sorted(jobs, key=LONGEST_FIRST[mode])) for run in ordered}
-    units = [run for run in ordered for _ in range(min(2, len(jobs)))]
-    results = {run.label: {} for run in runs}
+    units = collections.deque(run for run in ordered for _ in range(min(2, len(jobs))))
+    results, failed = {run.label: {} for run in runs}, threading.Event()
 
-    def work(run):
-        done = run_all(
-            run, queues[run], dtype, mode, lambda name: on_done(f"{run.label} {name}"), SIDE_BY_SIDE
-        )
-        results[run.label].update(done)
+    def work():
+        for run in taken(units):
+            if failed.is_set():  # no worker starts after a failure
+                return
+            done = functools.partial(lambda run, name: on_done(f"{run.label} {name}"), run)
+            try:
+                results[run.label].update(run_all(run, queues[run], dtype, mode, done, SIDE_BY_SIDE))
+            except BaseException:
+                failed.set()
+                raise
 
-    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(workers) as pool:
+        threads = [pool.submit(work) for _ in range(workers)]
         try:
-            list(pool.map(work, units))  # a worker's error is raised here
+            for thread in as_completed(threads):
+                thread.result()  # a worker's error is raised here, as soon as it happens
         except BaseException:  # Ctrl-C, SIGTERM, a failed run: every worker ends now, not when its run does
+            failed.set()
             for proc in list(LIVE):
                 proc.kill()
             raise
