@@ -29,33 +29,41 @@ from impl_keras import mlp, optim
 
 # values of x in schedule order one fit call holds (a full batch repeats x): 128 MB in float64. Fewer
 # (2**20) put more calls' set-up between the executions: cybenko 205 µs a step instead of 138, mlp-large
-# 64 ms instead of 29. A run that stops early (until) may leave most of one call's data unused.
+# 64 ms instead of 29. A run that stops itself (until) starts with calls of FIRST_FIT values, doubling:
+# it reads its clock within each call, and 128 MB built for a run that stops after a second cost
+# softmax ~0.45 s of its 2.8 (the schedule and TensorFlow's copy of it).
 VALUES_PER_FIT = 2**24
+FIRST_FIT = 2**18
 
 
 def train(task, params, steps=None, every=1, until=None):
     """Train a copy of `params`; history["loss"][k] is the loss of step k, before its update, or with
     every > 1 the mean loss per sample of steps k·every to (k + 1)·every − 1 (foundation.history);
-    history["clock"]: (steps done, seconds since the first's end) at each execution's end: fit's steady state,
-    without its tracing and compiling (rosetta.timing). With `until` (seconds) the run stops early, as
-    a stock callback stops fit: at the first execution's end that many seconds after the first's (rosetta
-    bench times one run, one build, for about a second); the history then holds the steps run."""
+    history["clock"]: (steps done, seconds since the first's end, fit call) at each execution's end:
+    fit's steady state is read within each call, without its tracing, compiling and set-up (rosetta.timing).
+    With `until` (seconds) the run stops early, as a stock callback stops fit: at the first execution's
+    end with that many seconds of steady state (rosetta bench times one run, one build, for about a
+    second); the history then holds the steps run."""
     steps, every = validate.train_call(task, params, steps, every)
     x, y = task.data()
     per_execution = steps_per_execution(every)
     with mlp.floatx_of(params):
         model = compiled(task, params, every)
-        losses, clock = [], []
+        losses, clock, calls, steady = [], [], [], [0.0]  # steady: seconds between executions of one call
 
         def ended(batch, logs):  # the execution's mean loss per sample, and when it ended
             losses.append(float(logs["loss"]))
-            clock.append((len(losses) * per_execution, time.perf_counter()))
+            now, call = time.perf_counter(), len(calls)
+            steady[0] += now - clock[-1][1] if clock and clock[-1][2] == call else 0.0
+            clock.append((len(losses) * per_execution, now, call))
 
         def past():
-            return until is not None and len(clock) > 0 and clock[-1][1] - clock[0][1] >= until
+            return until is not None and len(clock) > 0 and steady[0] >= until
 
         record = keras.callbacks.LambdaCallback(  # record.model, not model: on jax it syncs fit's state
-            on_train_batch_begin=lambda batch, logs: record.model.reset_metrics(), on_train_batch_end=ended
+            on_train_begin=lambda logs: calls.append(len(calls)),  # a fit call begins
+            on_train_batch_begin=lambda batch, logs: record.model.reset_metrics(),
+            on_train_batch_end=ended,
         )
         # fit's stock stop, a callback setting model.stop_training, for arrays. A generator ends itself
         # (schedule): TensorFlow reads it on a thread that a stop mid-epoch leaves waiting in it, and the
@@ -63,7 +71,8 @@ def train(task, params, steps=None, every=1, until=None):
         stop = keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda batch, logs: setattr(stop.model, "stop_training", past())
         )
-        for data in schedule(task, steps, per_execution, as_dtype(x, params), as_dtype(y, params), past):
+        x, y, first = as_dtype(x, params), as_dtype(y, params), VALUES_PER_FIT if until is None else FIRST_FIT
+        for data in schedule(task, steps, per_execution, x, y, past, first):
             callbacks = [record, stop] if "y" in data else [record]
             model.fit(**data, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
             if past():
@@ -74,11 +83,11 @@ def train(task, params, steps=None, every=1, until=None):
     if until is not None:
         gc.collect()
     losses = np.array(losses, dtype=dtype_of(params))
-    clock = np.minimum(clock, [steps, np.inf])  # the last execution may be short
+    clock = np.minimum(clock, [steps, np.inf, np.inf])  # the last execution may be short
     check_history(task.name, losses, per_execution)
     if per_execution < every:  # the torch backend: one step per execution
         losses = history.windows(task, losses, every)
-    return trained, {"loss": losses, "clock": clock - [0, clock[0][1]]}
+    return trained, {"loss": losses, "clock": clock - [0, clock[0][1], 0]}
 
 
 def compiled(task, params, every):
@@ -99,17 +108,19 @@ def steps_per_execution(every):
     return 1 if keras.backend.backend() == "torch" else every
 
 
-def schedule(task, steps, every, x, y, past=lambda: False):
+def schedule(task, steps, every, x, y, past=lambda: False, first=VALUES_PER_FIT):
     """fit's data for the task's batches, one dict per fit call. Batches of one size: x's rows in
-    schedule order, which fit slices batch_size at a time, at most VALUES_PER_FIT values (whole
-    executions) per call. A short batch ending each epoch: one generator of the batches, which ends
-    early once past() is true."""
+    schedule order, which fit slices batch_size at a time, `first` values (whole executions) in the
+    first call, twice as many in each next, VALUES_PER_FIT at most. A short batch ending each epoch:
+    one generator of the batches, which ends early once past() is true."""
     batches, size = task.batches(steps), task.batch_size or task.n_samples
     if task.n_samples % size:
         rows = itertools.takewhile(lambda rows: not past(), batches)
         yield {"x": ((x[r], y[r]) for r in rows), "steps_per_epoch": steps}
         return
-    per_call = every * max(1, VALUES_PER_FIT // (x[0].size * size * every))
-    for start in range(0, steps, per_call):
+    start, values = 0, first
+    while start < steps:
+        per_call = every * max(1, values // (x[0].size * size * every))
         rows = np.concatenate([np.arange(task.n_samples)[b] for b in batches[start : start + per_call]])
         yield {"x": x[rows], "y": y[rows], "batch_size": size}  # (steps·size, *input_shape), (steps·size, …)
+        start, values = start + per_call, min(2 * values, VALUES_PER_FIT)

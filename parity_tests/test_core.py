@@ -219,6 +219,20 @@ def test_a_clocked_run_is_read_from_its_first_execution_to_its_last(fake_clock):
     assert result["fixed"] == pytest.approx(1.5) and 0.5 <= result["seconds"] <= 2.0
 
 
+def test_a_clocked_run_over_several_calls_is_read_within_each(fake_clock):
+    def train(n):  # Keras: fit calls of 500 steps, each 0.3 s of set-up, then executions of 100 steps
+        ends = np.minimum(np.arange(100, n + 100, 100), n)
+        calls = (ends - 1) // 500
+        fake_clock[0] += 1.5 + 2e-4 * n + 0.3 * (calls[-1] + 1)
+        seconds = 2e-4 * ends + 0.3 * calls  # each call's set-up before its first execution
+        return {"clock": np.stack([ends, seconds - seconds[0], calls], axis=1)}
+
+    result = timing.steady(train, tasks.get("hard-deep"), short=300)
+    assert result["seconds"] / result["steps"] == pytest.approx(2e-4)
+    calls = -(-result["run"] // 500)
+    assert calls > 2 and result["fixed"] == pytest.approx(1.5 + 0.3 * calls)  # 1.5 s to trace, each set-up
+
+
 def test_a_run_that_stops_itself_is_built_once_and_stopped_after_a_second(fake_clock):
     calls = []
 

@@ -59,6 +59,24 @@ def test_a_run_given_until_stops_once_its_clock_has_passed_it(name):
     assert len(history["loss"]) == -(-done // every)
 
 
+def test_a_run_that_stops_itself_trains_on_calls_growing_from_first_fit(monkeypatch):
+    """until: fit calls of FIRST_FIT values, twice as many each next (128 MB built up front cost softmax
+    ~0.45 s of a run stopped after a second). A run that does not stop is, call by call, the one-call
+    run: the same losses and weights; its clock numbers each reading's call."""
+    monkeypatch.setattr(importlib.import_module("impl_keras.train"), "FIRST_FIT", 16 * 12)  # xor: 12 a step
+    task, every = tasks.get("xor"), 8
+    params = task.init_params("float64")
+    one_call = impl_keras.train(task, params, 200, every)
+    trained, history = impl_keras.train(task, params, 200, every, until=1e9)
+    clock = history["clock"]
+    ends = [clock[clock[:, 2] == call][-1, 0] for call in np.unique(clock[:, 2])]
+    assert ends == [16, 16 + 32, 16 + 32 + 64, 200], ends  # 16 steps, 32, 64, then 128 (the last 88)
+    np.testing.assert_allclose(history["loss"], one_call[1]["loss"], rtol=1e-12, atol=0)
+    for got, want in zip(trained, one_call[0]):
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-12, atol=1e-15)
+
+
 def test_adam_epsilon_hat_gap_on_softmax():
     """Keras's Adam (ε̂ = 1e-7 beside √v) against the torch/optax form (ε = 1e-8 beside √v̂): a real
     difference of formula, far outside the tolerance, while the keras form matches (test above)."""

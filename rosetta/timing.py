@@ -3,7 +3,8 @@ count.
 
 Every call of train pays a fixed cost before its steps: building the model, tracing, compiling. A
 run that reads the clock inside itself (Keras's fit, at each execution's end) gives its steady state
-directly: from the end of its first execution to the end of its last; one that can also stop itself
+directly: from the end of its first execution to the end of its last, within each fit call (a later
+call's set-up stays out as the first's does); one that can also stop itself
 (train(n, until=seconds): Keras's) runs once, up to LONG steps, until its steady state has taken TARGET
 seconds, so that its model is built and compiled once. Any other run is timed whole, twice: its
 compiled code is cached by then (JAX compiles once per step count), and the first run's extra time is
@@ -15,6 +16,8 @@ caller says how many steps to run.
 import functools
 import math
 import time
+
+import numpy as np
 
 from foundation.validate import MAX_STEPS
 
@@ -67,16 +70,24 @@ def again(train, result):
 
 def run(train, n, expected=None):
     """((steps, seconds) of the steady state, seconds of the whole first run, its steps): from the
-    run's clock, its first reading to its last ((0, 0) with one reading), the steps to its last; or
-    the run itself, timed whole, when it took at most 10% more than `expected` (nothing compiled); else
-    a second run of n steps."""
+    run's clock (within), the steps to its last reading; or the run itself, timed whole, when it took
+    at most 10% more than `expected` (nothing compiled); else a second run of n steps."""
     whole, read = timed(train, n)
     if read is not None and "clock" in read:
-        (first_step, first), (last_step, last) = read["clock"][0], read["clock"][-1]
-        return (int(last_step - first_step), last - first), whole, int(last_step)
+        return within(read["clock"]), whole, int(read["clock"][-1][0])
     if expected is not None and whole <= 1.1 * expected:
         return (n, whole), whole, n
     return (n, timed(train, n)[0]), whole, n
+
+
+def within(clock):
+    """(steps, seconds) from the first reading to the last of each fit call, summed, for a clock of rows
+    (steps done, seconds[, call]): a later call's set-up and first execution stay out as the first's
+    do. (0, 0) with one reading a call."""
+    clock = np.asarray(clock, dtype=float)
+    calls = clock[:, 2] if clock.shape[1] > 2 else np.zeros(len(clock))
+    spans = [clock[calls == call] for call in np.unique(calls)]
+    return int(sum(s[-1, 0] - s[0, 0] for s in spans)), float(sum(s[-1, 1] - s[0, 1] for s in spans))
 
 
 def timed(train, n):
