@@ -282,6 +282,24 @@ def test_a_failed_worker_is_raised_at_once_and_no_other_starts(monkeypatch):
     assert started == ["keras-torch", "keras-torch"]  # the slowest first; nothing after the failure
 
 
+def test_workers_that_run_alone_start_together_and_their_first_job_waits_for_all():
+    """bench's alone phase: six imports and first calls one after another took 15 s, 8 s together."""
+    alive = []  # workers alive when each job is done
+    runs = [runner.Run("numpy"), runner.Run("numpy")]
+    results = runner.run_alone(
+        runs, [("xor", 20)], "float64", on_done=lambda _: alive.append(len(runner.LIVE))
+    )
+    assert alive[0] == 2 and results["numpy"]["xor"]["steps"] >= 20 and not runner.LIVE
+
+
+def test_a_worker_that_fails_to_start_is_raised_before_any_job_runs_alone():
+    done = []
+    runs = [runner.Run("numpy"), runner.Run("keras", "no-such-backend")]
+    with pytest.raises(RosettaError, match="keras-no-such-backend failed: .*no-such-backend"):
+        runner.run_alone(runs, [("xor", 20)], "float64", on_done=done.append)
+    assert done == [] and not runner.LIVE
+
+
 # ---- PReLU's α in the canonical weights and the weight files (issue 14) ----
 
 

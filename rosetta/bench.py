@@ -4,7 +4,8 @@ Each task is timed in the framework's own process, on the path `rosetta compare`
 several steps per execution), for about a second of steady state: the run's length is chosen as
 timeit chooses its loop count, and compilation and set-up are measured apart (rosetta.timing). The
 float64 tasks run two workers side by side, one thread each, as `rosetta compare` does; mlp-large, the
-compute-bound one, runs alone and adds GFLOP/s next to this machine's float32 matmul rate.
+compute-bound one, runs alone in each framework in turn (runner.run_alone) and adds GFLOP/s next to this
+machine's float32 matmul rate.
 --against-stock times each framework's stock idiom (impl_*/stock.py) the same way, in the same process,
 on the float64 tasks.
 """
@@ -53,8 +54,9 @@ def run(selected, runs, steps=None, quiet=False, against_stock=False):
     rows = []
     with progress.bar(len(runs) * (len(selected) + 1), quiet=quiet, description="benchmarking") as advance:
         results = runner.run_runs(runs, jobs, "float64", mode, on_done=advance)
+        alone = runner.run_alone(runs, [(LARGE, steps)], "float32", "bench", on_done=advance)
         for r in runs:  # alone: a compute-bound task takes every core
-            results[r.label] |= runner.run_all(r, [(LARGE, steps)], "float32", "bench", on_done=advance)
+            results[r.label] |= alone[r.label]
     for r in runs:
         for name, result in results[r.label].items():
             rows.append(_row(tasks.get(name), r, "float32" if name == LARGE else "float64", result))
