@@ -1,6 +1,8 @@
 """rosetta's core: the catalog, the batch schedule, weight files and the errors users see."""
 
 import dataclasses
+import os
+import sys
 import time
 from dataclasses import replace
 
@@ -298,6 +300,22 @@ def test_a_worker_that_fails_to_start_is_raised_before_any_job_runs_alone():
     with pytest.raises(RosettaError, match="keras-no-such-backend failed: .*no-such-backend"):
         runner.run_alone(runs, [("xor", 20)], "float64", on_done=done.append)
     assert done == [] and not runner.LIVE
+
+
+def test_a_library_that_prints_on_stdout_does_not_break_the_workers_protocol(tmp_path, monkeypatch):
+    """The parent reads a worker's stdout line by line (READY, then each job done): a print from the
+    framework's import (here, a hook on impl_torch's) goes to the worker's stderr."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Banner:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'impl_torch':\n"
+        "            print('a library banner')\n"
+        "sys.meta_path.insert(0, Banner())\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
+    results = runner.run_all(runner.Run("torch"), [("xor", 5), ("line", 5)], "float64")
+    assert sorted(results) == ["line", "xor"] and results["xor"]["steps"] == 5
 
 
 # ---- PReLU's α in the canonical weights and the weight files (issue 14) ----

@@ -158,19 +158,19 @@ MODES = {"compare": run_task, "bench": bench_task, "stock": stock_task}
 READY = "ready"  # a worker's first line: its framework imported, and warmed up for a bench
 
 
-def worker(framework, mode, dtype, out_dir, jobs):
-    """The worker process: READY on stdout, then for each job ("task:steps", a line each) one pickle
-    in out_dir, and the job on stdout when done."""
+def worker(framework, mode, dtype, out_dir, jobs, said):
+    """The worker process: READY on `said` (its stdout, which only these lines reach), then for each
+    job ("task:steps", a line each) one pickle in out_dir, and the job on `said` when done."""
     fw = frameworks.load(framework)
     if mode != "compare":
         warm_up(fw, dtype)
-    print(READY, flush=True)
+    print(READY, file=said, flush=True)
     for job in jobs:
         name, steps = job.strip().split(":")
         result = MODES[mode](fw, tasks.get(name), dtype, int(steps) if steps else None)
         with open(os.path.join(out_dir, f"{name}.pkl"), "wb") as fh:
             pickle.dump(result, fh)
-        print(name, flush=True)
+        print(name, file=said, flush=True)
 
 
 # A worker beside others takes one thread: torch's OpenMP pool spins against the other worker's, and
@@ -293,8 +293,12 @@ def _end(proc):
 
 
 def _ready(worker):
-    """Whether the worker has imported its framework and made its first call (False: it has ended)."""
-    return worker.proc.stdout.readline().strip() == READY
+    """Whether the worker has imported its framework and made its first call. If not (it has ended,
+    or said something else), it is ended now, and _finish raises its error."""
+    if worker.proc.stdout.readline().strip() == READY:
+        return True
+    worker.proc.kill()
+    return False
 
 
 def _finish(worker, done):
@@ -353,7 +357,8 @@ if __name__ == "__main__":
     framework, mode, dtype, out_dir = sys.argv[1:]
     if PARENT in os.environ:
         die_with_parent(int(os.environ[PARENT]))
+    said, sys.stdout = sys.stdout, sys.stderr  # a library's print goes to stderr, not into the protocol
     try:
-        worker(framework, mode, dtype, out_dir, sys.stdin)
+        worker(framework, mode, dtype, out_dir, sys.stdin, said)
     except RosettaError as exc:
         sys.exit(str(exc))  # the parent reports the last line of stderr
