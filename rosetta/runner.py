@@ -107,9 +107,9 @@ def run_here(label, compute):
 
 
 def bench_task(fw, task, dtype, steps, params0=None):
-    """Steady-state time per step of the framework's train, as compare runs it (rosetta.timing)."""
+    """Steady-state time per step of the framework's train, as compare runs it (rosetta.timing), in a
+    worker that has warmed up (warm_up)."""
     params0 = task.init_params(dtype) if params0 is None else params0
-    warm_up(fw, dtype)
     every = history.every(task.steps if steps is None else steps)
     stops = "until" in inspect.signature(fw.train).parameters  # Keras: one build, stopped after a second
     recompiles = fw.__name__ in RECOMPILES
@@ -145,9 +145,9 @@ def _short(fw, every):
     return 3 * getattr(fw, "steps_per_execution", lambda every: 1)(every)
 
 
-@functools.cache
 def warm_up(fw, dtype):
-    """One short run per process: the first call pays imports and set-up no later call does."""
+    """One short run before a bench worker's first job: the first call pays imports and set-up no later
+    call does."""
     xor = tasks.get("xor")
     fw.train(xor, xor.init_params(dtype), 1)
 
