@@ -3,6 +3,7 @@ windows of steps and per-step history, Adam's ε̂, and the Keras defaults its p
 contract it shares with torch and JAX is test_contract.py. Test ids name the backend."""
 
 import importlib
+import types
 from dataclasses import replace
 
 import keras
@@ -75,6 +76,27 @@ def test_a_run_that_stops_itself_trains_on_calls_growing_from_first_fit(monkeypa
     for got, want in zip(trained, one_call[0]):
         for key in want:
             np.testing.assert_allclose(got[key], want[key], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["xor", "sine-relu"], ids=lambda name: f"{NAME}-{name}")
+def test_fit_reads_tensorflow_s_own_pipeline_with_autotuning_off(monkeypatch, name):
+    """On TensorFlow, fit gets the tf.data pipeline it would build (batches of the rows in order, or
+    from a generator), with tf.data's autotuning off: on one thread its optimizer took 5–25 % of the
+    steps' time, and held up a stopped fit's return by up to a second. The other backends get the rows
+    (xor) or the generator (sine-relu: a short batch ends each epoch) as they are."""
+    seen = []
+    fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda model, x, **kw: seen.append(x) or fit(model, x, **kw))
+    task = tasks.get(name)
+    impl_keras.train(task, task.init_params("float64"), 40)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        assert seen and all(
+            isinstance(x, tf.data.Dataset) and x.options().autotune.enabled is False for x in seen
+        )
+    else:
+        assert seen and all(isinstance(x, np.ndarray if name == "xor" else types.GeneratorType) for x in seen)
 
 
 def test_adam_epsilon_hat_gap_on_softmax():
