@@ -33,13 +33,17 @@ def steady(train, task, short, steps=None, stops=False, recompiles=False):
     (steps done, seconds) at each execution's end}. The first run has `short` steps, at least (three
     executions of a clocked run); with `stops`, train(n, until=TARGET) is run, up to LONG steps. A run
     that compiles anew for each step count (`recompiles`) is always timed twice: a prediction from a
-    short run, inflated by the call's own overhead, can hide the compilation; once a run's time is 50
-    times the short run's (which bounds the call's overhead) and a twentieth of TARGET, it is repeated
-    rather than grown, so that it is not compiled again."""
+    short run, inflated by the call's own overhead, can hide the compilation; the short run's time is
+    the best of three (the first run of a fresh program took up to 1.5 times the next, and a prediction
+    that short of TARGET/2 compiles a third step count); once a run's time is 50 times the short run's
+    (which bounds the call's overhead) and a twentieth of TARGET, it is repeated rather than grown, so
+    that it is not compiled again."""
     if stops and steps is None:
         train, short = functools.partial(train, until=TARGET), max(short, LONG)
     n = epochs(task, steps or max(SHORT, short))
     (k, seconds), whole, n = run(train, n)
+    if recompiles:
+        seconds = min(seconds, timed(train, n)[0], timed(train, n)[0])
     floor = seconds  # the short run's: at least the call's own overhead
     while steps is None and seconds < TARGET / 2 and n < MAX_STEPS:
         if recompiles and seconds >= max(50 * floor, TARGET / 20):  # overhead ≤ 2 %, ≤ 20 repeats
