@@ -25,8 +25,8 @@ setup: $(STAMP) $(CHROMIUM)
 # Keras fixes its backend at import: the suite runs on tensorflow (Keras's default), and the Keras tests
 # run again on jax and on torch, each in its own process; the two streams share the two cores, the
 # second one also taking SECOND (the files with no Keras in them, and a few that run on Keras's default
-# backend there, tensorflow) so that both end about together (8:29 with the venv ready: 446 s and 485 s
-# of tests, before test_jax.py, ~27 s, moved to the first).
+# backend there, tensorflow) so that both end about together (8:14 with the venv ready: 458 s and 470 s
+# of tests; 8:29, 446 s and 485 s, before test_jax.py moved to the first).
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
