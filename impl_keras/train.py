@@ -4,8 +4,8 @@ Three things fit does not do by itself: keep the task's batches (its default is 
 shuffle=True), report a loss per step or per window rather than a running mean over each epoch, and
 run many steps per call. fit gets x's rows in the schedule's order, shuffle=False, or a generator of
 the batches where each epoch ends in a short one (on TensorFlow, as the tf.data pipeline fit builds
-from them, with autotuning off). A stock LambdaCallback resets the metrics when an
-execution begins and reads logs["loss"] when it ends: the mean loss per sample of its steps.
+from them, with autotuning off). A stock LambdaCallback resets the metrics when an execution begins
+and reads logs["loss"] when it ends: the mean loss per sample of its steps.
 compile(steps_per_execution=k) runs k steps per execution, where the history is read per window of k
 steps (foundation.history), as XLA (jit_compile=True) on TensorFlow and jax. With k = 1 (the per-step
 history the trajectory tests compare) compile keeps its defaults: jit_compile="auto" is XLA on jax,

@@ -81,8 +81,8 @@ def test_a_run_that_stops_itself_trains_on_calls_growing_from_first_fit(monkeypa
 @pytest.mark.parametrize("name", ["xor", "sine-relu"], ids=lambda name: f"{NAME}-{name}")
 def test_fit_reads_tensorflow_s_own_pipeline_with_autotuning_off(monkeypatch, name):
     """On TensorFlow, fit gets the tf.data pipeline it would build (batches of the rows in order, or
-    from a generator), with tf.data's autotuning off: on one thread its optimizer took 5–25 % of the
-    steps' time, and held up a stopped fit's return by up to a second. The other backends get the rows
+    from a generator), with tf.data's autotuning off: on one thread its optimizer took a fifth to a third
+    of the steps' time, and held up a stopped fit's return by up to a second. The other backends get the rows
     (xor) or the generator (sine-relu: a short batch ends each epoch) as they are."""
     seen = []
     fit = keras.Model.fit
