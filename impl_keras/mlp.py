@@ -268,7 +268,28 @@ def forward(task, params, x):
     x = validate.forward_call(task, params, x)
     with floatx_of(params):
         model = build(task, params)
-        return ops.convert_to_numpy(model(as_dtype(x, params), training=False))
+        output = OUTPUT.get(keras.backend.backend(), model_output)
+        return ops.convert_to_numpy(output(model, as_dtype(x, params)))
+
+
+def model_output(model, x):
+    return model(x, training=False)
+
+
+def jax_output(model, x):
+    import jax
+
+    def output_of(trainable, fixed):  # a pure function of the weights, as in jax_gradient below
+        return model.stateless_call(trainable, fixed, x, training=False)[0]
+
+    # one compiled program, as predict's; op by op, every op's first shape compiles on its own. Not
+    # predict itself: it donates the variables' buffers, and two variables holding one array (a head
+    # assigned the embedding's table) fail with "Attempt to donate the same buffer twice"
+    trainable = [v.value for v in model.trainable_variables]
+    return jax.jit(output_of)(trainable, [v.value for v in model.non_trainable_variables])
+
+
+OUTPUT = {"jax": jax_output}  # TensorFlow and torch: the model called eagerly, as a user calls it
 
 
 @contextlib.contextmanager
