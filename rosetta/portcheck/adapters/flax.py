@@ -558,14 +558,22 @@ class FlaxModel:
     def train(self, x, y, loss_fn, tx, steps):
         """`steps` optax updates of the nnx.Param state of an inference copy; no lr to read (optax)."""
         graphdef, params, rest = nnx.split(inference_copy(self.model), nnx.Param, ...)
-        gradient, state, record = self.gradient(graphdef, rest, x, y, loss_fn), tx.init(params), []
+        gradient, record = self.gradient(graphdef, rest, x, y, loss_fn), []
+        # compiled, as a Flax training step is: eagerly, each op of the update compiles per leaf shape
+        init, step = jax.jit(tx.init), jax.jit(functools.partial(optax_step, tx))
+        state = init(params)
         for _ in range(steps):
             _, grads = gradient(params)
-            updates, state = tx.update(grads, state, params)
-            params = optax.apply_updates(params, updates)
+            params, state = step(grads, state, params)
             weights = self.weights(nnx.merge(graphdef, params, rest))
             record.append({"params": weights, "grads": self.grads(graphdef, grads, rest), "lr": None})
         return record, None
+
+
+def optax_step(tx, grads, state, params):
+    """The parameters after one update of the optax transformation, and its state."""
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
 
 
 def loss_function(loss):

@@ -556,13 +556,13 @@ class KerasModel:
     def train(self, x, y, loss_fn, optimizer, steps):
         """`steps` steps of a fresh copy of `optimizer`; weights, gradients and lr of each (then put back)."""
         optimizer = type(optimizer).from_config(optimizer.get_config())
-        record = []
+        record, apply = [], APPLY.get(BACKEND, eager_apply)(optimizer)
         with self.restored() as model:
             for _ in range(steps):
                 lr = float(numpy(optimizer.learning_rate))
                 loss, grads = GRADIENT[BACKEND](model, loss_fn, self.tensor(x), self.tensor(y))
                 canon = self.canonical_grads(grads)
-                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                apply(grads, model.trainable_variables)
                 record.append({"params": self.weights(), "grads": canon, "lr": lr})
         return record, form(optimizer)
 
@@ -610,6 +610,31 @@ def torch_gradient(model, loss_fn, x, y):
 
 
 GRADIENT = {"tensorflow": tensorflow_gradient, "jax": jax_gradient, "torch": torch_gradient}
+
+
+def eager_apply(optimizer):
+    return lambda grads, variables: optimizer.apply_gradients(zip(grads, variables))
+
+
+def jax_apply(optimizer):
+    """The update compiled, as fit's train step applies it on jax (stateless_apply under jax.jit):
+    eagerly, each op of it compiles once per variable shape."""
+    import jax
+
+    step = jax.jit(optimizer.stateless_apply)
+
+    def apply(grads, variables):
+        if not optimizer.built:
+            optimizer.build(variables)
+        state = [v.value for v in optimizer.variables]
+        values, state = step(state, list(grads), [v.value for v in variables])
+        for v, value in zip([*variables, *optimizer.variables], [*values, *state]):
+            v.assign(value)
+
+    return apply
+
+
+APPLY = {"jax": jax_apply}  # TensorFlow and torch: apply_gradients, eagerly
 
 
 def form(optimizer):
