@@ -25,8 +25,8 @@ setup: $(STAMP) $(CHROMIUM)
 # Keras fixes its backend at import: the suite runs on tensorflow (Keras's default), and the Keras tests
 # run again on jax and on torch, each in its own process; the two streams share the two cores, the
 # second one also taking SECOND (the files with no Keras in them, and a few that run on Keras's default
-# backend there, tensorflow) so that both end about together (8:14 with the venv ready: 458 s and 470 s
-# of tests; 8:29, 446 s and 485 s, before test_jax.py moved to the first).
+# backend there, tensorflow, and three small ones with no Keras) so that both end about together: 486 s
+# and 480 s of tests, 8:25 with the venv ready (the second stream has four processes to start and end).
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
@@ -34,7 +34,8 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax-torch
 	rm -rf $(JAX_CACHE)
 
-SECOND := parity_tests/test_study.py parity_tests/test_study_pages.py parity_tests/test_cli.py
+SECOND := parity_tests/test_study.py parity_tests/test_study_pages.py parity_tests/test_cli.py \
+	parity_tests/test_core.py parity_tests/test_before_graph.py parity_tests/test_reference_graph.py
 CHECK_TESTS := $(filter-out $(SECOND),$(sort $(wildcard parity_tests/test_check*.py)))
 KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_tests/test_divergences.py
 

@@ -114,7 +114,12 @@ def test_trajectory_with_a_learning_rate_drop(fw, name, dtype):
     assert_trajectory_parity(impl(fw), task, dtype, reference_task=own_form(fw, task), name=fw)
 
 
-@pytest.mark.parametrize("fw", FRAMEWORKS)
+# Keras on torch runs fit one step per execution (its backend refuses more): 10000 steps took 13 s, and
+# each of them is the train step test_trajectory holds to the reference, step by step, on every task.
+TUTORIAL = [fw for fw in FRAMEWORKS if fw != "keras-torch"]
+
+
+@pytest.mark.parametrize("fw", TUTORIAL)
 def test_xor_reproduces_the_tutorial(fw):
     """10000 steps in float64 print the tutorial's first two errors to 12 digits, the loss read per 500
     steps (Keras: 500 steps per execution). The reference prints all six, over 50000 steps
