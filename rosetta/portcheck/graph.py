@@ -244,3 +244,39 @@ class Recorder:
         """The model's output: a hidden node when the last captured op is not what it returned."""
         self.graph.output = self.source(tensor, value)
         return self.graph
+
+
+class Deferred:
+    """A Recorder's calls made while jax traces a model under jit, where every value is a tracer:
+    `values` are what the compiled function returns, and `replay` makes the same calls, in the same
+    order, on a Recorder with them as NumPy arrays (the tracers stay the tensors' identities)."""
+
+    def __init__(self):
+        self.calls, self.values = [], []
+
+    def slot(self, value):
+        self.values.append(value)
+        return len(self.values) - 1
+
+    def input(self, tensor, value):
+        self.calls.append(("input", tensor, self.slot(value)))
+
+    def add(self, base, layer, inputs, tensor, value, owner=None):
+        inputs = [(t, self.slot(v)) for t, v in inputs]
+        self.calls.append(("add", base, layer, inputs, tensor, self.slot(value), owner))
+
+    def output(self, tensor, value):
+        self.calls.append(("output", tensor, self.slot(value)))
+
+    def replay(self, values, owner=lambda o: o):
+        """The Graph of these calls with `values` (NumPy, in the order of self.values); `owner` maps
+        an anchor's owner in the traced model to the model's own."""
+        recorder = Recorder()
+        for kind, *args in self.calls:
+            if kind == "add":
+                base, layer, inputs, tensor, k, key = args
+                inputs = [(t, values[j]) for t, j in inputs]
+                recorder.add(base, layer, inputs, tensor, values[k], None if key is None else owner(key))
+            else:
+                getattr(recorder, kind)(args[0], values[args[1]])
+        return recorder.graph

@@ -3,8 +3,9 @@ wrapped for the duration); an nnx.Sequential is read element by element, so plai
 nnx.relu in it are ops of the graph; what a module's own `__call__` computes between two submodule
 calls is compared where it reaches the next one.
 
-Every computation runs on nnx.clone(model) put in eval mode; gradients by jax.value_and_grad over the
-nnx.Param state, steps by the user's optax transformation on that state. Kernels are (in, out) already.
+Every computation runs on nnx.clone(model) put in eval mode, the capture under jax.jit (op by op where
+jax cannot trace the model); gradients by jax.value_and_grad over the nnx.Param state, steps by the
+user's optax transformation on that state. Kernels are (in, out) already.
 """
 
 import functools
@@ -16,7 +17,7 @@ from flax import nnx
 
 from foundation.errors import first_line
 from foundation.layouts import LSTM_GATES, flax_conv_transpose, gru_blocks, heads_in, heads_out, heads_shaped
-from rosetta.portcheck.graph import Recorder, Reused
+from rosetta.portcheck.graph import Deferred, Recorder, Reused
 from rosetta.portcheck.layers import Layer, NotSupported, Write, first_layer
 
 # No jax_enable_x64 here: a user holding float64 weights has turned it on (JAX makes float32 arrays
@@ -374,9 +375,10 @@ class Capture:
     """Records every call of a known module of `model` (and every element of its nnx.Sequentials) with
     its input and output while the model runs."""
 
-    def __init__(self, model):
-        self.mine, self.recorder, self.depth, self.saved = set(modules(model)), Recorder(), 0, {}
+    def __init__(self, model, recorder=None):
+        self.mine, self.recorder, self.depth, self.saved = set(modules(model)), recorder or Recorder(), 0, {}
         self.reused = {}
+        self.value = np.asarray if isinstance(self.recorder, Recorder) else lambda t: t  # Deferred: tracers
 
     def __enter__(self):
         for cls in KNOWN + (nnx.Sequential,):
@@ -403,7 +405,7 @@ class Capture:
                 n, d = module.num_embeddings, module.features
                 layer = Layer("dense", f"Embed.attend({d}→{n})", d, n, False)
                 owner = self.reused.setdefault(id(module), Reused(module))
-                self.recorder.add("attend", layer, [(query, np.asarray(query))], out, np.asarray(out), owner)
+                self.recorder.add("attend", layer, [(query, self.value(query))], out, self.value(out), owner)
             return out
 
         return recorded
@@ -425,7 +427,7 @@ class Capture:
                 attention_inputs(*args, **kwargs) if isinstance(module, nnx.MultiHeadAttention) else args[:1]
             )
             self.recorder.add(
-                name, describe(module), [(t, np.asarray(t)) for t in inputs], out, np.asarray(out), owner
+                name, describe(module), [(t, self.value(t)) for t in inputs], out, self.value(out), owner
             )
             return out
 
@@ -439,9 +441,52 @@ class Capture:
                 continue
             out = element(x)
             layer = describe_function(element)
-            self.recorder.add(layer.name.split("(")[0], layer, [(x, np.asarray(x))], out, np.asarray(out))
+            self.recorder.add(layer.name.split("(")[0], layer, [(x, self.value(x))], out, self.value(out))
             x = out
         return x
+
+
+COMPILED = {}  # (graphdef, the state's and x's shapes) -> (compiled capture, its trace's calls, paths)
+
+
+def traced_capture(model, x):
+    """Capture on nnx.merge of the model's state inside jax.jit, compiled once per structure and
+    shapes (as nnx.jit caches on the graphdef); the anchors' owners mapped back to `model`'s modules
+    by path, and its state (BatchNorm's statistics, RNG counts) updated as a call updates it."""
+    graphdef, state = nnx.split(model)
+    leaves, tree = jax.tree.flatten(state)
+    key = (graphdef, tree, tuple((a.shape, a.dtype) for a in leaves), x.shape, x.dtype)
+    if key not in COMPILED:
+        if len(COMPILED) == 64:  # the oldest goes: a long session checks many models
+            COMPILED.pop(next(iter(COMPILED)))
+        COMPILED[key] = compiled_capture(graphdef, state, x)
+    compiled, recorder, paths = COMPILED[key]
+    values, state = compiled(state, x)
+    mapped = lambda module: at(model, paths[id(module)])  # noqa: E731
+    graph = recorder.replay(
+        [np.asarray(v) for v in values],
+        lambda o: Reused(mapped(o.weight), o.use) if isinstance(o, Reused) else mapped(o),
+    )
+    nnx.update(model, state)
+    return graph
+
+
+def compiled_capture(graphdef, state, x):
+    """jax.jit of one captured call, traced once: the Deferred calls of that trace and the path of
+    each module of the traced copy."""
+    found = []
+
+    def run(state, x):
+        inner = nnx.merge(graphdef, state)
+        with Capture(inner, Deferred()) as capture:
+            capture.recorder.input(x, x)
+            out = inner(x)
+            capture.recorder.output(out, out)
+        found.append((capture.recorder, modules(inner)))
+        return capture.recorder.values, nnx.state(inner)
+
+    compiled = jax.jit(run).lower(state, x).compile()
+    return (compiled, *found[0])
 
 
 class FlaxModel:
@@ -459,9 +504,17 @@ class FlaxModel:
         self.compiled = {}  # (x, y, loss) -> the compiled loss-and-gradient
 
     def capture(self, x, model=None):
-        model = model or inference_copy(self.model)
+        """The graph of one call of `model` (an inference copy by default), compiled: under jax.jit the
+        model is one XLA program, where op by op each op compiles once per shape. A model jax cannot
+        trace (Python reading its values) runs op by op, and so does one that fails: its own error."""
+        model, x = model or inference_copy(self.model), self.tensor(x)
+        try:
+            return traced_capture(model, x)
+        except Exception:  # noqa: BLE001 (the eager run below raises what is really wrong)
+            return self.eager_capture(model, x)
+
+    def eager_capture(self, model, x):
         with Capture(model) as capture:
-            x = self.tensor(x)
             capture.recorder.input(x, np.asarray(x))
             try:
                 out = model(x)
