@@ -2,14 +2,13 @@
 and shapes): it records the graph the op-by-op capture records, node for node, and a model jax cannot
 trace is captured op by op."""
 
+import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 from parity_tests.zoo import minigpt_flax, nnx_kwargs
 from rosetta.portcheck.adapters import flax as adapter
-
-jax = pytest.importorskip("jax")
-nnx = pytest.importorskip("flax.nnx")
 
 
 def residual_batchnorm(dtype="float64"):
