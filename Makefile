@@ -60,7 +60,7 @@ test-tensorflow test-jax-torch: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES
 # Flax's and Keras-on-jax's initializers draw from JAX's PRNG, one compiled program per weight shape, and
 # no test relies on the numbers drawn: parity overwrites them with the task's weights, port-check copies
 # an original's random weights into its port. Philox (philox4x32: a 64-bit key, as the default
-# threefry2x32's, which Keras's seed generator expects) compiles them 2.5–4× faster.
+# threefry2x32's, which Keras's seed generator expects) compiles them 3–4× faster.
 test-tensorflow test-jax-torch: export JAX_DEFAULT_PRNG_IMPL = philox4x32
 
 # The port-check's tests compile hundreds of small XLA programs (Flax's initializers, Keras-on-jax's
