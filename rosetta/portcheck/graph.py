@@ -200,6 +200,11 @@ class Recorder:
     def __init__(self):
         self.graph, self.ids, self.counts = Graph(), {}, {}
 
+    @staticmethod
+    def value(tensor):
+        """What the graph keeps of a framework's tensor: its NumPy value."""
+        return np.asarray(tensor)
+
     def name(self, base):
         self.counts[base] = self.counts.get(base, -1) + 1
         return base if not self.counts[base] else f"{base}_{self.counts[base]}"
@@ -253,6 +258,11 @@ class Deferred:
 
     def __init__(self):
         self.calls, self.values = [], []
+
+    @staticmethod
+    def value(tensor):
+        """The tracer itself: its value is what the compiled call returns."""
+        return tensor
 
     def slot(self, value):
         self.values.append(value)

@@ -378,7 +378,6 @@ class Capture:
     def __init__(self, model, recorder=None):
         self.mine, self.recorder, self.depth, self.saved = set(modules(model)), recorder or Recorder(), 0, {}
         self.reused = {}
-        self.value = np.asarray if isinstance(self.recorder, Recorder) else lambda t: t  # Deferred: tracers
 
     def __enter__(self):
         for cls in KNOWN + (nnx.Sequential,):
@@ -405,7 +404,8 @@ class Capture:
                 n, d = module.num_embeddings, module.features
                 layer = Layer("dense", f"Embed.attend({d}→{n})", d, n, False)
                 owner = self.reused.setdefault(id(module), Reused(module))
-                self.recorder.add("attend", layer, [(query, self.value(query))], out, self.value(out), owner)
+                value = self.recorder.value
+                self.recorder.add("attend", layer, [(query, value(query))], out, value(out), owner)
             return out
 
         return recorded
@@ -426,9 +426,8 @@ class Capture:
             inputs = (
                 attention_inputs(*args, **kwargs) if isinstance(module, nnx.MultiHeadAttention) else args[:1]
             )
-            self.recorder.add(
-                name, describe(module), [(t, self.value(t)) for t in inputs], out, self.value(out), owner
-            )
+            value = self.recorder.value
+            self.recorder.add(name, describe(module), [(t, value(t)) for t in inputs], out, value(out), owner)
             return out
 
         return recorded
@@ -441,7 +440,8 @@ class Capture:
                 continue
             out = element(x)
             layer = describe_function(element)
-            self.recorder.add(layer.name.split("(")[0], layer, [(x, self.value(x))], out, self.value(out))
+            value = self.recorder.value
+            self.recorder.add(layer.name.split("(")[0], layer, [(x, value(x))], out, value(out))
             x = out
         return x
 
