@@ -20,11 +20,22 @@ settings.load_profile("rosetta")
 def pytest_configure(config):
     """`make test-one-thread` (ROSETTA_ONE_THREAD=1): torch's intra- and inter-op pools to one thread,
     which no environment variable sets; TensorFlow, XLA and OpenMP read theirs from the Makefile."""
+    check_xla_flags(os.environ.get("XLA_FLAGS", ""))
     if os.environ.get("ROSETTA_ONE_THREAD") == "1":
         import torch
 
         torch.set_num_threads(1)
         torch.set_num_interop_threads(1)
+
+
+def check_xla_flags(flags):
+    """XLA reads XLA_FLAGS up to its first word without "--" (a first word without it names a file of
+    flags) and ignores the rest without a word: the port-check runs' -O0 was lost that way."""
+    stray = [word for word in flags.split()[1:] if not word.startswith("--")]
+    if stray:
+        raise pytest.UsageError(
+            f"XLA_FLAGS: {stray[0]!r} is not a --flag, and XLA would ignore every flag after it"
+        )
 
 
 def pytest_collection_finish(session):
