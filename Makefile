@@ -26,7 +26,8 @@ setup: $(STAMP) $(CHROMIUM)
 # run again on jax and on torch, each in its own process; the two streams share the two cores, the
 # second one also taking SECOND (the files with no Keras in them, and a few that run on Keras's default
 # backend there, tensorflow, and three small ones with no Keras) so that both end about together: 448 s
-# and 430 s of tests, 7:46 with the venv ready (the second stream has four processes to start and end).
+# and 430 s of tests, 7:31 to 7:46 with the venv ready (the second stream has four processes to start
+# and end).
 test: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
