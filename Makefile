@@ -48,8 +48,8 @@ KERAS_PARITY := parity_tests/test_contract.py parity_tests/test_keras.py parity_
 THREADS := ROSETTA_ONE_THREAD=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 # XLA_FLAGS: --flags only. XLA stops reading at the first word without "--" and ignores the rest
-# silently: the common recipe's "intra_op_parallelism_threads=1", here until 2026-12-06, dropped
-# QUICK_XLA's -O0 below from every port-check run.
+# silently: the common recipe's "intra_op_parallelism_threads=1", once here, dropped QUICK_XLA's -O0
+# below from every port-check run.
 test-tensorflow test-jax-torch: export XLA_FLAGS += --xla_cpu_multi_thread_eigen=false
 
 # XLA compiles the same small programs in several of the suite's processes (Flax's and Keras-on-jax's ops,

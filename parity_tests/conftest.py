@@ -30,7 +30,7 @@ def pytest_configure(config):
 
 def check_xla_flags(flags):
     """XLA reads XLA_FLAGS up to its first word without "--" (a first word without it names a file of
-    flags) and ignores the rest without a word: the port-check runs' -O0 was lost that way."""
+    flags) and silently ignores the rest: the port-check runs' -O0 was lost that way."""
     stray = [word for word in flags.split()[1:] if not word.startswith("--")]
     if stray:
         raise pytest.UsageError(
