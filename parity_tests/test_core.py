@@ -184,44 +184,40 @@ def test_a_run_timed_whole_is_timed_again_once_compiled(fake_clock):
     assert result["fixed"] == pytest.approx(2.0) and 0.5 <= result["seconds"] <= 2.0
 
 
-def test_a_compilation_a_short_run_s_overhead_hides_is_not_timed_as_steps(fake_clock):
-    compiled = set()
+def recompiling(fake_clock, call, compile_seconds, per_step):
+    """train(n) as JAX's: each new step count compiled, then `call` s of overhead and n steps; and the
+    step counts it has compiled, in order."""
+    compiled = []
 
-    def train(n):  # JAX on xor: 0.7 ms a call, 0.3 s to compile each new step count, then 1 µs a step
-        fake_clock[0] += 7e-4 + (0.0 if n in compiled else 0.3) + 1e-6 * n
-        compiled.add(n)
+    def train(n):
+        fake_clock[0] += call + (0.0 if n in compiled else compile_seconds) + per_step * n
+        compiled.append(n) if n not in compiled else None
 
-    result = timing.steady(train, tasks.get("xor"), short=1, recompiles=True)
-    assert result["seconds"] / result["steps"] == pytest.approx(1e-6, rel=0.01)
-    assert result["fixed"] == pytest.approx(0.3 + 7e-4, rel=0.01)
-
-
-def test_a_run_whose_overhead_is_a_hundredth_of_it_is_repeated_not_compiled_again(fake_clock):
-    compiled = set()
-
-    def train(n):  # JAX on gru: 1 ms a call, 1 s to compile each new step count, then 90 µs a step
-        fake_clock[0] += 1e-3 + (0.0 if n in compiled else 1.0) + 9e-5 * n
-        compiled.add(n)
-
-    result = timing.steady(train, tasks.get("xor"), short=8, recompiles=True)
-    assert len(compiled) == 2 and result["steps"] > result["run"]  # the second step count, run again
-    assert result["seconds"] / result["steps"] == pytest.approx(9e-5, rel=0.01)
-    assert timing.TARGET <= result["seconds"] <= 1.5 * timing.TARGET
+    return train, compiled
 
 
-def test_a_recompiling_short_run_is_timed_as_the_best_of_three(fake_clock):
-    """A fresh program's first run after its compilation is slower than the next ones: predicted from
-    it, the grown run falls short of TARGET/2 and of 50 short runs, and a third step count compiles."""
-    compiled, runs = set(), {}
+def test_a_recompiling_run_keeps_the_task_s_schedule_and_repeats_it(fake_clock):
+    train, compiled = recompiling(fake_clock, call=4e-4, compile_seconds=1.5, per_step=1.4e-4)  # gru
+    result = timing.steady(train, tasks.get("gru"), short=8, recompiles=True)
+    assert compiled == [tasks.get("gru").steps] and result["steps"] > result["run"]  # one program
+    assert result["seconds"] / result["steps"] == pytest.approx(1.4e-4, rel=0.01)
+    assert result["fixed"] == pytest.approx(1.5) and timing.TARGET <= result["seconds"] <= 1.2 * timing.TARGET
 
-    def train(n):  # JAX on cnn: 3.5 ms a call, 1 s to compile, 5 ms more in the first run, 790 µs a step
-        runs[n] = runs.get(n, 0) + 1
-        fake_clock[0] += 3.5e-3 + (0.0 if n in compiled else 1.0) + 5e-3 * (runs[n] == 2) + 7.9e-4 * n
-        compiled.add(n)
 
-    result = timing.steady(train, tasks.get("xor"), short=8, recompiles=True)
-    assert len(compiled) == 2, sorted(compiled)
-    assert result["seconds"] / result["steps"] == pytest.approx(7.9e-4, rel=0.02)  # a call, 5 ms: ≤ 2 %
+def test_a_recompiling_run_shorter_than_a_twentieth_of_target_grows_once(fake_clock):
+    train, compiled = recompiling(fake_clock, call=5e-4, compile_seconds=0.2, per_step=3e-7)  # perceptron
+    result = timing.steady(train, tasks.get("perceptron"), short=8, recompiles=True)
+    assert len(compiled) == 2 and compiled[0] == tasks.get("perceptron").steps, compiled
+    assert timing.TARGET / 20 <= 3e-7 * result["run"] <= timing.TARGET / 5  # about TARGET/10 a run
+    assert result["seconds"] / result["steps"] == pytest.approx(3e-7, rel=0.01)  # the call: ≤ 1 %
+    assert result["fixed"] == pytest.approx(0.2) and timing.TARGET <= result["seconds"] <= 1.2 * timing.TARGET
+
+
+def test_a_recompiling_run_of_given_steps_runs_them_twice(fake_clock):
+    train, compiled = recompiling(fake_clock, call=1e-3, compile_seconds=1.5, per_step=1.4e-4)
+    result = timing.steady(train, tasks.get("gru"), short=8, steps=50, recompiles=True)
+    assert compiled == [50] and result["steps"] == result["run"] == 50
+    assert result["seconds"] == pytest.approx(1e-3 + 50 * 1.4e-4) and result["fixed"] == pytest.approx(1.5)
 
 
 def test_a_clocked_run_is_read_from_its_first_execution_to_its_last(fake_clock):

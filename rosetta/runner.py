@@ -175,7 +175,8 @@ def worker(framework, mode, dtype, out_dir, jobs, said):
 
 # A worker beside others takes one thread: torch's OpenMP pool spins against the other worker's, and
 # Keras's torch backend then takes 20 ms a step instead of 3.5 (hard-deep, two workers on two cores).
-SIDE_BY_SIDE = {"OMP_NUM_THREADS": "1"}
+# TensorFlow's two pools likewise: Keras on TensorFlow, xor 124 µs a step with them, 78 on one thread.
+SIDE_BY_SIDE = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
 
 def run_runs(runs, jobs, dtype, mode="compare", on_done=lambda label: None, workers=None):

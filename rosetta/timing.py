@@ -6,10 +6,11 @@ run that reads the clock inside itself (Keras's fit, at each execution's end) gi
 directly: from the end of its first execution to the end of its last, within each fit call (a later
 call's set-up stays out as the first's does); one that can also stop itself
 (train(n, until=seconds): Keras's) runs once, up to LONG steps, until its steady state has taken TARGET
-seconds, so that its model is built and compiled once. Any other run is timed whole, twice: its
-compiled code is cached by then (JAX compiles once per step count), and the first run's extra time is
-the fixed cost. The step count grows until the steady state takes about TARGET seconds (a steady state
-read from the clock, or from a second, cached run, predicts the next count to a few percent), unless the
+seconds, so that its model is built and compiled once. A run compiled anew for each step count (JAX's
+whole schedule, one program) keeps one count, the task's own schedule where that is long enough: its
+first run's extra time is the fixed cost, and its cached runs are repeated up to TARGET. Any other run
+is timed whole; the step count grows until the steady state takes about TARGET seconds (a steady state
+read from the clock, or from a second run, predicts the next count to a few percent), unless the
 caller says how many steps to run.
 """
 
@@ -31,31 +32,40 @@ def steady(train, task, short, steps=None, stops=False, recompiles=False):
     """{"steps", "seconds"} of the steady state, "fixed", the seconds of one run less its steps', and
     "run", its steps, for train(n), which trains n steps and returns None or what it read: {"clock":
     (steps done, seconds) at each execution's end}. The first run has `short` steps, at least (three
-    executions of a clocked run); with `stops`, train(n, until=TARGET) is run, up to LONG steps. A run
-    that compiles anew for each step count (`recompiles`) is always timed twice: a prediction from a
-    short run, inflated by the call's own overhead, can hide the compilation; the short run's time is
-    the best of three (the first run of a fresh program took up to 1.5 times the next, and a prediction
-    that short of TARGET/2 compiles a third step count); once a run's time is 50 times the short run's
-    (which bounds the call's overhead) and a twentieth of TARGET, it is repeated rather than grown, so
-    that it is not compiled again."""
+    executions of a clocked run); with `stops`, train(n, until=TARGET) is run, up to LONG steps; with
+    `recompiles`, see compiled_once."""
+    if recompiles:
+        return compiled_once(train, task, steps)
     if stops and steps is None:
         train, short = functools.partial(train, until=TARGET), max(short, LONG)
     n = epochs(task, steps or max(SHORT, short))
     (k, seconds), whole, n = run(train, n)
-    if recompiles:
-        seconds = min(seconds, timed(train, n)[0], timed(train, n)[0])
-    floor = seconds  # the short run's: at least the call's own overhead
     while steps is None and seconds < TARGET / 2 and n < MAX_STEPS:
-        if recompiles and seconds >= max(50 * floor, TARGET / 20):  # overhead ≤ 2 %, ≤ 20 repeats
-            k, seconds = repeated(train, n, k, seconds)
-            break
         per_step = seconds / max(k, 1)
         n = min(epochs(task, n * min(1000.0, TARGET / max(seconds, TARGET / 1000))), MAX_STEPS)
-        (k, seconds), whole, n = run(train, n, expected=None if recompiles else n * per_step)
+        (k, seconds), whole, n = run(train, n, expected=n * per_step)
     if k == 0:  # one clock reading, nothing between two: a second run, timed whole
         k, seconds = n, timed(train, n)[0]
     seconds = max(seconds, 1e-9)  # a run too short for the clock
     return {"steps": k, "seconds": seconds, "fixed": max(whole - n * seconds / k, 0.0), "run": n}
+
+
+def compiled_once(train, task, steps=None):
+    """steady for a train(n) compiled anew for each n: runs of one step count, the first timed whole
+    (its extra time is the fixed cost, compiling), the next ones from the cache, repeated until they add
+    up to TARGET. The count: `steps`, run twice; else the task's own schedule (compare's run, one
+    program), unless its run takes under TARGET/20: then a count predicted to take TARGET/10 a run,
+    compiled once more. A run of TARGET/20 holds the call's own overhead (building the model and the
+    schedule, copying the history back: under 0.5 ms on this project's 2-core machine) to 1 %."""
+    n = epochs(task, steps or max(SHORT, task.steps))
+    whole, seconds = timed(train, n)[0], timed(train, n)[0]
+    fixed = max(whole - seconds, 0.0)
+    while steps is None and seconds < TARGET / 20 and n < MAX_STEPS:
+        n = min(epochs(task, n * min(1000.0, TARGET / 10 / max(seconds, 1e-9))), MAX_STEPS)
+        timed(train, n)  # compiles
+        seconds = timed(train, n)[0]
+    k, seconds = (n, seconds) if steps else repeated(train, n, n, seconds)
+    return {"steps": k, "seconds": max(seconds, 1e-9), "fixed": fixed, "run": n}
 
 
 def repeated(train, n, k, seconds):
