@@ -191,7 +191,8 @@ def recompiling(fake_clock, call, compile_seconds, per_step):
 
     def train(n):
         fake_clock[0] += call + (0.0 if n in compiled else compile_seconds) + per_step * n
-        compiled.append(n) if n not in compiled else None
+        if n not in compiled:
+            compiled.append(n)
 
     return train, compiled
 
